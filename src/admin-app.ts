@@ -1,0 +1,30 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Resources } from './resources.js'
+import { fastifyLogOptions } from './logger.js'
+import problemErrors from './plugins/problem-errors.js'
+
+/**
+ * The admin-port instance (CONTRACT.md §8), apart from proxy traffic so probes and scrapes
+ * neither pass through nor compete with the request pipeline.
+ */
+export async function buildAdminApp (resources: Resources): Promise<FastifyInstance> {
+  const app = Fastify({ ...fastifyLogOptions(resources.logger), forceCloseConnections: true })
+  await app.register(problemErrors)
+
+  app.get('/healthz', async function healthz () {
+    return { status: 'ok' }
+  })
+
+  app.get('/readyz', async function readyz (_request, reply) {
+    const snapshot = resources.health.snapshot()
+    reply.code(snapshot.ready ? 200 : 503)
+    return snapshot
+  })
+
+  app.get('/metrics', async function metrics (_request, reply) {
+    reply.type(resources.metrics.registry.contentType)
+    return resources.metrics.registry.metrics()
+  })
+
+  return app
+}

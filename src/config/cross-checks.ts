@@ -1,0 +1,112 @@
+import type { Config } from './schema.js'
+
+/**
+ * Rules one JSON schema cannot say: references between sections and values that must parse.
+ * Each problem is `path: message`, like the schema's.
+ */
+export function crossCheck (config: Config): string[] {
+  const problems: string[] = []
+  checkApis(config, problems)
+  checkRoutes(config, problems)
+  checkSources(config, problems)
+  checkMappingRules(config, problems)
+  return problems
+}
+
+function checkApis (config: Config, problems: string[]): void {
+  for (const [name, api] of Object.entries(config.apis)) {
+    const at = `apis.${name}`
+    if (api.tenancy === 'single' && api.tenantId === undefined) problems.push(`${at}.tenantId: is required when tenancy is single`)
+    if (api.tenancy === 'multi' && api.tenantId !== undefined) problems.push(`${at}.tenantId: only allowed when tenancy is single`)
+    if (api.bankResolution === 'client' && !api.principals.every((p) => p === 'app')) {
+      problems.push(`${at}.bankResolution: client resolution needs principals [app] (a user token must never act as a registered client)`)
+    }
+  }
+}
+
+function checkRoutes (config: Config, problems: string[]): void {
+  const prefixes = new Map<string, number>()
+  const names = new Map<string, number>()
+  config.routes.forEach((route, i) => {
+    const at = `routes[${i}]`
+    const name = names.get(route.name)
+    if (name !== undefined) problems.push(`${at}.name: duplicates routes[${name}].name "${route.name}"`)
+    names.set(route.name, i)
+
+    const prefixProblem = describePrefixProblem(route.prefix)
+    if (prefixProblem) problems.push(`${at}.prefix: ${prefixProblem}`)
+    // Matching is case-insensitive, so two prefixes differing only in case collide.
+    const key = route.prefix.toLowerCase()
+    const other = prefixes.get(key)
+    if (other !== undefined) problems.push(`${at}.prefix: duplicates routes[${other}].prefix "${route.prefix}"`)
+    prefixes.set(key, i)
+
+    if (route.rewritePrefix !== undefined) {
+      const rewriteProblem = describePrefixProblem(route.rewritePrefix)
+      if (rewriteProblem) problems.push(`${at}.rewritePrefix: ${rewriteProblem}`)
+    }
+    const upstreamProblem = describeUpstreamProblem(route.upstream)
+    if (upstreamProblem) problems.push(`${at}.upstream: ${upstreamProblem}`)
+
+    if (route.auth === 'required') {
+      if (route.api === undefined) problems.push(`${at}.api: is required when auth is required`)
+      else if (!Object.hasOwn(config.apis, route.api)) problems.push(`${at}.api: names no profile in apis ("${route.api}")`)
+    } else {
+      if (route.api !== undefined) problems.push(`${at}.api: must be omitted when auth is none`)
+      if (route.roles.length > 0) problems.push(`${at}.roles: cannot be enforced when auth is none`)
+    }
+  })
+}
+
+function describePrefixProblem (prefix: string): string | undefined {
+  if (!prefix.startsWith('/')) return 'must start with /'
+  if (prefix.length > 1 && prefix.endsWith('/')) return 'must not end with /'
+  if (/[\s?#%\\*:]/.test(prefix)) return 'must be a plain path (no spaces, ?, #, %, \\, * or :)'
+  if (prefix.includes('//')) return 'must not contain //'
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..')) return 'must not contain . or .. segments'
+  return undefined
+}
+
+function describeUpstreamProblem (upstream: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(upstream)
+  } catch {
+    return 'must be an absolute http(s) URL'
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http or https URL'
+  if (url.username || url.password) return 'must not carry credentials'
+  if (url.search || url.hash) return 'must not carry a query or fragment'
+  if (url.pathname !== '/' && url.pathname !== '') return 'must be an origin (scheme://host:port); use rewritePrefix for a path'
+  return undefined
+}
+
+function checkSources (config: Config, problems: string[]): void {
+  if (config.mappings.source === 'mysql' && config.mappings.mysql === undefined) {
+    problems.push('mappings.mysql: is required when source is mysql')
+  }
+  if (config.cache.store === 'redis') {
+    if (config.cache.redis === undefined) problems.push('cache.redis: is required when store is redis')
+    else if (!/^rediss?:\/\//.test(config.cache.redis.url)) problems.push('cache.redis.url: must be a redis:// or rediss:// URL')
+  }
+  try {
+    const authority = new URL(config.entra.authority)
+    if (authority.protocol !== 'https:' && authority.protocol !== 'http:') problems.push('entra.authority: must be an http(s) URL')
+  } catch {
+    problems.push('entra.authority: must be an absolute URL')
+  }
+  if (!config.entra.v2IssuerTemplate.includes('{tenantid}')) problems.push('entra.v2IssuerTemplate: must contain {tenantid}')
+  if (!config.entra.v1IssuerTemplate.includes('{tenantid}')) problems.push('entra.v1IssuerTemplate: must contain {tenantid}')
+}
+
+function checkMappingRules (config: Config, problems: string[]): void {
+  config.roles.mappings.forEach((rule, i) => {
+    if (rule.value !== '*' && rule.role === undefined) problems.push(`roles.mappings[${i}].role: is required unless value is "*"`)
+  })
+  config.teams.forEach((rule, i) => {
+    if (rule.value !== '*' && rule.team === undefined) problems.push(`teams[${i}].team: is required unless value is "*"`)
+  })
+  config.businessUnits.forEach((rule, i) => {
+    if (rule.value !== '*' && rule.businessUnit === undefined) problems.push(`businessUnits[${i}].businessUnit: is required unless value is "*"`)
+  })
+}

@@ -1,0 +1,136 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { PLATFORM_ROLES } from '../domain/platform-roles.js'
+
+/**
+ * The whole configuration of CONTRACT.md §2 as one TypeBox schema. Defaults live here and only
+ * here; the `Config` type is derived from it. Every object rejects unknown keys.
+ */
+const strict = { additionalProperties: false } as const
+
+export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+const Guid = Type.String({ pattern: GUID_PATTERN, description: 'a GUID' })
+/** A string enum as plain JSON schema `enum`, so a wrong value gives one problem, not one per choice. */
+function oneOf<const T extends readonly string[]> (values: T, options: { default?: T[number] } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+const Role = oneOf(PLATFORM_ROLES)
+const NonEmpty = Type.String({ minLength: 1 })
+
+/** An object whose every property has a default: absent sections are filled in whole. */
+function section<T extends Record<string, TSchema>> (properties: T) {
+  return Type.Object(properties, { ...strict, default: {} })
+}
+
+const Server = section({
+  host: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  adminPort: Type.Integer({ minimum: 0, maximum: 65535, default: 9090 }),
+  trustProxy: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.Array(NonEmpty, { minItems: 1 })], { default: false }),
+  requestTimeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
+  bodyLimitBytes: Type.Integer({ minimum: 0, default: 10485760 }),
+  shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 })
+})
+
+const Entra = section({
+  authority: Type.String({ default: 'https://login.microsoftonline.com', minLength: 1 }),
+  v2IssuerTemplate: Type.String({ default: '{authority}/{tenantid}/v2.0', minLength: 1 }),
+  v1IssuerTemplate: Type.String({ default: 'https://sts.windows.net/{tenantid}/', minLength: 1 }),
+  clockToleranceSec: Type.Integer({ minimum: 0, maximum: 600, default: 60 }),
+  jwks: section({
+    cacheTtlSec: Type.Integer({ minimum: 1, default: 86400 }),
+    refreshIntervalSec: Type.Integer({ minimum: 1, default: 3600 }),
+    minRefreshIntervalSec: Type.Integer({ minimum: 0, default: 300 }),
+    timeoutMs: Type.Integer({ minimum: 1, default: 5000 })
+  }),
+  tokenCache: section({
+    maxEntries: Type.Integer({ minimum: 0, default: 10000 }),
+    ttlSec: Type.Integer({ minimum: 1, default: 300 })
+  })
+})
+
+const ApiProfile = Type.Object({
+  clientId: Guid,
+  appIdUri: Type.Optional(NonEmpty),
+  tenancy: oneOf(['multi', 'single'] as const, { default: 'multi' }),
+  tenantId: Type.Optional(Guid),
+  principals: Type.Array(oneOf(['user', 'app'] as const), { minItems: 1, uniqueItems: true, default: ['user'] }),
+  requiredRoles: Type.Array(Role, { uniqueItems: true, default: [] }),
+  bankResolution: oneOf(['tenant', 'client'] as const, { default: 'tenant' })
+}, strict)
+
+const TeamRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, team: Type.Optional(NonEmpty) }, strict)
+const BusinessUnitRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, businessUnit: Type.Optional(NonEmpty) }, strict)
+
+const RoleRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, role: Type.Optional(Role) }, strict)
+
+const Mappings = section({
+  source: oneOf(['file', 'mysql'] as const, { default: 'file' }),
+  file: Type.String({ default: 'mappings.yaml', minLength: 1 }),
+  mysql: Type.Optional(Type.Object({
+    host: Type.String({ default: '127.0.0.1', minLength: 1 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
+    user: NonEmpty,
+    password: Type.String({ default: '' }),
+    database: Type.String({ default: 'bp_organizations_db', minLength: 1 }),
+    connectionLimit: Type.Integer({ minimum: 1, default: 10 }),
+    connectTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+    queryTimeoutMs: Type.Integer({ minimum: 1, default: 2000 })
+  }, strict))
+})
+
+const Cache = section({
+  store: oneOf(['memory', 'redis'] as const, { default: 'memory' }),
+  redis: Type.Optional(Type.Object({
+    url: NonEmpty,
+    keyPrefix: Type.String({ default: 'bookme:gw:' }),
+    commandTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
+    connectTimeoutMs: Type.Integer({ minimum: 1, default: 1000 })
+  }, strict)),
+  ttlSec: Type.Integer({ minimum: 1, default: 300 }),
+  negativeTtlSec: Type.Integer({ minimum: 0, default: 30 }),
+  localTtlSec: Type.Integer({ minimum: 0, default: 10 }),
+  staleIfErrorSec: Type.Integer({ minimum: 0, default: 3600 })
+})
+
+const Headers = section({
+  prefix: Type.String({ default: 'x-bookme-', minLength: 2, pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
+  bankSelection: Type.String({ default: 'x-bank-context', minLength: 1, pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
+  forwardAuthorization: Type.Boolean({ default: true })
+})
+
+const Cors = section({
+  origins: Type.Array(Type.String({ pattern: '^https?://[^/\\s]+$' }), { default: [], uniqueItems: true })
+})
+
+const Route = Type.Object({
+  name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+  prefix: Type.String({ minLength: 1 }),
+  upstream: NonEmpty,
+  rewritePrefix: Type.Optional(Type.String({ minLength: 1 })),
+  api: Type.Optional(NonEmpty),
+  auth: oneOf(['required', 'none'] as const, { default: 'required' }),
+  roles: Type.Array(Role, { uniqueItems: true, default: [] }),
+  websocket: Type.Boolean({ default: false }),
+  timeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
+  forwardAuthorization: Type.Optional(Type.Boolean())
+}, strict)
+
+export const ConfigSchema = Type.Object({
+  server: Server,
+  entra: Entra,
+  apis: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), ApiProfile, { default: {}, additionalProperties: false }),
+  roles: section({
+    mappings: Type.Array(RoleRule, { default: [{ attribute: 'roles', value: '*' }] })
+  }),
+  teams: Type.Array(TeamRule, { default: [] }),
+  businessUnits: Type.Array(BusinessUnitRule, { default: [] }),
+  mappings: Mappings,
+  cache: Cache,
+  headers: Headers,
+  cors: Cors,
+  routes: Type.Array(Route, { minItems: 1 })
+}, strict)
+
+export type Config = Static<typeof ConfigSchema>
+export type RouteConfig = Config['routes'][number]
+export type ApiProfileConfig = Config['apis'][string]

@@ -1,0 +1,47 @@
+/**
+ * Which inbound headers a client may not send (CONTRACT.md §1.1): every name in the identity
+ * namespace and the bank-selection header, in any spelling a backend might fold into the same
+ * name — case, `_` and `.` for `-` (oauth2-proxy CVE-2025-64484, Traefik CVE-2026-88011) — and
+ * the forgeable proxy-state headers below.
+ */
+export interface InboundHeaderPolicy {
+  /** Removes forbidden headers in place; returns the bank selection read under its exact name. */
+  strip (headers: Record<string, string | string[] | undefined>): string | undefined
+  isForbidden (name: string): boolean
+}
+
+/**
+ * Proxy-state headers a client could forge to steer an upstream's idea of the caller or the path
+ * (oauth2-proxy CVE-2026-40575 `X-Forwarded-Uri`, Envoy CVE-2023-27487 `x-envoy-original-path`).
+ * The gateway writes X-Forwarded-For/-Proto/-Host itself from what `trustProxy` allows.
+ */
+const FORGEABLE_PROXY_HEADERS = new Set(['forwarded', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto',
+  'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-forwarded-path',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-envoy-original-path'])
+
+/** Lower case, `_` and `.` folded to `-`: the name as a lenient backend would see it. */
+export function foldHeaderName (name: string): string {
+  return name.toLowerCase().replace(/[_.]/g, '-')
+}
+
+export function createInboundHeaderPolicy ({ prefix, bankSelection }: { prefix: string, bankSelection: string }): InboundHeaderPolicy {
+  const foldedPrefix = foldHeaderName(prefix)
+  const foldedSelection = foldHeaderName(bankSelection)
+  const selectionName = bankSelection.toLowerCase()
+
+  function isForbidden (name: string): boolean {
+    const folded = foldHeaderName(name)
+    return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded)
+  }
+
+  function strip (headers: Record<string, string | string[] | undefined>): string | undefined {
+    const raw = headers[selectionName]
+    const selection = Array.isArray(raw) ? raw.join(',') : raw
+    for (const name of Object.keys(headers)) {
+      if (isForbidden(name)) delete headers[name]
+    }
+    return selection
+  }
+
+  return { strip, isForbidden }
+}

@@ -1,0 +1,72 @@
+/**
+ * The contract's error table (CONTRACT.md §7): every code the gateway answers with, its HTTP
+ * status and title. Domain code throws `GatewayError`; the problem-errors plugin renders it as
+ * application/problem+json. Match on `code`, never on a message.
+ */
+export const ERRORS = {
+  TOKEN_MISSING: { status: 401, title: 'Bearer token missing' },
+  TOKEN_MALFORMED: { status: 401, title: 'Token malformed' },
+  TOKEN_EXPIRED: { status: 401, title: 'Token expired' },
+  TOKEN_NOT_YET_VALID: { status: 401, title: 'Token not yet valid' },
+  TOKEN_SIGNATURE_INVALID: { status: 401, title: 'Token signature invalid' },
+  TOKEN_ALGORITHM_NOT_ALLOWED: { status: 401, title: 'Token algorithm not allowed' },
+  TOKEN_ISSUER_INVALID: { status: 401, title: 'Token issuer invalid' },
+  TOKEN_AUDIENCE_INVALID: { status: 401, title: 'Token audience invalid' },
+  SIGNING_KEY_NOT_FOUND: { status: 401, title: 'Signing key not found' },
+  PRINCIPAL_TYPE_NOT_ALLOWED: { status: 403, title: 'Principal type not allowed' },
+  TENANT_NOT_MAPPED: { status: 403, title: 'Tenant not mapped' },
+  CLIENT_NOT_REGISTERED: { status: 403, title: 'Client not registered' },
+  BANK_NOT_ALLOWED: { status: 403, title: 'Bank not allowed' },
+  BANK_DISABLED: { status: 403, title: 'Bank disabled' },
+  ROLE_CLAIM_MISSING: { status: 403, title: 'Role claim missing' },
+  NO_ROLE: { status: 403, title: 'No role' },
+  ROLE_REQUIRED: { status: 403, title: 'Role required' },
+  BANK_CONTEXT_REQUIRED: { status: 400, title: 'Bank context required' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  RATE_LIMITED: { status: 429, title: 'Rate limited' },
+  UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
+  MAPPING_UNAVAILABLE: { status: 503, title: 'Mapping unavailable' },
+  SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+  UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout' }
+} as const satisfies Record<string, { status: number, title: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+/**
+ * Not a contract code: the answer to a bug in the gateway itself. Kept out of ERRORS so the
+ * table stays equal to §7; still problem+json, and still a denial.
+ */
+export const INTERNAL_ERROR = { code: 'INTERNAL_ERROR', status: 500, title: 'Internal gateway error' } as const
+
+export const PROBLEM_TYPE_BASE = 'https://bookme.example/problems/'
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly detail: string
+  /** Extra members of the problem body (e.g. `availableBankIds`). */
+  readonly extensions: Record<string, unknown> | undefined
+  /** Value for `WWW-Authenticate: Bearer error="…"`, when the code calls for one. */
+  readonly bearerError: 'invalid_token' | 'insufficient_scope' | undefined
+
+  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown } = {}) {
+    super(detail, { cause: options.cause })
+    this.name = 'GatewayError'
+    this.code = code
+    this.statusCode = ERRORS[code].status
+    this.detail = detail
+    this.extensions = options.extensions
+    this.bearerError = bearerErrorFor(code)
+  }
+}
+
+function bearerErrorFor (code: ErrorCode): GatewayError['bearerError'] {
+  if (code === 'ROLE_REQUIRED') return 'insufficient_scope'
+  if (ERRORS[code].status === 401 && code !== 'TOKEN_MISSING') return 'invalid_token'
+  return undefined
+}
+
+export function isGatewayError (err: unknown): err is GatewayError {
+  return err instanceof GatewayError
+}

@@ -1,0 +1,51 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Resources } from '../resources.js'
+import { statusClass } from '../metrics.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The configured route's name, the `route` label of metrics and logs. */
+    routeName?: string
+  }
+}
+
+export function routeLabel (request: FastifyRequest): string {
+  return request.routeOptions.config.routeName ?? (request.is404 ? '_unmatched' : '_gateway')
+}
+
+/**
+ * In-flight count, request metrics and the one log line per request. The line holds the path
+ * without its query string (a query may carry a token) and never a header.
+ */
+async function observability (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
+  const { metrics, inFlight } = resources
+
+  app.addHook('onRequest', function trackInFlight (request, _reply, done) {
+    inFlight.enter()
+    request.raw.once('close', inFlight.leave)
+    done()
+  })
+
+  app.addHook('onResponse', function recordRequest (request, reply, done) {
+    const route = routeLabel(request)
+    const status = reply.statusCode
+    const klass = statusClass(status)
+    const seconds = reply.elapsedTime / 1000
+    metrics.requests.inc({ route, status_class: klass })
+    metrics.requestDuration.observe({ route, status_class: klass }, seconds)
+    const url = request.url
+    const q = url.indexOf('?')
+    request.log.info({
+      requestId: request.id,
+      method: request.method,
+      path: q === -1 ? url : url.slice(0, q),
+      route,
+      status,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100
+    }, 'request')
+    done()
+  })
+}
+
+export default fp(observability, { name: 'observability', fastify: '5.x' })

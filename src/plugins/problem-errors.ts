@@ -1,0 +1,84 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERRORS, GatewayError, INTERNAL_ERROR, isGatewayError } from '../errors.js'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+const REALM = 'bookme-gateway'
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  code: string
+  detail: string
+  requestId: string
+  [extension: string]: unknown
+}
+
+/** Renders any error as the contract's problem body (CONTRACT.md §7). */
+export function toProblem (err: unknown, requestId: string): Problem {
+  const known = asGatewayError(err)
+  if (known) {
+    return {
+      ...known.extensions,
+      type: `urn:bookme:gateway:error:${known.code}`,
+      title: ERRORS[known.code].title,
+      status: known.statusCode,
+      code: known.code,
+      detail: known.detail,
+      requestId
+    }
+  }
+  return {
+    type: `urn:bookme:gateway:error:${INTERNAL_ERROR.code}`,
+    title: INTERNAL_ERROR.title,
+    status: INTERNAL_ERROR.status,
+    code: INTERNAL_ERROR.code,
+    detail: 'The gateway could not handle this request',
+    requestId
+  }
+}
+
+/** Fastify's own errors that have a contract code. */
+function asGatewayError (err: unknown): GatewayError | undefined {
+  if (isGatewayError(err)) return err
+  const code = (err as FastifyError | undefined)?.code
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GatewayError('PAYLOAD_TOO_LARGE', 'The request body is larger than the gateway accepts')
+  if (code === 'FST_ERR_NOT_FOUND') return new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path')
+  return undefined
+}
+
+/** `WWW-Authenticate` per RFC 6750 §3; the description never carries claim or token text. */
+export function wwwAuthenticate (err: GatewayError): string | undefined {
+  if (err.code === 'TOKEN_MISSING') return `Bearer realm="${REALM}"`
+  if (!err.bearerError) return undefined
+  return `Bearer realm="${REALM}", error="${err.bearerError}", error_description="${quotedString(err.detail)}"`
+}
+
+function quotedString (text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '')
+}
+
+export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
+  const problem = toProblem(err, reply.request.id)
+  if (isGatewayError(err)) {
+    const challenge = wwwAuthenticate(err)
+    if (challenge) reply.header('www-authenticate', challenge)
+  }
+  if (problem.status === 413) reply.header('connection', 'close')
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
+}
+
+async function problemErrors (app: FastifyInstance): Promise<void> {
+  app.setErrorHandler(function handleError (err, request: FastifyRequest, reply) {
+    if (!isGatewayError(err) && asGatewayError(err) === undefined) {
+      request.log.error({ err: { message: (err as Error).message, code: (err as FastifyError).code, stack: (err as Error).stack } }, 'unexpected error')
+    }
+    return sendProblem(reply, err)
+  })
+  app.setNotFoundHandler(function handleNotFound (_request, reply) {
+    return sendProblem(reply, new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
+  })
+}
+
+export default fp(problemErrors, { name: 'problem-errors', fastify: '5.x' })

@@ -1,0 +1,141 @@
+import { pipeline } from 'node:stream'
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
+import { Pool } from 'undici'
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { Config, RouteConfig } from '../config/schema.js'
+import type { Resources } from '../resources.js'
+import { GatewayError } from '../errors.js'
+import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers.js'
+import { classifyUpstreamFailure, createBodyLimiter } from '../domain/upstream-failure.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Identity headers to inject, set by the authentication pipeline (empty on auth: none). */
+    identityHeaders: Readonly<Record<string, string>> | null
+  }
+}
+
+export interface ProxyRoutesOptions {
+  config: Readonly<Config>
+  resources: Resources
+  /** Per-route policy hooks (authenticate, bank, roles), run before the upstream is contacted. */
+  policyFor: (route: RouteConfig) => preHandlerAsyncHookHandler[]
+}
+
+/**
+ * One @fastify/http-proxy registration per configured route (Platformatic gateway's layout).
+ * Longest prefix wins through the router; matching is case-insensitive (see app.ts).
+ */
+export default async function proxyRoutes (app: FastifyInstance, { config, resources, policyFor }: ProxyRoutesOptions): Promise<void> {
+  app.decorateRequest('identityHeaders', null)
+  const pools: Pool[] = []
+  app.addHook('onClose', async () => { await Promise.all(pools.map((pool) => pool.close())) })
+
+  for (const route of config.routes) {
+    const pool = createUpstreamPool(route)
+    pools.push(pool)
+    await app.register(async function routeScope (scope) {
+      registerStreamingBodies(scope, config.server.bodyLimitBytes)
+      for (const hook of policyFor(route)) scope.addHook('preHandler', hook)
+      // The published types split `websocket` into two unions; the runtime takes a boolean.
+      await scope.register(httpProxy, proxyOptions(route, config, resources, pool) as FastifyHttpProxyOptions & { websocket?: false })
+    })
+  }
+}
+
+/**
+ * Our own undici pool per upstream: TLS verification explicitly on, since reply-from's built-in
+ * transports default to `rejectUnauthorized: false` (CVE-2026-107318); keep-alive reuse.
+ */
+function createUpstreamPool (route: RouteConfig): Pool {
+  return new Pool(new URL(route.upstream).origin, {
+    connections: 128,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: route.timeoutMs,
+    bodyTimeout: route.timeoutMs,
+    connect: { rejectUnauthorized: true, timeout: Math.min(route.timeoutMs, 10_000) }
+  })
+}
+
+/** Bodies are never parsed: the raw stream goes upstream, counted against the body limit. */
+function registerStreamingBodies (scope: FastifyInstance, limit: number): void {
+  scope.removeAllContentTypeParsers()
+  scope.addContentTypeParser('*', function passThrough (request, payload, done) {
+    if (request.headers['content-length'] !== undefined) {
+      // Node's parser holds the body to its declared length, checked against the limit on arrival.
+      done(null, payload)
+      return
+    }
+    const limited = createBodyLimiter(limit)
+    pipeline(payload, limited, () => {})
+    done(null, limited)
+  })
+  scope.addHook('onRequest', function rejectDeclaredOversize (request, _reply, done) {
+    const declared = request.headers['content-length']
+    if (declared !== undefined && Number(declared) > limit) {
+      done(new GatewayError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes`))
+      return
+    }
+    done()
+  })
+}
+
+function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: Resources, pool: Pool): FastifyHttpProxyOptions & { websocket: boolean } {
+  const forwardAuthorization = route.forwardAuthorization ?? config.headers.forwardAuthorization
+  const upstreamHeaders = (request: FastifyRequest, headers: HeaderMap, upgrade = false): HeaderMap =>
+    buildUpstreamHeaders(headers, {
+      requestId: request.id,
+      forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
+      forwardAuthorization,
+      identity: request.identityHeaders ?? undefined,
+      upgrade
+    })
+
+  return {
+    prefix: route.prefix,
+    upstream: route.upstream,
+    rewritePrefix: route.rewritePrefix ?? route.prefix,
+    websocket: route.websocket,
+    proxyPayloads: false,
+    undici: pool,
+    disableRequestLogging: true,
+    internalRewriteLocationHeader: route.rewritePrefix !== undefined,
+    config: { routeName: route.name },
+    replyOptions: {
+      timeout: route.timeoutMs,
+      // No silent retries: a gateway must not replay a request the client sent once.
+      retryDelay: () => null,
+      queryString: (_search, url) => rawQuery(url),
+      rewriteRequestHeaders: (request, headers) => upstreamHeaders(request as FastifyRequest, headers),
+      onError: (reply, { error }) => {
+        const failure = classifyUpstreamFailure(error)
+        if (failure.kind) resources.metrics.upstreamErrors.inc({ route: route.name, kind: failure.kind })
+        reply.request.log.warn({ route: route.name, kind: failure.kind, code: failure.code }, 'upstream request failed')
+        reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'
+          ? `The request body is larger than ${config.server.bodyLimitBytes} bytes`
+          : failure.code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached'))
+      }
+    },
+    wsClientOptions: {
+      queryString: (_search: string | undefined, url: string) => rawQuery(url),
+      // Not in the published types, read by http-proxy's WebSocketProxy.
+      ...{ rewriteRequestHeaders: (_headers: HeaderMap, request: FastifyRequest) => upstreamHeaders(request, pickWebSocketHeaders(request.headers), true) }
+    }
+  }
+}
+
+/** The query exactly as received (reply-from would re-encode it through a parser). */
+function rawQuery (url: string): string {
+  const q = url.indexOf('?')
+  return q === -1 ? '' : url.slice(q + 1)
+}
+
+/** The ws client builds its own handshake; carry over what an upstream needs from the client's. */
+function pickWebSocketHeaders (inbound: HeaderMap): HeaderMap {
+  const picked: HeaderMap = {}
+  for (const name of ['authorization', 'cookie', 'traceparent', 'tracestate', 'user-agent', 'origin']) {
+    if (inbound[name] !== undefined) picked[name] = inbound[name]
+  }
+  return picked
+}

@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config/schema.js'
+import { buildApp } from './app.js'
+import { buildAdminApp } from './admin-app.js'
+import { createResources, type ResourceOptions, type Resources } from './resources.js'
+
+export interface RunningGateway {
+  app: FastifyInstance
+  admin: FastifyInstance
+  resources: Resources
+  proxyUrl: string
+  adminUrl: string
+  /** Drain (CONTRACT.md §9): readiness off, new requests SHUTTING_DOWN, wait, then close. */
+  shutdown (): Promise<void>
+}
+
+/** Resources → both instances → listen. The only place that opens ports. */
+export async function startGateway (config: Readonly<Config>, options: ResourceOptions = {}): Promise<RunningGateway> {
+  const resources = await createResources(config, options)
+  const app = await buildApp(config, resources)
+  const admin = await buildAdminApp(resources)
+  try {
+    const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort })
+    const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port })
+    let draining: Promise<void> | undefined
+    return {
+      app,
+      admin,
+      resources,
+      proxyUrl,
+      adminUrl,
+      shutdown () {
+        draining ??= drain(config, app, admin, resources)
+        return draining
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled([app.close(), admin.close(), resources.close()])
+    throw err
+  }
+}
+
+async function drain (config: Readonly<Config>, app: FastifyInstance, admin: FastifyInstance, resources: Resources): Promise<void> {
+  resources.health.startDraining()
+  resources.logger.info({ inFlight: resources.inFlight.count, graceMs: config.server.shutdownGraceMs }, 'draining')
+  const drained = await resources.inFlight.idle(config.server.shutdownGraceMs)
+  if (!drained) resources.logger.warn({ inFlight: resources.inFlight.count }, 'grace period over; closing remaining connections')
+  await app.close()
+  await admin.close()
+  await resources.close()
+  resources.logger.info('stopped')
+}
+
+/** SIGTERM/SIGINT → drain → exit 0, with a hard stop shortly after the grace period. */
+export function exitOnSignals (gateway: RunningGateway, config: Readonly<Config>): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    gateway.resources.logger.info({ signal }, 'shutdown requested')
+    setTimeout(() => process.exit(0), config.server.shutdownGraceMs + 1500).unref()
+    gateway.shutdown().then(() => process.exit(0), (err: unknown) => {
+      gateway.resources.logger.error({ err }, 'shutdown failed')
+      process.exit(0)
+    })
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+}
