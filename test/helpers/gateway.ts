@@ -1,0 +1,39 @@
+import type { Test } from 'tap'
+import { Writable } from 'node:stream'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/schema.js'
+import { createLogger } from '../../src/logger.js'
+import { startGateway, type RunningGateway } from '../../src/server.js'
+
+export interface TestGateway extends RunningGateway {
+  config: Readonly<Config>
+  /** Every JSON log line the gateway wrote. */
+  logs: Array<Record<string, unknown>>
+  rawLog (): string
+}
+
+/** The same path production takes (parseConfig → startGateway), on ports 0, torn down by `t`. */
+export async function startTestGateway (t: Test, raw: Record<string, unknown>, { env = {}, baseDir }: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): Promise<TestGateway> {
+  const server = { host: '127.0.0.1', port: 0, adminPort: 0, ...(raw.server as object | undefined) }
+  const config = parseConfig({ ...raw, server }, { env, baseDir })
+  const lines: string[] = []
+  const destination = new Writable({
+    write (chunk: Buffer, _encoding, callback) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+      callback()
+    }
+  })
+  const gateway = await startGateway(config, { logger: createLogger({ level: 'info', destination }) })
+  t.teardown(() => gateway.shutdown())
+  return {
+    ...gateway,
+    config,
+    get logs () { return lines.map((line) => JSON.parse(line) as Record<string, unknown>) },
+    rawLog () { return lines.join('\n') }
+  }
+}
+
+/** A route on `auth: none` to `upstream`; the simplest config a proxy test needs. */
+export function openRoute (upstream: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'open', prefix: '/open', upstream, auth: 'none', ...extra }
+}
