@@ -20,8 +20,9 @@ export async function startGateway (config: Readonly<Config>, options: ResourceO
   const app = await buildApp(config, resources)
   const admin = await buildAdminApp(resources)
   try {
-    const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort })
-    const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port })
+    const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort, listenTextResolver: (address) => `admin port listening at ${address}` })
+    const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: (address) => `proxy port listening at ${address}` })
+    resources.logger.info({ proxyUrl, adminUrl }, 'gateway listening')
     let draining: Promise<void> | undefined
     return {
       app,

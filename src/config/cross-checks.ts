@@ -38,7 +38,7 @@ function checkRoutes (config: Config, problems: string[]): void {
     // Matching is case-insensitive, so two prefixes differing only in case collide.
     const key = route.prefix.toLowerCase()
     const other = prefixes.get(key)
-    if (other !== undefined) problems.push(`${at}.prefix: duplicates routes[${other}].prefix "${route.prefix}"`)
+    if (other !== undefined) problems.push(`${at}.prefix: duplicates routes[${other}].prefix "${config.routes[other]?.prefix}"`)
     prefixes.set(key, i)
 
     if (route.rewritePrefix !== undefined) {

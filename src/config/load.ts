@@ -54,6 +54,8 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
     problems.push(...withoutBranchNoise(validate.errors ?? []).map(formatAjvError))
     throw new ConfigError(dedupe(problems))
   }
+  // Cross-field rules would only restate an unset variable's empty value.
+  if (problems.length > 0) throw new ConfigError(dedupe(problems))
   problems.push(...crossCheck(candidate))
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
   candidate.mappings.file = resolve(baseDir, candidate.mappings.file)

@@ -1,0 +1,134 @@
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError, loadConfigFile, parseConfig, resolveConfigPath } from '../../src/config/load.js'
+
+const ROUTE = { name: 'r', prefix: '/r', upstream: 'http://127.0.0.1:1', auth: 'none' }
+const GUID = '00000000-0000-0000-0000-000000000001'
+
+function problemsOf (raw: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(raw, { env })
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+t.test('a minimal config gets every documented default, frozen', async (t) => {
+  const config = parseConfig({ routes: [ROUTE] }, { env: {}, baseDir: '/etc/gw' })
+  t.match(config.server, { host: '0.0.0.0', port: 8080, adminPort: 9090, trustProxy: false, requestTimeoutMs: 30000, bodyLimitBytes: 10485760, shutdownGraceMs: 10000 })
+  t.match(config.entra, {
+    authority: 'https://login.microsoftonline.com',
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    clockToleranceSec: 60,
+    jwks: { cacheTtlSec: 86400, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, timeoutMs: 5000 },
+    tokenCache: { maxEntries: 10000, ttlSec: 300 }
+  })
+  t.same(config.roles.mappings, [{ attribute: 'roles', value: '*' }])
+  t.match(config.cache, { store: 'memory', ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 3600 })
+  t.match(config.headers, { prefix: 'x-bookme-', bankSelection: 'x-bank-context', forwardAuthorization: true })
+  t.same(config.cors.origins, [])
+  t.match(config.routes[0], { auth: 'none', websocket: false, timeoutMs: 30000, roles: [] })
+  t.equal(config.mappings.file, '/etc/gw/mappings.yaml', 'relative to the config file folder')
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.server) && Object.isFrozen(config.routes[0]))
+})
+
+t.test('the whole §2 example is accepted', async (t) => {
+  const config = parseConfig({
+    server: { host: '0.0.0.0', port: 8080, adminPort: 9090, trustProxy: ['10.0.0.0/8'], requestTimeoutMs: 30000, bodyLimitBytes: 10485760, shutdownGraceMs: 10000 },
+    entra: { authority: 'https://login.microsoftonline.com', clockToleranceSec: 60, jwks: { cacheTtlSec: 86400, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, timeoutMs: 5000 }, tokenCache: { maxEntries: 10000, ttlSec: 300 } },
+    apis: {
+      management: { clientId: GUID, appIdUri: `api://${GUID}`, tenancy: 'multi', principals: ['user'], bankResolution: 'tenant' },
+      system: { clientId: '00000000-0000-0000-0000-000000000002', tenancy: 'single', tenantId: '00000000-0000-0000-0000-0000000000aa', principals: ['app'], requiredRoles: ['System'], bankResolution: 'client' }
+    },
+    roles: { mappings: [{ attribute: 'roles', value: '*' }, { attribute: 'groups', value: '5f1c', role: 'Manager' }] },
+    teams: [{ attribute: 'groups', value: '*', team: 'x' }],
+    businessUnits: [{ attribute: 'department', value: 'Retail', businessUnit: 'retail' }],
+    mappings: { source: 'mysql', file: 'config/mappings.yaml', mysql: { host: '127.0.0.1', port: 3306, user: 'bookme_gw', password: '${MYSQL_PASSWORD}', database: 'bp_organizations_db', connectionLimit: 10 } },
+    cache: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'bookme:gw:' }, ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 3600 },
+    headers: { prefix: 'x-bookme-', bankSelection: 'x-bank-context', forwardAuthorization: true },
+    cors: { origins: ['https://ui.bookme.test'] },
+    routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: 'http://meetings.bookme.svc:8080', rewritePrefix: '/meetings', api: 'management', auth: 'required', roles: ['Employee'], websocket: false, timeoutMs: 30000, forwardAuthorization: true }]
+  }, { env: { MYSQL_PASSWORD: 's3cret' } })
+  t.equal(config.mappings.mysql?.password, 's3cret', '${VAR} interpolated')
+})
+
+t.test('${VAR}: every unset variable is a problem, not an empty string', async (t) => {
+  const problems = problemsOf({ cache: { store: 'redis', redis: { url: 'redis://:${REDIS_PW}@h:6379' } }, routes: [{ ...ROUTE, upstream: 'http://${HOST}:80' }] }, {})
+  t.same(problems, ['cache.redis.url: environment variable REDIS_PW is not set', 'routes[0].upstream: environment variable HOST is not set'])
+})
+
+t.test('unknown keys, wrong types and bad enums are all reported at once as path: message', async (t) => {
+  const problems = problemsOf({
+    server: { port: 'eighty', colour: 'blue' },
+    sever: {},
+    apis: { m: { clientId: 'not-a-guid', tenancy: 'several' } },
+    routes: [{ ...ROUTE, auth: 'maybe', roles: ['Boss'] }]
+  })
+  t.same(problems.sort(), [
+    'apis.m.clientId: must match pattern "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"',
+    'apis.m.tenancy: must be one of multi, single',
+    'routes[0].auth: must be one of required, none',
+    'routes[0].roles[0]: must be one of Admin, Configurator, Manager, Employee, Customer, CreditEvaluator, System',
+    'server.colour: unknown key',
+    'server.port: must be integer',
+    'sever: unknown key'
+  ].sort())
+})
+
+t.test('cross-field rules', async (t) => {
+  const single = { clientId: GUID, tenancy: 'single' }
+  const problems = problemsOf({
+    apis: { s: single, m: { clientId: GUID, tenantId: GUID }, c: { clientId: GUID, bankResolution: 'client', principals: ['user'] } },
+    mappings: { source: 'mysql' },
+    cache: { store: 'redis' },
+    routes: [
+      { name: 'a', prefix: 'api', upstream: 'http://x' },
+      { name: 'a', prefix: '/API', upstream: 'ftp://x', api: 'nope' },
+      { name: 'c', prefix: '/api', upstream: 'not a url', auth: 'none', api: 's', roles: ['Admin'] },
+      { name: 'd', prefix: '/d/', upstream: 'http://u:p@x' },
+      { name: 'e', prefix: '/e/../f', upstream: 'http://x/path', api: 's' }
+    ]
+  })
+  t.same(problems.sort(), [
+    'apis.c.bankResolution: client resolution needs principals [app] (a user token must never act as a registered client)',
+    'apis.m.tenantId: only allowed when tenancy is single',
+    'apis.s.tenantId: is required when tenancy is single',
+    'cache.redis: is required when store is redis',
+    'mappings.mysql: is required when source is mysql',
+    'routes[0].api: is required when auth is required',
+    'routes[0].prefix: must start with /',
+    'routes[1].api: names no profile in apis ("nope")',
+    'routes[1].name: duplicates routes[0].name "a"',
+    'routes[1].upstream: must be an http or https URL',
+    'routes[2].api: must be omitted when auth is none',
+    'routes[2].prefix: duplicates routes[1].prefix "/API"',
+    'routes[2].roles: cannot be enforced when auth is none',
+    'routes[2].upstream: must be an absolute http(s) URL',
+    'routes[3].api: is required when auth is required',
+    'routes[3].prefix: must not end with /',
+    'routes[3].upstream: must not carry credentials',
+    'routes[4].prefix: must not contain . or .. segments',
+    'routes[4].upstream: must be an origin (scheme://host:port); use rewritePrefix for a path'
+  ].sort())
+})
+
+t.test('routes are required; a role rule needs a role unless it passes values through', async (t) => {
+  t.same(problemsOf({}), ['routes: is required'])
+  t.same(problemsOf({ routes: [ROUTE], roles: { mappings: [{ attribute: 'groups', value: 'abc' }] } }), ['roles.mappings[0].role: is required unless value is "*"'])
+})
+
+t.test('config file: YAML errors and duplicate keys are problems; path resolution order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'dup.yaml'), 'routes: []\nroutes: []\n')
+  t.throws(() => loadConfigFile(join(dir, 'dup.yaml'), {}), ConfigError)
+  t.throws(() => loadConfigFile(join(dir, 'missing.yaml'), {}), { problems: [/cannot read/] })
+  t.equal(resolveConfigPath('/a.yaml', { BOOKME_GATEWAY_CONFIG: '/b.yaml' }), '/a.yaml', '--config first')
+  t.equal(resolveConfigPath(undefined, { BOOKME_GATEWAY_CONFIG: '/b.yaml' }), '/b.yaml', 'then the environment')
+  t.match(resolveConfigPath(undefined, {}), /config\/gateway\.yaml$/, 'then config/gateway.yaml')
+})

@@ -1,0 +1,72 @@
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'node:http'
+import { startUpstream } from '../helpers/upstream.js'
+import { exited, startCliGateway } from '../helpers/cli.js'
+
+function get (url: string): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    request(url, { agent: false }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+    }).on('error', reject).end()
+  })
+}
+
+t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight request finishes, exit 0', async (t) => {
+  const upstream = await startUpstream(t, (req, res) => {
+    if (req.url?.includes('slow')) setTimeout(() => res.end('finished'), 1500)
+    else res.end('fast')
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-shutdown-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'gateway.yaml'), [
+    'server: { host: 127.0.0.1, port: 0, adminPort: 0, shutdownGraceMs: 5000 }',
+    'routes:',
+    `  - { name: open, prefix: /open, upstream: "${upstream.url}", auth: none }`
+  ].join('\n'))
+  const { child, proxyUrl, adminUrl } = await startCliGateway(t, ['start', '--config', join(dir, 'gateway.yaml')])
+  t.equal((await get(`${adminUrl}/readyz`)).status, 200)
+
+  const slow = get(`${proxyUrl}/open/slow`)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const stoppedAt = Date.now()
+  child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+
+  const ready = await get(`${adminUrl}/readyz`)
+  t.equal(ready.status, 503, 'not ready while draining')
+  t.match(JSON.parse(ready.body), { draining: true })
+  const refused = await get(`${proxyUrl}/open/fast`)
+  t.equal(refused.status, 503)
+  t.equal(JSON.parse(refused.body).code, 'SHUTTING_DOWN')
+  t.equal(refused.headers.connection, 'close')
+
+  const finished = await slow
+  t.equal(finished.status, 200, 'the in-flight request completed')
+  t.equal(finished.body, 'finished')
+  t.equal(await exited(child), 0, 'exit code 0')
+  t.ok(Date.now() - stoppedAt < 5000 + 2000, 'within shutdownGraceMs + 2 s')
+})
+
+t.test('SIGTERM with a request longer than the grace period still exits 0 in time', async (t) => {
+  const upstream = await startUpstream(t, (_req, res) => { setTimeout(() => res.end('too late'), 10_000).unref() })
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-shutdown-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'gateway.yaml'), [
+    'server: { host: 127.0.0.1, port: 0, adminPort: 0, shutdownGraceMs: 500 }',
+    'routes:',
+    `  - { name: open, prefix: /open, upstream: "${upstream.url}", auth: none, timeoutMs: 60000 }`
+  ].join('\n'))
+  const { child, proxyUrl } = await startCliGateway(t, ['start', '--config', join(dir, 'gateway.yaml')])
+  const stuck = get(`${proxyUrl}/open/stuck`).catch((err: Error) => err)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const stoppedAt = Date.now()
+  child.kill('SIGTERM')
+  t.equal(await exited(child), 0)
+  t.ok(Date.now() - stoppedAt < 500 + 2000, 'within shutdownGraceMs + 2 s')
+  t.type(await stuck, Error, 'the stuck request was cut off')
+})
