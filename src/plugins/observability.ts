@@ -23,7 +23,16 @@ async function observability (app: FastifyInstance, { resources }: { resources: 
 
   app.addHook('onRequest', function trackInFlight (request, _reply, done) {
     inFlight.enter()
-    request.raw.once('close', inFlight.leave)
+    if (request.raw.headers.upgrade === undefined) {
+      request.raw.once('close', inFlight.leave)
+    } else {
+      // An upgraded request never emits 'close' on the message itself, only its socket does;
+      // one refused or served as plain HTTP does. Whichever comes first counts, once.
+      let left = false
+      const leaveOnce = (): void => { if (!left) { left = true; inFlight.leave() } }
+      request.raw.once('close', leaveOnce)
+      request.raw.socket.once('close', leaveOnce)
+    }
     done()
   })
 

@@ -22,7 +22,7 @@ t.test('a 20 MB upload streams through without the gateway buffering it', async 
       this.push(chunk)
     }
   })
-  const res = await fetch(`${gw.proxyUrl}/open/upload`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit)
+  const res = await fetch(`${gw.proxyUrl}/open/upload`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as unknown as RequestInit)
   t.equal(res.status, 200)
   t.equal(upstream.last().bodyBytes, 20 * MB)
   t.equal(upstream.last().bodySha256, expected.digest('hex'), 'the bytes arrived intact')

@@ -1,0 +1,93 @@
+/**
+ * Side-by-side benchmark: each target is a real process in front of the same origin, driven by
+ * autocannon from this process, in interleaved rounds (A B A B …) so drift hits all alike.
+ * Servers under test are pinned to CPU 0 and the origin and load generator to CPU 1 when
+ * `taskset` exists. Reports median req/s, p99 latency and CPU seconds per 10k requests.
+ *
+ *   npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--targets bare,gateway-open]
+ */
+import { parseArgs } from 'node:util'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { TARGETS, startOrigin, type Started } from './targets.js'
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+    targets: { type: 'string', default: Object.keys(TARGETS).join(',') },
+    body: { type: 'string', default: 'small' }
+  }
+})
+const duration = Number(values.duration)
+const rounds = Number(values.rounds)
+const connections = Number(values.connections)
+const names = values.targets!.split(',')
+const path = values.body === '64k' ? '/api/data?size=65536' : '/api/data'
+
+interface Round { rps: number, p99: number, cpuPer10k: number, errors: number, non2xx: number }
+
+function cpuSeconds (pid: number): number {
+  // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 Hz on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+async function measure (target: Started): Promise<Round> {
+  const before = cpuSeconds(target.pid)
+  const result = await autocannon({
+    url: `http://127.0.0.1:${target.port}${path}`,
+    connections,
+    duration,
+    requests: target.requests
+  })
+  const cpu = cpuSeconds(target.pid) - before
+  const total = result.requests.total
+  return { rps: result.requests.average, p99: result.latency.p99, cpuPer10k: total > 0 ? cpu / total * 10_000 : NaN, errors: result.errors, non2xx: result.non2xx }
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
+
+const origin = await startOrigin()
+const started: Record<string, Started> = {}
+for (const name of names) {
+  const target = TARGETS[name]
+  if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(TARGETS).join(', ')}`)
+  started[name] = await target(origin.url)
+}
+const results: Record<string, Round[]> = Object.fromEntries(names.map((n) => [n, []]))
+try {
+  for (const name of names) await measure(started[name]!) // warm-up, JIT and pools
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      const r = await measure(started[name]!)
+      results[name]!.push(r)
+      process.stderr.write(`round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99} ms cpu/10k ${r.cpuPer10k.toFixed(2)} s errors ${r.errors} non2xx ${r.non2xx}\n`)
+    }
+  }
+} finally {
+  for (const s of Object.values(started)) s.stop()
+  origin.stop()
+}
+
+const base = names[0]!
+const baseRps = median(results[base]!.map((r) => r.rps))
+const baseCpu = median(results[base]!.map((r) => r.cpuPer10k))
+const lines = [
+  `node ${process.version}, ${connections} connections, ${duration} s × ${rounds} rounds, body ${values.body}`,
+  '',
+  '| target | req/s (median) | min–max | p99 ms | CPU s / 10k req | req/s ratio vs ' + base + ' | CPU ratio |',
+  '| --- | ---: | --- | ---: | ---: | ---: | ---: |'
+]
+for (const name of names) {
+  const rs = results[name]!
+  const rps = median(rs.map((r) => r.rps))
+  const cpu = median(rs.map((r) => r.cpuPer10k))
+  const bad = rs.reduce((n, r) => n + r.errors + r.non2xx, 0)
+  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${(rps / baseRps).toFixed(2)} | ${(cpu / baseCpu).toFixed(2)} |`)
+}
+process.stdout.write(lines.join('\n') + '\n')
+writeFileSync(fileURLToPath(new URL(`./results/${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, results }, null, 2))

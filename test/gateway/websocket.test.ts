@@ -1,0 +1,81 @@
+import t, { type Test } from 'tap'
+import { once } from 'node:events'
+import { WebSocketServer, WebSocket } from 'ws'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { startTestGateway } from '../helpers/gateway.js'
+
+/** A real WebSocket upstream that echoes messages and remembers each handshake's URL and headers. */
+async function startWsUpstream (t: Test) {
+  const handshakes: Array<{ url: string, headers: IncomingHttpHeaders }> = []
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  server.on('connection', (socket, req) => {
+    handshakes.push({ url: req.url ?? '', headers: req.headers })
+    socket.on('message', (data) => socket.send(`echo:${data.toString()}`))
+  })
+  await once(server, 'listening')
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const client of server.clients) client.terminate()
+    server.close(() => resolve())
+  }))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, handshakes }
+}
+
+function openSocket (url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  const socket = new WebSocket(url, { headers })
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve(socket))
+    socket.once('error', reject)
+    socket.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })))
+  })
+}
+
+async function refusalStatus (url: string): Promise<number | undefined> {
+  try {
+    (await openSocket(url)).terminate()
+    return 101
+  } catch (err) {
+    return (err as { status?: number }).status
+  }
+}
+
+t.test('websocket: true routes upgrade, relay messages and inject trusted headers over spoofed ones', async (t) => {
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, {
+    routes: [{ name: 'live', prefix: '/live', upstream: upstream.url, auth: 'none', websocket: true, rewritePrefix: '/socket' }]
+  })
+  const socket = await openSocket(`${gw.proxyUrl.replace('http', 'ws')}/live/room?x=1`, {
+    'x-bookme-bank-id': 'spoofed', 'x-request-id': 'ws-req-1'
+  })
+  t.teardown(() => socket.terminate())
+  socket.send('hello')
+  const [reply] = await once(socket, 'message') as [Buffer]
+  t.equal(reply.toString(), 'echo:hello')
+  const handshake = upstream.handshakes[0]!
+  t.equal(handshake.url, '/socket/room?x=1')
+  t.equal(handshake.headers['x-bookme-bank-id'], undefined, 'spoofed identity header stripped')
+  t.equal(handshake.headers['x-request-id'], 'ws-req-1')
+  t.equal(handshake.headers['x-forwarded-for'], '127.0.0.1')
+})
+
+t.test('a path-traversal upgrade cannot escape to another route or prefix', async (t) => {
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, {
+    routes: [
+      { name: 'live', prefix: '/live', upstream: upstream.url, auth: 'none', websocket: true },
+      { name: 'locked', prefix: '/locked', upstream: upstream.url, auth: 'required', api: 'management', websocket: true }
+    ],
+    apis: { management: { clientId: '00000000-0000-0000-0000-000000000001' } }
+  })
+  const base = gw.proxyUrl.replace('http', 'ws')
+  t.equal(await refusalStatus(`${base}/live/..%2flocked/x`), 401, 'encoded traversal lands on the locked route and is refused')
+  t.equal(await refusalStatus(`${base}/locked/x`), 401, 'an unauthenticated upgrade is refused with the normal HTTP answer')
+  t.equal(upstream.handshakes.length, 0, 'the upstream never saw a handshake')
+})
+
+t.test('routes without websocket: true do not upgrade', async (t) => {
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, { routes: [{ name: 'plain', prefix: '/plain', upstream: upstream.url, auth: 'none' }] })
+  await t.rejects(openSocket(`${gw.proxyUrl.replace('http', 'ws')}/plain/x`))
+  t.equal(upstream.handshakes.length, 0)
+})
