@@ -2,7 +2,9 @@ import Fastify, { type FastifyInstance, type preHandlerAsyncHookHandler } from '
 import type { Config, RouteConfig } from './config/schema.js'
 import type { Resources } from './resources.js'
 import { fastifyLogOptions } from './logger.js'
-import { GatewayError } from './errors.js'
+import { authenticateHook } from './plugins/authenticate.js'
+import { bankContextHook } from './plugins/bank-context.js'
+import { authorizeHook } from './plugins/authorize.js'
 import problemErrors from './plugins/problem-errors.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import observability from './plugins/observability.js'
@@ -33,16 +35,23 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   await app.register(requestId)
   await app.register(observability, { resources })
   await app.register(requestGuard, { config, health: resources.health })
-  await app.register(proxyRoutes, { config, resources, policyFor })
+  app.decorateRequest('principal', null)
+  app.decorateRequest('bank', null)
+  app.decorateRequest('mapped', null)
+  await app.register(proxyRoutes, { config, resources, policyFor: (route) => policyFor(route, config, resources) })
   return app
 }
 
-/** Policy hooks per route; token verification arrives with the authentication plugin. */
-function policyFor (route: RouteConfig): preHandlerAsyncHookHandler[] {
+/** The per-route policy, in order: token (§3) → bank (§4) → roles and identity headers (§5, §6). */
+function policyFor (route: RouteConfig, config: Readonly<Config>, resources: Resources): preHandlerAsyncHookHandler[] {
   if (route.auth === 'none') return []
-  return [async function denyUnauthenticated () {
-    throw new GatewayError('TOKEN_MISSING', 'A bearer token is required')
-  }]
+  const api = route.api!
+  const profile = config.apis[api]!
+  return [
+    authenticateHook(api, resources),
+    bankContextHook(profile, resources),
+    authorizeHook(route, profile, resources, config.headers.prefix)
+  ]
 }
 
 /** A hop count becomes proxy-addr's own hop rule; Fastify's types only take the other forms. */

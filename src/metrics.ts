@@ -12,10 +12,20 @@ export interface GatewayMetrics {
   requestDuration: Histogram<'route' | 'status_class'>
   upstreamErrors: Counter<'route' | 'kind'>
   inFlight: Gauge
+  authFailures: Counter<'code'>
+  jwksFetches: Counter<'result'>
+  unknownKidRefetches: Counter<'outcome'>
+  jwksKeySetAge: Gauge<'jwks_uri'>
+  tokenCache: Counter<'result'>
+  mappingCache: Counter<'layer' | 'result'>
+  mappingSourceQueries: Counter<'kind' | 'result'>
+  mappingStaleServed: Counter<'kind'>
+  cacheStoreErrors: Counter
+  bankClientSecretExpiry: Gauge<'client_id' | 'bank_id'>
 }
 
 /** Metrics live on an injected registry, so two gateways in one process (tests) never collide. */
-export function createMetrics (registry: Registry, { defaults = true, readInFlight = () => 0 }: { defaults?: boolean, readInFlight?: () => number } = {}): GatewayMetrics {
+export function createMetrics (registry: Registry, { defaults = true, readInFlight = () => 0, readKeySetAges = () => [] }: { defaults?: boolean, readInFlight?: () => number, readKeySetAges?: () => Array<[string, number]> } = {}): GatewayMetrics {
   if (defaults) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX })
   return {
     registry,
@@ -43,7 +53,35 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
       help: 'Requests received and not yet answered',
       registers: [registry],
       collect () { this.set(readInFlight()) }
+    }),
+    authFailures: counter('auth_failures_total', 'Requests refused by token, bank or role checks, by error code', ['code']),
+    jwksFetches: counter('jwks_fetches_total', 'Discovery + JWKS fetches, by result', ['result']),
+    unknownKidRefetches: counter('jwks_unknown_kid_refetches_total', 'Unknown signing key: refetch done or refused by the rate limit', ['outcome']),
+    jwksKeySetAge: new Gauge({
+      name: `${METRIC_PREFIX}jwks_key_set_age_seconds`,
+      help: 'Seconds since the key set of each JWKS URI was last fetched successfully',
+      labelNames: ['jwks_uri'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const [uri, age] of readKeySetAges()) this.set({ jwks_uri: uri }, age)
+      }
+    }),
+    tokenCache: counter('token_cache_lookups_total', 'Verified-token cache lookups, by result (hit, miss)', ['result']),
+    mappingCache: counter('mapping_cache_lookups_total', 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
+    mappingSourceQueries: counter('mapping_source_queries_total', 'Queries to the mapping source, by kind and result', ['kind', 'result']),
+    mappingStaleServed: counter('mapping_stale_served_total', 'Expired mapping answers served while the source failed', ['kind']),
+    cacheStoreErrors: counter('cache_store_errors_total', 'Shared cache (Redis) commands that failed and fell through', []),
+    bankClientSecretExpiry: new Gauge({
+      name: `${METRIC_PREFIX}bank_client_secret_expiry_timestamp_seconds`,
+      help: 'When each registered bank client\'s secret expires (unix seconds)',
+      labelNames: ['client_id', 'bank_id'],
+      registers: [registry]
     })
+  }
+
+  function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] })
   }
 }
 

@@ -5,6 +5,13 @@ import { createLogger } from './logger.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createHealth, type Health } from './health.js'
 import { createInFlight, type InFlight } from './in-flight.js'
+import { createJwksStore, type JwksStore } from './domain/jwks-store.js'
+import { createAuthenticator, type Authenticator } from './domain/authenticator.js'
+import { createMappingSource, createSharedStore } from './mappings/create.js'
+import { createCachedMappings, type MappingLookup } from './mappings/cached-source.js'
+import type { MappingSource } from './mappings/source.js'
+import type { SharedStore } from './mappings/shared-store.js'
+import { createClaimMapper, type MappedIdentity } from './domain/roles.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -15,6 +22,12 @@ export interface Resources {
   metrics: GatewayMetrics
   health: Health
   inFlight: InFlight
+  jwks: JwksStore
+  authenticator: Authenticator
+  source: MappingSource
+  sharedStore: SharedStore
+  mappings: MappingLookup
+  mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   close (): Promise<void>
 }
 
@@ -23,18 +36,113 @@ export interface ResourceOptions {
   registry?: Registry
 }
 
+/** How often readiness re-asks the mapping source / shared cache, for the /readyz body. */
+const DEPENDENCY_PROBE_MS = 10_000
+
 export async function createResources (config: Readonly<Config>, options: ResourceOptions = {}): Promise<Resources> {
-  void config
   const logger = options.logger ?? createLogger()
   const inFlight = createInFlight()
-  const metrics = createMetrics(options.registry ?? new Registry(), { readInFlight: () => inFlight.count })
   const health = createHealth()
+  let jwks: JwksStore | undefined
+  const metrics = createMetrics(options.registry ?? new Registry(), {
+    readInFlight: () => inFlight.count,
+    readKeySetAges: () => (jwks?.sources() ?? []).flatMap((s) => { const age = s.ageSeconds(); return s.jwksUri && age !== undefined ? [[s.jwksUri, age] as [string, number]] : [] })
+  })
+
+  const source = createMappingSource(config)
+  const sharedStore = createSharedStore(config, (err) => logger.warn({ err: { message: err.message } }, 'shared cache error'))
+  const mappings = createCachedMappings({
+    source,
+    store: sharedStore,
+    ttlSec: config.cache.ttlSec,
+    negativeTtlSec: config.cache.negativeTtlSec,
+    localTtlSec: config.cache.localTtlSec,
+    staleIfErrorSec: config.cache.staleIfErrorSec,
+    events: {
+      lookup: (layer, result) => metrics.mappingCache.inc({ layer, result }),
+      sourceQuery: (kind, result) => {
+        metrics.mappingSourceQueries.inc({ kind, result })
+        health.report('mappings', result === 'ok' ? 'up' : 'down')
+      },
+      staleServed: (kind) => metrics.mappingStaleServed.inc({ kind }),
+      storeError: () => metrics.cacheStoreErrors.inc(),
+      sourceError: (err) => logger.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'mapping source query failed')
+    }
+  })
+  sharedStore.onPurge((key) => {
+    mappings.dropLocal(key)
+    logger.info({ key }, 'cache purge received')
+  })
+
+  const profilesBySource = new Map<string, string[]>()
+  jwks = createJwksStore({
+    ...config.entra.jwks,
+    clockToleranceSec: config.entra.clockToleranceSec,
+    onFetch: (result, keySource) => {
+      metrics.jwksFetches.inc({ result })
+      for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {
+        health.report(`keys:${profile}`, result === 'ok' ? 'up' : 'down', result === 'ok' ? undefined : 'discovery or JWKS fetch failed')
+      }
+    },
+    onRefetch: (outcome) => metrics.unknownKidRefetches.inc({ outcome }),
+    onError: (err, keySource) => logger.warn({ discoveryUrl: keySource.discoveryUrl, err: { message: (err as Error).message } }, 'signing keys could not be fetched')
+  })
+  const profiles = Object.fromEntries(Object.entries(config.apis).map(([name, api]) => [name, {
+    clientId: api.clientId,
+    appIdUri: api.appIdUri ?? `api://${api.clientId}`,
+    tenancy: api.tenancy,
+    tenantId: api.tenantId,
+    principals: api.principals
+  }]))
+  for (const name of Object.keys(profiles)) health.register(`keys:${name}`)
+  health.register('mappings')
+  const authenticator = createAuthenticator({
+    profiles,
+    authority: config.entra.authority,
+    v2IssuerTemplate: config.entra.v2IssuerTemplate,
+    v1IssuerTemplate: config.entra.v1IssuerTemplate,
+    store: jwks,
+    isTenantMapped: (tenantId) => mappings.isTenantMapped(tenantId),
+    tokenCache: config.entra.tokenCache,
+    onCacheLookup: (result) => metrics.tokenCache.inc({ result })
+  })
+  for (const name of Object.keys(profiles)) {
+    const url = authenticator.discoveryUrlOf(name)
+    profilesBySource.set(url, [...(profilesBySource.get(url) ?? []), name])
+    // The first fetch may have finished before the map knew this profile.
+    if (jwks.source(url).fetchedOnce) health.report(`keys:${name}`, 'up')
+  }
+
+  // "The mapping source (or the shared cache) answered once" (CONTRACT.md §8).
+  const probeMappings = async (): Promise<void> => {
+    const answers = await Promise.allSettled([source.ping(), sharedStore.ping()])
+    const up = answers.some((a) => a.status === 'fulfilled')
+    health.report('mappings', up ? 'up' : 'down', up ? undefined : 'neither the mapping source nor the shared cache answers')
+    if (sharedStore.kind === 'redis') health.report('cache', answers[1]!.status === 'fulfilled' ? 'up' : 'down')
+  }
+  void probeMappings()
+  const probe = setInterval(() => { void probeMappings() }, DEPENDENCY_PROBE_MS)
+  probe.unref()
 
   return {
     logger,
     metrics,
     health,
     inFlight,
-    async close () {}
+    jwks,
+    authenticator,
+    source,
+    sharedStore,
+    mappings,
+    mapClaims: createClaimMapper({
+      roles: config.roles.mappings.map((r) => ({ attribute: r.attribute, value: r.value, name: r.role })),
+      teams: config.teams.map((r) => ({ attribute: r.attribute, value: r.value, name: r.team })),
+      businessUnits: config.businessUnits.map((r) => ({ attribute: r.attribute, value: r.value, name: r.businessUnit }))
+    }),
+    async close () {
+      clearInterval(probe)
+      jwks?.close()
+      await Promise.allSettled([source.close(), sharedStore.close()])
+    }
   }
 }

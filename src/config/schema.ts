@@ -7,8 +7,9 @@ import { PLATFORM_ROLES } from '../domain/platform-roles.js'
  */
 const strict = { additionalProperties: false } as const
 
-export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-const Guid = Type.String({ pattern: GUID_PATTERN, description: 'a GUID' })
+import { GUID_PATTERN_SCHEMA } from './validation.js'
+
+const Guid = GUID_PATTERN_SCHEMA
 /** A string enum as plain JSON schema `enum`, so a wrong value gives one problem, not one per choice. */
 function oneOf<const T extends readonly string[]> (values: T, options: { default?: T[number] } = {}) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })

@@ -1,5 +1,9 @@
 import type { Test } from 'tap'
 import { Writable } from 'node:stream'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringify as stringifyYaml } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/logger.js'
@@ -13,9 +17,12 @@ export interface TestGateway extends RunningGateway {
 }
 
 /** The same path production takes (parseConfig → startGateway), on ports 0, torn down by `t`. */
-export async function startTestGateway (t: Test, raw: Record<string, unknown>, { env = {}, baseDir }: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway (t: Test, raw: Record<string, unknown>, { env = {}, baseDir, mappings }: { env?: NodeJS.ProcessEnv, baseDir?: string, mappings?: MappingsFile } = {}): Promise<TestGateway> {
   const server = { host: '127.0.0.1', port: 0, adminPort: 0, ...(raw.server as object | undefined) }
-  const config = parseConfig({ ...raw, server }, { env, baseDir })
+  const withMappings = raw.mappings === undefined && (mappings !== undefined || raw.apis !== undefined)
+    ? { ...raw, mappings: { source: 'file', file: writeMappingsFile(t, mappings ?? {}) } }
+    : raw
+  const config = parseConfig({ ...withMappings, server }, { env, baseDir })
   const lines: string[] = []
   const destination = new Writable({
     write (chunk: Buffer, _encoding, callback) {
@@ -31,6 +38,21 @@ export async function startTestGateway (t: Test, raw: Record<string, unknown>, {
     get logs () { return lines.map((line) => JSON.parse(line) as Record<string, unknown>) },
     rawLog () { return lines.join('\n') }
   }
+}
+
+export interface MappingsFile {
+  banks?: Array<{ id: string, name: string, enabled?: boolean }>
+  tenants?: Array<{ tenantId: string, banks: string[], default?: string }>
+  clients?: Array<{ clientId: string, bankId: string, description?: string, secretExpiresAt?: string, enabled?: boolean }>
+}
+
+/** Writes a mappings file (CONTRACT.md §4 file source) into a temp dir removed by `t`. */
+export function writeMappingsFile (t: Test, mappings: MappingsFile): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-mappings-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'mappings.yaml')
+  writeFileSync(path, stringifyYaml(mappings))
+  return path
 }
 
 /** A route on `auth: none` to `upstream`; the simplest config a proxy test needs. */

@@ -1,0 +1,52 @@
+import { Type } from '@sinclair/typebox'
+import type { ErrorObject } from 'ajv'
+
+/** Thrown with every problem found, each as `path: message`; the CLI prints them and exits 78. */
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+export const GUID_PATTERN_SCHEMA = Type.String({ pattern: GUID_PATTERN, description: 'a GUID' })
+
+/** Ajv errors as `path: message` lines, one per problem. */
+export function formatAjvErrors (errors: ErrorObject[]): string[] {
+  return withoutBranchNoise(errors).map(formatAjvError)
+}
+
+/** An `anyOf` failure already says "must be one of the allowed forms"; drop each branch's own complaint. */
+function withoutBranchNoise (errors: ErrorObject[]): ErrorObject[] {
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
+  return errors.filter((e) => e.keyword === 'anyOf' || !(unions.has(e.instancePath) && e.schemaPath.includes('/anyOf/')))
+}
+
+function formatAjvError (error: ErrorObject): string {
+  const path = jsonPointerToPath(error.instancePath)
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${join(path, String(error.params.additionalProperty))}: unknown key`
+    case 'required':
+      return `${join(path, String(error.params.missingProperty))}: is required`
+    case 'anyOf':
+      return `${path || '(root)'}: must be one of the allowed forms`
+    case 'enum':
+      return `${path || '(root)'}: must be one of ${(error.params.allowedValues as string[]).join(', ')}`
+    default:
+      return `${path || '(root)'}: ${error.message ?? 'is invalid'}`
+  }
+}
+
+function jsonPointerToPath (pointer: string): string {
+  return pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((path, part) => /^\d+$/.test(part) ? `${path}[${part}]` : join(path, part), '')
+}
+
+function join (path: string, key: string): string {
+  return path ? `${path}.${key}` : key
+}
+

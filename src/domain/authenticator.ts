@@ -1,0 +1,80 @@
+import { createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
+import { createTokenCache } from './token-cache.js'
+import type { JwksStore } from './jwks-store.js'
+
+/**
+ * One verifier per API profile, behind the verified-token cache. Cache keys carry the profile
+ * name, so a token verified for one profile is never taken from cache for another.
+ */
+export interface AuthenticatorOptions {
+  profiles: Readonly<Record<string, Omit<TokenProfile, 'name'>>>
+  authority: string
+  v2IssuerTemplate: string
+  v1IssuerTemplate: string
+  store: JwksStore
+  isTenantMapped: (tenantId: string) => Promise<boolean>
+  tokenCache: { maxEntries: number, ttlSec: number }
+  onCacheLookup?: (result: 'hit' | 'miss') => void
+}
+
+export interface Authenticator {
+  verify (profileName: string, token: string): Promise<VerifiedToken>
+  /** The profile whose audience an (unverified) token names, for `/_gateway/me`. */
+  profileForAudience (aud: unknown): string | undefined
+  /** The discovery URL each profile's keys come from. */
+  discoveryUrlOf (profileName: string): string
+}
+
+export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'tenancy' | 'tenantId'>): string {
+  const tenant = profile.tenancy === 'single' ? profile.tenantId : 'common'
+  return `${authority}/${tenant}/v2.0/.well-known/openid-configuration`
+}
+
+export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
+  const authority = options.authority.replace(/\/+$/, '')
+  const v2IssuerTemplate = options.v2IssuerTemplate.replace('{authority}', authority)
+  const v1IssuerTemplate = options.v1IssuerTemplate.replace('{authority}', authority)
+  const cache = createTokenCache<VerifiedToken>(options.tokenCache)
+  const verifiers = new Map<string, (token: string) => Promise<VerifiedToken>>()
+  const urls = new Map<string, string>()
+  const audiences = new Map<string, string>()
+
+  for (const [name, profile] of Object.entries(options.profiles)) {
+    const url = discoveryUrl(authority, profile)
+    urls.set(name, url)
+    verifiers.set(name, createTokenVerifier({
+      profile: { ...profile, name },
+      keys: options.store.source(url),
+      v2IssuerTemplate,
+      v1IssuerTemplate,
+      isTenantMapped: options.isTenantMapped
+    }))
+    for (const aud of [profile.clientId, profile.appIdUri, profile.appIdUri.replace(/\/$/, ''), `${profile.appIdUri.replace(/\/$/, '')}/`]) {
+      if (!audiences.has(aud.toLowerCase())) audiences.set(aud.toLowerCase(), name)
+    }
+  }
+
+  return {
+    async verify (profileName, token) {
+      const key = `${profileName}\u0000${token}`
+      const cached = cache.get(key)
+      options.onCacheLookup?.(cached ? 'hit' : 'miss')
+      if (cached) return cached
+      const verify = verifiers.get(profileName)
+      if (!verify) throw new Error(`no API profile "${profileName}"`)
+      const verified = await verify(token)
+      cache.set(key, verified, verified.expiresAt)
+      return verified
+    },
+    profileForAudience (aud) {
+      const candidates = Array.isArray(aud) ? aud : [aud]
+      for (const candidate of candidates) {
+        if (typeof candidate !== 'string') continue
+        const name = audiences.get(candidate.toLowerCase())
+        if (name) return name
+      }
+      return undefined
+    },
+    discoveryUrlOf (profileName) { return urls.get(profileName) ?? '' }
+  }
+}

@@ -1,0 +1,207 @@
+import { createDecoder } from 'fast-jwt'
+import { GatewayError, type ErrorCode } from '../errors.js'
+import type { KeySource, SigningKey } from './jwks-store.js'
+
+/**
+ * Entra ID access-token verification for one API profile (CONTRACT.md §3), in the order of
+ * ENTRA.md §0: everything that can be decided from the unverified token — algorithm, shape,
+ * tenant, issuer form, audience — is decided before any key is looked up, so a token for an
+ * unknown tenant or another API costs no JWKS fetch. Then signature and lifetime (fast-jwt),
+ * then the signing key's own scope (issuer, cloud), then the principal type.
+ */
+export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export type PrincipalType = 'user' | 'app'
+
+export interface VerifiedToken {
+  payload: Readonly<Record<string, unknown>>
+  /** `tid`, lower case. */
+  tenantId: string
+  version: 1 | 2
+  principalType: PrincipalType
+  /** `azp` (v2) or `appid` (v1), lower case. */
+  clientId: string | undefined
+  /** ms since epoch. */
+  expiresAt: number
+}
+
+export interface TokenProfile {
+  name: string
+  clientId: string
+  appIdUri: string
+  tenancy: 'multi' | 'single'
+  tenantId: string | undefined
+  principals: readonly PrincipalType[]
+}
+
+export interface TokenVerifierOptions {
+  profile: TokenProfile
+  keys: KeySource
+  /** `{authority}` already filled in; `{tenantid}` left for the token's tid. */
+  v2IssuerTemplate: string
+  v1IssuerTemplate: string
+  /** Multi-tenant: does this tenant have at least one bank mapping? */
+  isTenantMapped: (tenantId: string) => Promise<boolean>
+}
+
+const decode = createDecoder({ complete: true })
+
+function fail (code: ErrorCode, detail: string): never {
+  throw new GatewayError(code, detail)
+}
+
+export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate, isTenantMapped }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
+  const clientId = profile.clientId.toLowerCase()
+  const v1Audiences = new Set([profile.appIdUri, profile.appIdUri.endsWith('/') ? profile.appIdUri.slice(0, -1) : `${profile.appIdUri}/`, clientId])
+  const pinnedTenant = profile.tenantId?.toLowerCase()
+
+  return async function verifyEntraToken (token: string): Promise<VerifiedToken> {
+    const { header, payload } = decodeToken(token)
+
+    if (header.alg !== 'RS256') fail('TOKEN_ALGORITHM_NOT_ALLOWED', 'Only RS256-signed tokens are accepted')
+    // A header nonce marks a Microsoft Graph token, meant for another resource (ENTRA.md §4.5).
+    if ('nonce' in header) fail('TOKEN_MALFORMED', 'The token is not an access token for this API')
+    if ('crit' in header) fail('TOKEN_MALFORMED', 'The token names critical header extensions the gateway does not understand')
+    if ('nonce' in payload || 'at_hash' in payload || 'c_hash' in payload) fail('TOKEN_MALFORMED', 'An ID token is not an access token')
+    if (payload.scp === undefined && payload.roles === undefined) fail('TOKEN_MALFORMED', 'The token carries neither scp nor roles')
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) fail('TOKEN_MALFORMED', 'The token has no numeric exp')
+
+    const tenantId = readTenant(token, payload)
+    if (tenantId === CONSUMER_TENANT) fail('TOKEN_ISSUER_INVALID', 'Consumer (personal) Microsoft accounts are not accepted')
+    const version = issuerVersion(payload, tenantId, v2IssuerTemplate, v1IssuerTemplate)
+
+    if (pinnedTenant !== undefined) {
+      if (tenantId !== pinnedTenant) fail('TOKEN_ISSUER_INVALID', 'The token was issued by another tenant')
+    } else if (!await isTenantMapped(tenantId)) {
+      fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
+    }
+
+    if (!audienceMatches(payload.aud, version === 2 ? (aud) => aud.toLowerCase() === clientId : (aud) => v1Audiences.has(aud) || v1Audiences.has(aud.toLowerCase()))) {
+      fail('TOKEN_AUDIENCE_INVALID', `The token is not for this API (expected a ${version === 2 ? 'v2 client id' : 'v1 App ID URI or client id'} audience)`)
+    }
+
+    const keyId = typeof header.kid === 'string' && header.kid !== '' ? header.kid : typeof header.x5t === 'string' && header.x5t !== '' ? header.x5t : undefined
+    if (keyId === undefined) fail('SIGNING_KEY_NOT_FOUND', 'The token names no signing key (kid or x5t)')
+    const key = await keys.getKey(keyId)
+    if (!key) fail('SIGNING_KEY_NOT_FOUND', 'The token\'s signing key is not published by the authority')
+
+    const verified = verifySignature(key, token)
+    // Authorize on the object whose bytes were verified (ENTRA.md §4.12), re-checking what
+    // was read before the signature from the unverified decode.
+    if (verified.tid !== payload.tid || verified.iss !== payload.iss) fail('TOKEN_MALFORMED', 'The token changed under verification')
+    checkKeyScope(key, keys, tenantId, version, v2IssuerTemplate, payload.iss as string)
+
+    const principalType = classifyPrincipal(verified)
+    if (!profile.principals.includes(principalType)) fail('PRINCIPAL_TYPE_NOT_ALLOWED', `${principalType === 'app' ? 'App-only' : 'User'} tokens are not accepted by this API`)
+    const client = version === 2 ? verified.azp : verified.appid
+    if (principalType === 'app') {
+      const acr = version === 2 ? verified.azpacr : verified.appidacr
+      if (acr !== '1' && acr !== '2') fail('PRINCIPAL_TYPE_NOT_ALLOWED', 'App-only tokens must come from a confidential client')
+    }
+
+    return {
+      payload: verified,
+      tenantId,
+      version,
+      principalType,
+      clientId: typeof client === 'string' ? client.toLowerCase() : undefined,
+      expiresAt: (verified.exp as number) * 1000
+    }
+  }
+}
+
+function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {
+  const parts = token.split('.')
+  if (parts.length !== 3 || parts[0] === '' || parts[1] === '') fail('TOKEN_MALFORMED', 'The token is not a compact JWS')
+  let decoded: { header: unknown, payload: unknown }
+  try {
+    decoded = decode(token) as { header: unknown, payload: unknown }
+  } catch {
+    fail('TOKEN_MALFORMED', 'The token cannot be decoded')
+  }
+  const { header, payload } = decoded
+  if (!isPlainObject(header)) fail('TOKEN_MALFORMED', 'The token header is not a JSON object')
+  // fast-jwt CVE-2026-107723: an array payload skipped every claim check.
+  if (!isPlainObject(payload)) fail('TOKEN_MALFORMED', 'The token payload is not a JSON object')
+  return { header, payload }
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** Exactly one `tid`, a GUID (IdentityModel IDX40009/IDX40011). */
+function readTenant (token: string, payload: Record<string, unknown>): string {
+  const tid = payload.tid
+  if (typeof tid !== 'string' || !GUID.test(tid)) fail('TOKEN_MALFORMED', 'The token has no tid GUID')
+  for (const name of Object.keys(payload)) {
+    if (name !== 'tid' && name.toLowerCase() === 'tid') fail('TOKEN_MALFORMED', 'The token carries more than one tid')
+  }
+  // JSON.parse keeps the last of two equal keys silently; count them in the payload text.
+  const text = Buffer.from(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')), 'base64url').toString('utf8')
+  if ((text.match(/"tid"\s*:/g) ?? []).length !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
+  return tid.toLowerCase()
+}
+
+/** `iss` must be the v2 or v1 form with the token's own `tid`, and `ver` must agree with it. */
+function issuerVersion (payload: Record<string, unknown>, tenantId: string, v2Template: string, v1Template: string): 1 | 2 {
+  const iss = payload.iss
+  if (typeof iss !== 'string') fail('TOKEN_ISSUER_INVALID', 'The token issuer is not a single string')
+  const tid = payload.tid as string
+  let version: 1 | 2
+  if (iss === v2Template.replace('{tenantid}', tid) || iss === v2Template.replace('{tenantid}', tenantId)) version = 2
+  else if (iss === v1Template.replace('{tenantid}', tid) || iss === v1Template.replace('{tenantid}', tenantId)) version = 1
+  else fail('TOKEN_ISSUER_INVALID', 'The token issuer does not match its tenant')
+  if (payload.ver !== (version === 2 ? '2.0' : '1.0')) fail('TOKEN_ISSUER_INVALID', 'The token version does not agree with its issuer')
+  return version
+}
+
+function audienceMatches (aud: unknown, accepts: (aud: string) => boolean): boolean {
+  if (typeof aud === 'string') return accepts(aud)
+  return Array.isArray(aud) && aud.some((item) => typeof item === 'string' && accepts(item))
+}
+
+const SIGNATURE_ERRORS: Record<string, ErrorCode> = {
+  FAST_JWT_EXPIRED: 'TOKEN_EXPIRED',
+  FAST_JWT_INACTIVE: 'TOKEN_NOT_YET_VALID',
+  FAST_JWT_INVALID_ALGORITHM: 'TOKEN_ALGORITHM_NOT_ALLOWED',
+  FAST_JWT_INVALID_SIGNATURE: 'TOKEN_SIGNATURE_INVALID',
+  FAST_JWT_MISSING_SIGNATURE: 'TOKEN_SIGNATURE_INVALID'
+}
+
+function verifySignature (key: SigningKey, token: string): Record<string, unknown> {
+  let verified: unknown
+  try {
+    verified = key.verify(token)
+  } catch (err) {
+    const code = SIGNATURE_ERRORS[(err as { code?: string }).code ?? ''] ?? 'TOKEN_MALFORMED'
+    fail(code, code === 'TOKEN_EXPIRED' ? 'The token has expired' : code === 'TOKEN_NOT_YET_VALID' ? 'The token is not valid yet' : code === 'TOKEN_SIGNATURE_INVALID' ? 'The token signature does not verify' : 'The token cannot be verified')
+  }
+  if (!isPlainObject(verified)) fail('TOKEN_MALFORMED', 'The token payload is not a JSON object')
+  return verified
+}
+
+/**
+ * The key that verified the signature must be meant for this tenant and cloud (ENTRA.md §2.3,
+ * the Storm-0558 class): its `issuer` with `{tenantid}` = tid is the token's v2 issuer (v1
+ * tokens are checked against the v2 form, since v1 keys carry no issuer).
+ */
+function checkKeyScope (key: SigningKey, keys: KeySource, tenantId: string, version: 1 | 2, v2Template: string, iss: string): void {
+  if (key.issuer !== undefined) {
+    const expected = version === 2 ? iss : v2Template.replace('{tenantid}', tenantId)
+    if (key.issuer.replace('{tenantid}', tenantId).toLowerCase() !== expected.toLowerCase()) {
+      fail('TOKEN_SIGNATURE_INVALID', 'The signing key is not meant for this tenant')
+    }
+  }
+  if (key.cloudInstanceName !== undefined && key.cloudInstanceName !== keys.cloudInstanceName) {
+    fail('TOKEN_SIGNATURE_INVALID', 'The signing key belongs to another cloud')
+  }
+}
+
+/** App-only when `idtyp` = app, or without `idtyp` when there is no `scp` and `oid` = `sub`. */
+export function classifyPrincipal (payload: Record<string, unknown>): PrincipalType {
+  if (payload.idtyp === 'app') return 'app'
+  if (payload.idtyp === undefined && payload.scp === undefined && typeof payload.oid === 'string' && payload.oid === payload.sub) return 'app'
+  return 'user'
+}

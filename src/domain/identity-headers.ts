@@ -1,0 +1,70 @@
+import { GatewayError } from '../errors.js'
+import type { BankContext } from './bank-resolution.js'
+import type { VerifiedToken } from './entra-token.js'
+import type { MappedIdentity } from './roles.js'
+
+/**
+ * The headers upstreams receive (CONTRACT.md §6). No claim can split or add a header
+ * (Envoy CVE-2023-27493 class): a value with a control character (CR, LF, NUL, …) is refused;
+ * anything outside printable ASCII, and `%`, is percent-encoded as UTF-8 so non-ASCII names
+ * survive reversibly; in comma lists a `,` inside one item is encoded too. Empty values are
+ * omitted, never sent empty.
+ */
+export interface IdentityInput {
+  api: string
+  token: VerifiedToken
+  bank: BankContext
+  mapped: MappedIdentity
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/ // eslint-disable-line no-control-regex
+
+export function encodeHeaderValue (value: string, { list = false } = {}): string {
+  if (CONTROL.test(value)) throw new GatewayError('TOKEN_MALFORMED', 'A claim carries control characters')
+  let out = ''
+  for (const char of value) {
+    const code = char.codePointAt(0)!
+    if (code >= 0x20 && code <= 0x7e && char !== '%' && !(list && char === ',')) out += char
+    else for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return out
+}
+
+function list (values: readonly string[]): string {
+  return values.map((v) => encodeHeaderValue(v, { list: true })).join(',')
+}
+
+function claimString (payload: Readonly<Record<string, unknown>>, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = payload[name]
+    if (typeof value === 'string' && value !== '') return value
+  }
+  return undefined
+}
+
+export function buildIdentityHeaders (prefix: string, { api, token, bank, mapped }: IdentityInput): Record<string, string> {
+  const p = prefix.toLowerCase()
+  const payload = token.payload
+  const headers: Record<string, string> = {}
+  const put = (name: string, value: string | undefined): void => {
+    if (value !== undefined && value !== '') headers[p + name] = value
+  }
+  put('bank-id', bank.activeBankId === null ? undefined : encodeHeaderValue(bank.activeBankId))
+  put('bank-ids', list(bank.bankIds))
+  put('tenant-id', token.tenantId)
+  put('principal-type', token.principalType)
+  const oid = claimString(payload, 'oid')
+  put('principal-id', oid === undefined ? undefined : encodeHeaderValue(oid))
+  put('client-id', token.clientId === undefined ? undefined : encodeHeaderValue(token.clientId))
+  if (token.principalType === 'user') {
+    const userName = claimString(payload, 'preferred_username', 'upn', 'unique_name')
+    put('user-name', userName === undefined ? undefined : encodeHeaderValue(userName))
+  }
+  put('roles', list(mapped.effectiveRoles))
+  const scp = claimString(payload, 'scp')
+  put('scopes', scp === undefined ? undefined : encodeHeaderValue(scp))
+  put('teams', list(mapped.teams))
+  put('business-units', list(mapped.businessUnits))
+  put('api', api)
+  return headers
+}

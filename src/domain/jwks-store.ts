@@ -1,0 +1,218 @@
+import { createPublicKey, type KeyObject } from 'node:crypto'
+import { createVerifier } from 'fast-jwt'
+
+/**
+ * Signing keys found through OpenID discovery at the configured authority (CONTRACT.md §3),
+ * never through a URL a token names. What get-jwks does not do and this store does
+ * (ENTRA.md §3.3): keys kept one by one per JWKS URI and merged across fetches (Entra's front
+ * ends return different subsets), kept `cacheTtlSec` after last seen, refreshed in the
+ * background, lookup by `kid` or `x5t`, one shared rate-limited refetch for an unknown key,
+ * last known good kept while the JWKS is down, signing-key `issuer`/`cloud_instance_name`
+ * kept for the checks of ENTRA.md §2.3, and a fetch timeout that is real.
+ *
+ * Each key is parsed once, at fetch time, into a KeyObject and a fast-jwt verifier bound to
+ * it: nothing is converted on the request path.
+ */
+export interface SigningKey {
+  id: string
+  x5t: string | undefined
+  key: KeyObject
+  /** The JWK's `issuer` (may hold `{tenantid}`), when published (v2 keys documents). */
+  issuer: string | undefined
+  cloudInstanceName: string | undefined
+  /** fast-jwt verifier for this key: RS256 only, signature, crit, `exp` required, exp/nbf. */
+  verify: (token: string) => unknown
+  lastSeen: number
+}
+
+export interface KeySource {
+  discoveryUrl: string
+  /** The discovery document's `cloud_instance_name`, once fetched. */
+  readonly cloudInstanceName: string | undefined
+  readonly jwksUri: string | undefined
+  /** Seconds since the key set last refreshed successfully, or undefined before the first. */
+  ageSeconds (): number | undefined
+  readonly fetchedOnce: boolean
+  /** The key, refetching once (shared, rate-limited) when it is unknown. */
+  getKey (id: string): Promise<SigningKey | undefined>
+  refresh (): Promise<void>
+}
+
+export type FetchResult = 'ok' | 'error'
+export type RefetchOutcome = 'done' | 'rate_limited'
+
+export interface JwksStoreOptions {
+  timeoutMs: number
+  cacheTtlSec: number
+  refreshIntervalSec: number
+  minRefreshIntervalSec: number
+  clockToleranceSec: number
+  now?: () => number
+  fetchJson?: (url: string, timeoutMs: number) => Promise<unknown>
+  onFetch?: (result: FetchResult, source: KeySource) => void
+  onRefetch?: (outcome: RefetchOutcome) => void
+  onError?: (err: unknown, source: KeySource) => void
+}
+
+export interface JwksStore {
+  source (discoveryUrl: string): KeySource
+  sources (): KeySource[]
+  close (): void
+}
+
+async function defaultFetchJson (url: string, timeoutMs: number): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } })
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`)
+  return await response.json()
+}
+
+export function createJwksStore (options: JwksStoreOptions): JwksStore {
+  const now = options.now ?? Date.now
+  const fetchJson = options.fetchJson ?? defaultFetchJson
+  const byUrl = new Map<string, KeySource>()
+  const timers: NodeJS.Timeout[] = []
+
+  function createSource (discoveryUrl: string): KeySource {
+    const keys = new Map<string, SigningKey>()
+    let jwksUri: string | undefined
+    let cloudInstanceName: string | undefined
+    let lastSuccess: number | undefined
+    let lastAttempt = -Infinity
+    let inFlight: Promise<void> | undefined
+
+    async function fetchOnce (): Promise<void> {
+      lastAttempt = now()
+      try {
+        const discovery = await fetchJson(discoveryUrl, options.timeoutMs) as { jwks_uri?: unknown, cloud_instance_name?: unknown }
+        if (typeof discovery?.jwks_uri !== 'string') throw new Error(`${discoveryUrl}: no jwks_uri`)
+        assertSameOrigin(discoveryUrl, discovery.jwks_uri)
+        const document = await fetchJson(discovery.jwks_uri, options.timeoutMs) as { keys?: unknown }
+        if (!Array.isArray(document?.keys)) throw new Error(`${discovery.jwks_uri}: no keys array`)
+        jwksUri = discovery.jwks_uri
+        cloudInstanceName = typeof discovery.cloud_instance_name === 'string' ? discovery.cloud_instance_name : undefined
+        merge(document.keys)
+        lastSuccess = now()
+        options.onFetch?.('ok', source)
+      } catch (err) {
+        options.onFetch?.('error', source)
+        options.onError?.(err, source)
+      }
+    }
+
+    function merge (jwks: unknown[]): void {
+      const seenAt = now()
+      for (const jwk of jwks) {
+        const parsed = parseJwk(jwk, seenAt, options.clockToleranceSec)
+        if (!parsed) continue
+        const known = keys.get(parsed.id)
+        // Same kid, same material: only refresh lastSeen (keeps the built verifier).
+        if (known && known.key.equals(parsed.key)) known.lastSeen = seenAt
+        else keys.set(parsed.id, parsed)
+      }
+      expire()
+    }
+
+    function expire (): void {
+      const oldest = now() - options.cacheTtlSec * 1000
+      for (const [id, key] of keys) if (key.lastSeen < oldest) keys.delete(id)
+    }
+
+    function refresh (): Promise<void> {
+      inFlight ??= fetchOnce().finally(() => { inFlight = undefined })
+      return inFlight
+    }
+
+    function lookup (id: string): SigningKey | undefined {
+      const key = keys.get(id) ?? findByX5t(id)
+      if (key && key.lastSeen < now() - options.cacheTtlSec * 1000) {
+        keys.delete(key.id)
+        return undefined
+      }
+      return key
+    }
+
+    function findByX5t (x5t: string): SigningKey | undefined {
+      for (const key of keys.values()) if (key.x5t === x5t) return key
+      return undefined
+    }
+
+    const source: KeySource = {
+      discoveryUrl,
+      get cloudInstanceName () { return cloudInstanceName },
+      get jwksUri () { return jwksUri },
+      get fetchedOnce () { return lastSuccess !== undefined },
+      ageSeconds () { return lastSuccess === undefined ? undefined : (now() - lastSuccess) / 1000 },
+      async getKey (id) {
+        const known = lookup(id)
+        if (known) return known
+        // Unknown key: one refetch shared by every waiting request, at most once per interval
+        // (a flood of random kids must not become a flood of JWKS downloads, ENTRA.md §4.11).
+        if (inFlight === undefined && now() - lastAttempt < options.minRefreshIntervalSec * 1000) {
+          options.onRefetch?.('rate_limited')
+          return undefined
+        }
+        if (inFlight === undefined) options.onRefetch?.('done')
+        await refresh()
+        return lookup(id)
+      },
+      refresh
+    }
+    return source
+  }
+
+  return {
+    source (discoveryUrl) {
+      let source = byUrl.get(discoveryUrl)
+      if (!source) {
+        source = createSource(discoveryUrl)
+        byUrl.set(discoveryUrl, source)
+        const refreshing = source
+        void refreshing.refresh()
+        const timer = setInterval(() => { void refreshing.refresh() }, options.refreshIntervalSec * 1000)
+        timer.unref()
+        timers.push(timer)
+      }
+      return source
+    },
+    sources () { return [...byUrl.values()] },
+    close () { for (const timer of timers) clearInterval(timer) }
+  }
+}
+
+/** The JWKS must come from the authority that published the discovery document. */
+function assertSameOrigin (discoveryUrl: string, jwksUri: string): void {
+  if (new URL(jwksUri).origin !== new URL(discoveryUrl).origin) throw new Error(`jwks_uri ${jwksUri} is not on the discovery origin`)
+}
+
+/** RSA signing keys only; anything else in the set is ignored. */
+function parseJwk (jwk: unknown, seenAt: number, clockToleranceSec: number): SigningKey | undefined {
+  if (jwk === null || typeof jwk !== 'object') return undefined
+  const { kty, kid, x5t, use, n, e, issuer, cloud_instance_name: cloud } = jwk as Record<string, unknown>
+  if (kty !== 'RSA' || (use !== undefined && use !== 'sig') || typeof n !== 'string' || typeof e !== 'string') return undefined
+  const id = typeof kid === 'string' && kid !== '' ? kid : typeof x5t === 'string' && x5t !== '' ? x5t : undefined
+  if (!id) return undefined
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: { kty: 'RSA', n, e }, format: 'jwk' })
+  } catch {
+    return undefined
+  }
+  // fast-jwt takes PEM only; converted here, once per key, never per request.
+  const pem = key.export({ type: 'spki', format: 'pem' }) as string
+  const verify = createVerifier({
+    key: pem,
+    algorithms: ['RS256'],
+    requiredClaims: ['exp'],
+    clockTolerance: clockToleranceSec * 1000,
+    cache: false
+  })
+  return {
+    id,
+    x5t: typeof x5t === 'string' ? x5t : undefined,
+    key,
+    issuer: typeof issuer === 'string' ? issuer : undefined,
+    cloudInstanceName: typeof cloud === 'string' ? cloud : undefined,
+    verify,
+    lastSeen: seenAt
+  }
+}

@@ -1,0 +1,109 @@
+import { GatewayError } from '../errors.js'
+import { PLATFORM_ROLES, type PlatformRole } from './platform-roles.js'
+
+/**
+ * Claims → roles, teams and business units (CONTRACT.md §5). Rules read any claim by dotted
+ * path; a claim may be a string, an array (of strings) or an object (its keys, as in
+ * `{ "Admin": true }`). Comparison is case-insensitive over ASCII letters only: Unicode case
+ * folding would let `Admın` (dotless ı) or a Kelvin-sign `K` pass for a role name.
+ */
+export interface Rule { attribute: string, value: string, name?: string | undefined }
+
+export interface MappedIdentity {
+  /** Platform roles the claims grant, canonical spelling. */
+  roles: PlatformRole[]
+  /** `roles` with the hierarchy expanded (Admin ⊃ Configurator ⊃ Manager ⊃ Employee). */
+  effectiveRoles: PlatformRole[]
+  teams: string[]
+  businessUnits: string[]
+}
+
+const HIERARCHY: Record<PlatformRole, PlatformRole[]> = {
+  Admin: ['Admin', 'Configurator', 'Manager', 'Employee'],
+  Configurator: ['Configurator', 'Manager', 'Employee'],
+  Manager: ['Manager', 'Employee'],
+  Employee: ['Employee'],
+  Customer: ['Customer'],
+  CreditEvaluator: ['CreditEvaluator'],
+  System: ['System']
+}
+
+export function asciiLower (text: string): string {
+  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+}
+
+const CANONICAL = new Map<string, PlatformRole>(PLATFORM_ROLES.map((role) => [asciiLower(role), role]))
+
+export function expandRoles (roles: Iterable<PlatformRole>): PlatformRole[] {
+  const out = new Set<PlatformRole>()
+  for (const role of roles) for (const implied of HIERARCHY[role]) out.add(implied)
+  return PLATFORM_ROLES.filter((role) => out.has(role))
+}
+
+/** The claim at a dotted path as a list of strings, or undefined when it is absent. */
+export function readClaim (payload: Readonly<Record<string, unknown>>, path: string): string[] | undefined {
+  let current: unknown = payload
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, part)) return undefined
+    current = (current as Record<string, unknown>)[part]
+  }
+  if (typeof current === 'string') return [current]
+  if (typeof current === 'number' || typeof current === 'boolean') return [String(current)]
+  if (Array.isArray(current)) return current.filter((v): v is string | number => typeof v === 'string' || typeof v === 'number').map(String)
+  if (current !== null && typeof current === 'object') return Object.keys(current)
+  return undefined
+}
+
+function applyRules (payload: Readonly<Record<string, unknown>>, rules: readonly Rule[]): { names: string[], anyClaimPresent: boolean } {
+  const names: string[] = []
+  let anyClaimPresent = false
+  for (const rule of rules) {
+    const values = readClaim(payload, rule.attribute)
+    if (values === undefined) continue
+    anyClaimPresent = true
+    if (rule.value === '*') names.push(...values)
+    else if (rule.name !== undefined && values.some((v) => asciiLower(v) === asciiLower(rule.value))) names.push(rule.name)
+  }
+  return { names, anyClaimPresent }
+}
+
+export interface ClaimMapperRules {
+  roles: readonly Rule[]
+  teams: readonly Rule[]
+  businessUnits: readonly Rule[]
+}
+
+export function createClaimMapper (rules: ClaimMapperRules): (payload: Readonly<Record<string, unknown>>) => MappedIdentity {
+  return function mapClaims (payload) {
+    const roleResult = applyRules(payload, rules.roles)
+    if (!roleResult.anyClaimPresent) {
+      throw new GatewayError('ROLE_CLAIM_MISSING', `Claim "${rules.roles[0]?.attribute ?? 'roles'}" is not present in the token`)
+    }
+    const granted = new Set<PlatformRole>()
+    for (const name of roleResult.names) {
+      const role = CANONICAL.get(asciiLower(name))
+      if (role) granted.add(role)
+    }
+    if (granted.size === 0) throw new GatewayError('NO_ROLE', 'No platform role maps from the token\'s claims')
+    const roles = PLATFORM_ROLES.filter((role) => granted.has(role))
+    return {
+      roles,
+      effectiveRoles: expandRoles(roles),
+      teams: unique(applyRules(payload, rules.teams).names),
+      businessUnits: unique(applyRules(payload, rules.businessUnits).names)
+    }
+  }
+}
+
+function unique (names: string[]): string[] {
+  return [...new Set(names.filter((n) => n !== ''))]
+}
+
+/** Route roles: any of them (hierarchy applied); profile `requiredRoles`: every one of them. */
+export function checkRoles (effective: readonly PlatformRole[], route: readonly PlatformRole[], profile: readonly PlatformRole[]): void {
+  if (route.length > 0 && !route.some((role) => effective.includes(role))) {
+    throw new GatewayError('ROLE_REQUIRED', `This route needs one of the roles: ${route.join(', ')}`)
+  }
+  const missing = profile.filter((role) => !effective.includes(role))
+  if (missing.length > 0) throw new GatewayError('ROLE_REQUIRED', `This API needs the role${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`)
+}

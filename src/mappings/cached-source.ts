@@ -1,0 +1,138 @@
+import { GatewayError } from '../errors.js'
+import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
+import type { SharedStore } from './shared-store.js'
+
+/**
+ * The source of truth behind two cache layers (CONTRACT.md §4): a per-process layer
+ * (`localTtlSec`) and the shared store (`ttlSec` for answers,
+ * `negativeTtlSec` for "not mapped"). Concurrent misses for one key share one source query.
+ * While the source fails, an expired answer is served for up to `staleIfErrorSec`; with
+ * nothing cached the lookup fails closed with 503 MAPPING_UNAVAILABLE. A dead shared store
+ * is a miss, never an error: the request falls through to the source.
+ */
+export type Layer = 'local' | 'shared'
+
+export interface CacheEvents {
+  lookup? (layer: Layer, result: 'hit' | 'miss'): void
+  sourceQuery? (kind: 'tenant' | 'client', result: 'ok' | 'error'): void
+  staleServed? (kind: 'tenant' | 'client'): void
+  storeError? (err: unknown): void
+  sourceError? (err: unknown): void
+}
+
+export interface CachedMappingsOptions {
+  source: MappingSource
+  store: SharedStore
+  ttlSec: number
+  negativeTtlSec: number
+  localTtlSec: number
+  staleIfErrorSec: number
+  /** Upper bound of the process layer; the oldest entries go first. */
+  localMaxEntries?: number
+  now?: () => number
+  events?: CacheEvents
+}
+
+export interface MappingLookup {
+  tenant (tenantId: string): Promise<TenantMapping | null>
+  client (clientId: string): Promise<ClientMapping | null>
+  isTenantMapped (tenantId: string): Promise<boolean>
+  /** Drops `key` ('tenant:<guid>', 'client:<guid>' or '*') from this process's layer. */
+  dropLocal (key: string): void
+}
+
+interface Stored<T> { v: T | null, at: number }
+interface LocalEntry<T> { stored: Stored<T>, until: number }
+
+export function tenantKey (tenantId: string): string { return `tenant:${tenantId.toLowerCase()}` }
+export function clientKey (clientId: string): string { return `client:${clientId.toLowerCase()}` }
+
+export function createCachedMappings (options: CachedMappingsOptions): MappingLookup {
+  const { source, store, events = {} } = options
+  const now = options.now ?? Date.now
+  const localMax = options.localMaxEntries ?? 200_000
+  const local = new Map<string, LocalEntry<unknown>>()
+  const pending = new Map<string, Promise<unknown>>()
+
+  const freshFor = (stored: Stored<unknown>): number => (stored.v === null ? options.negativeTtlSec : options.ttlSec) * 1000
+  const isFresh = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored)
+  const isServableStale = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored) + options.staleIfErrorSec * 1000
+
+  function remember (key: string, stored: Stored<unknown>): void {
+    if (!local.has(key) && local.size >= localMax) {
+      const oldest = local.keys().next().value
+      if (oldest !== undefined) local.delete(oldest)
+    }
+    // Never fresher than the shared answer: a change is visible after ttlSec at the latest.
+    local.set(key, { stored, until: Math.min(now() + options.localTtlSec * 1000, stored.at + freshFor(stored)) })
+  }
+
+  async function readShared<T> (key: string): Promise<Stored<T> | undefined> {
+    try {
+      const text = await store.get(key)
+      return text === null ? undefined : JSON.parse(text) as Stored<T>
+    } catch (err) {
+      events.storeError?.(err)
+      return undefined
+    }
+  }
+
+  async function lookup<T> (kind: 'tenant' | 'client', key: string, query: () => Promise<T | null>): Promise<T | null> {
+    const cached = local.get(key) as LocalEntry<T> | undefined
+    if (cached && now() < cached.until) {
+      events.lookup?.('local', 'hit')
+      return cached.stored.v
+    }
+    events.lookup?.('local', 'miss')
+    let inFlight = pending.get(key) as Promise<T | null> | undefined
+    if (!inFlight) {
+      inFlight = resolveMiss(kind, key, query, cached?.stored).finally(() => pending.delete(key))
+      pending.set(key, inFlight)
+    }
+    return await inFlight
+  }
+
+  async function resolveMiss<T> (kind: 'tenant' | 'client', key: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
+    const shared = await readShared<T>(key)
+    if (shared && isFresh(shared)) {
+      events.lookup?.('shared', 'hit')
+      remember(key, shared)
+      return shared.v
+    }
+    events.lookup?.('shared', 'miss')
+    let value: T | null
+    try {
+      value = await query()
+      events.sourceQuery?.(kind, 'ok')
+    } catch (err) {
+      events.sourceQuery?.(kind, 'error')
+      events.sourceError?.(err)
+      const stale = [shared, localStale].filter((s): s is Stored<T> => s !== undefined && isServableStale(s))
+        .sort((a, b) => b.at - a.at)[0]
+      if (stale) {
+        events.staleServed?.(kind)
+        return stale.v
+      }
+      throw new GatewayError('MAPPING_UNAVAILABLE', 'The bank mappings cannot be read right now', { cause: err })
+    }
+    const stored: Stored<T> = { v: value, at: now() }
+    remember(key, stored)
+    // Kept past freshness so it can be served stale while the source is down.
+    store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
+    return value
+  }
+
+  const api: MappingLookup = {
+    tenant: (tenantId) => lookup('tenant', tenantKey(tenantId), () => source.tenant(tenantId.toLowerCase())),
+    client: (clientId) => lookup('client', clientKey(clientId), () => source.client(clientId.toLowerCase())),
+    async isTenantMapped (tenantId) {
+      const mapping = await api.tenant(tenantId)
+      return mapping !== null && mapping.banks.length > 0
+    },
+    dropLocal (key) {
+      if (key === '*') local.clear()
+      else local.delete(key)
+    }
+  }
+  return api
+}

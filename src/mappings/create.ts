@@ -1,0 +1,30 @@
+import type { Config } from '../config/schema.js'
+import { createFileSource } from './file-source.js'
+import { createMysqlSource } from './mysql-source.js'
+import { createMemoryStore, createRedisStore, type SharedStore } from './shared-store.js'
+import type { MappingSource } from './source.js'
+
+/**
+ * The configured source of truth (`mappings.source`); a bad mappings file is a ConfigError.
+ * A gateway with no API profile authenticates nothing and reads no mappings.
+ */
+export function createMappingSource (config: Readonly<Config>): MappingSource {
+  if (Object.keys(config.apis).length === 0) return EMPTY_SOURCE
+  if (config.mappings.source === 'mysql') return createMysqlSource(config.mappings.mysql!)
+  return createFileSource(config.mappings.file)
+}
+
+/** The configured shared cache (`cache.store`). */
+export function createSharedStore (config: Readonly<Config>, onError?: (err: Error) => void): SharedStore {
+  if (config.cache.store === 'redis') return createRedisStore({ ...config.cache.redis!, ...(onError ? { onError } : {}) })
+  return createMemoryStore()
+}
+
+const EMPTY_SOURCE: MappingSource = {
+  kind: 'file',
+  async tenant () { return null },
+  async client () { return null },
+  async clients () { return [] },
+  async ping () {},
+  async close () {}
+}

@@ -1,0 +1,85 @@
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
+import type { ClientListing, MappingSource } from './source.js'
+
+/**
+ * `mappings.source: mysql` — the tables of CONTRACT.md §4 in `bp_organizations_db`, read only,
+ * through prepared statements on a small pool. Every query has a timeout so a hung server
+ * costs a request a bounded wait, then the cache's stale answer or 503. GUID columns are
+ * compared through the tables' case-insensitive collation (the MySQL/MariaDB default), so the
+ * primary-key index serves the lookup whatever the case the row was written in.
+ */
+export interface MysqlSourceOptions {
+  host: string
+  port: number
+  user: string
+  password: string
+  database: string
+  connectionLimit: number
+  connectTimeoutMs: number
+  queryTimeoutMs: number
+}
+
+const TENANT_SQL = `SELECT tb.BankId AS bankId, tb.IsDefault AS isDefault, COALESCE(b.Enabled, 0) AS enabled
+  FROM TenantBanks tb LEFT JOIN Banks b ON b.BankId = tb.BankId
+  WHERE tb.TenantId = ? ORDER BY tb.BankId`
+const CLIENT_SQL = `SELECT c.ClientId AS clientId, c.BankId AS bankId, c.Enabled AS enabled, COALESCE(b.Enabled, 0) AS bankEnabled
+  FROM BankClients c LEFT JOIN Banks b ON b.BankId = c.BankId
+  WHERE c.ClientId = ?`
+const CLIENTS_SQL = `SELECT c.ClientId AS clientId, c.BankId AS bankId, c.Enabled AS enabled, COALESCE(b.Enabled, 0) AS bankEnabled,
+  b.Name AS bankName, c.Description AS description, c.SecretExpiresAt AS secretExpiresAt
+  FROM BankClients c LEFT JOIN Banks b ON b.BankId = c.BankId`
+
+export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
+  const pool: Pool = createPool({
+    host: options.host,
+    port: options.port,
+    user: options.user,
+    password: options.password,
+    database: options.database,
+    connectionLimit: options.connectionLimit,
+    connectTimeout: options.connectTimeoutMs,
+    waitForConnections: true,
+    queueLimit: options.connectionLimit * 50,
+    enableKeepAlive: true,
+    // DATETIME without a zone: read as UTC, as the operators write it.
+    timezone: 'Z',
+    dateStrings: false
+  })
+  // Errors surface through the queries; an idle pool's socket errors must not crash the process.
+  pool.on('connection', (connection) => { connection.on('error', () => {}) })
+
+  async function rows (sql: string, params: string[] = []): Promise<RowDataPacket[]> {
+    const [result] = await pool.execute<RowDataPacket[]>({ sql, timeout: options.queryTimeoutMs }, params)
+    return result
+  }
+
+  return {
+    kind: 'mysql',
+    async tenant (tenantId) {
+      const found = await rows(TENANT_SQL, [tenantId.toLowerCase()])
+      if (found.length === 0) return null
+      return {
+        tenantId: tenantId.toLowerCase(),
+        banks: found.map((row) => ({ bankId: String(row.bankId), enabled: Number(row.enabled) === 1, isDefault: Number(row.isDefault) === 1 }))
+      }
+    },
+    async client (clientId) {
+      const [row] = await rows(CLIENT_SQL, [clientId.toLowerCase()])
+      if (!row) return null
+      return { clientId: String(row.clientId).toLowerCase(), bankId: String(row.bankId), enabled: Number(row.enabled) === 1, bankEnabled: Number(row.bankEnabled) === 1 }
+    },
+    async clients () {
+      return (await rows(CLIENTS_SQL)).map((row): ClientListing => ({
+        clientId: String(row.clientId).toLowerCase(),
+        bankId: String(row.bankId),
+        enabled: Number(row.enabled) === 1,
+        bankEnabled: Number(row.bankEnabled) === 1,
+        bankName: row.bankName == null ? null : String(row.bankName),
+        description: row.description == null ? null : String(row.description),
+        secretExpiresAt: row.secretExpiresAt == null ? null : new Date(row.secretExpiresAt as Date).toISOString()
+      }))
+    },
+    async ping () { await rows('SELECT 1') },
+    async close () { await pool.end() }
+  }
+}

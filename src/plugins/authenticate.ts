@@ -1,0 +1,41 @@
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { VerifiedToken } from '../domain/entra-token.js'
+import type { Resources } from '../resources.js'
+import { GatewayError, isGatewayError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified token and the profile it was verified for; null on `auth: none`. */
+    principal: { api: string, token: VerifiedToken } | null
+  }
+}
+
+/**
+ * `Authorization: Bearer <jwt>` (scheme case-insensitive, RFC 7235 §2.1) → the raw token;
+ * no header, another scheme or an empty value → TOKEN_MISSING.
+ */
+export function bearerToken (request: FastifyRequest): string {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') throw new GatewayError('TOKEN_MISSING', 'A bearer token is required')
+  const space = header.indexOf(' ')
+  const scheme = space === -1 ? header : header.slice(0, space)
+  const token = space === -1 ? '' : header.slice(space + 1).trim()
+  if (scheme.toLowerCase() !== 'bearer' || token === '') throw new GatewayError('TOKEN_MISSING', 'A bearer token is required')
+  return token
+}
+
+/** Counts every refusal by code; a token is never part of what is logged. */
+export function countFailure (resources: Resources, err: unknown): void {
+  if (isGatewayError(err) && err.statusCode < 500) resources.metrics.authFailures.inc({ code: err.code })
+}
+
+export function authenticateHook (api: string, resources: Resources): preHandlerAsyncHookHandler {
+  return async function authenticate (request) {
+    try {
+      request.principal = { api, token: await resources.authenticator.verify(api, bearerToken(request)) }
+    } catch (err) {
+      countFailure(resources, err)
+      throw err
+    }
+  }
+}
