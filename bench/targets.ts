@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request } from 'autocannon'
+import { randomUUID } from 'node:crypto'
+import { stringify } from 'yaml'
+import { startLocalIssuer, type LocalIssuer } from '../src/demo/local-issuer.js'
 
 /** A benchmarked process: its port, its pid (for CPU time), and optional per-request variation. */
 export interface Started {
@@ -49,11 +52,51 @@ export async function startGateway (config: string): Promise<Started> {
   return await spawnServer(['dist/cli.js', 'start', '--config', join(dir, 'gateway.yaml')], {}, 0)
 }
 
+const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
+let fixture: Promise<{ issuer: LocalIssuer, mappingsFile: string, requests: Request[] }> | undefined
+
+/** 50 tenants with one bank each, 1,000 distinct valid tokens across them (issue 7's load shape). */
+function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, requests: Request[] }> {
+  fixture ??= (async () => {
+    const issuer = await startLocalIssuer()
+    const tenants = Array.from({ length: 50 }, () => randomUUID())
+    const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-map-'))
+    const mappingsFile = join(dir, 'mappings.yaml')
+    writeFileSync(mappingsFile, stringify({
+      banks: tenants.map((_, i) => ({ id: String(1000 + i), name: `Bank ${i}` })),
+      tenants: tenants.map((tenantId, i) => ({ tenantId, banks: [String(1000 + i)] }))
+    }))
+    const requests: Request[] = Array.from({ length: 1000 }, (_, i) => ({
+      method: 'GET',
+      path: '/api/data',
+      headers: { authorization: `Bearer ${issuer.mint({ tenantId: tenants[i % 50]!, audience: CLIENT_ID, lifetimeSec: 7200 })}` }
+    }))
+    return { issuer, mappingsFile, requests }
+  })()
+  return fixture
+}
+
+async function startAuthGateway (origin: string, extra: string[]): Promise<Started> {
+  const { issuer, mappingsFile, requests } = await authFixture()
+  const started = await startGateway([
+    'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
+    `entra: { authority: "${issuer.url}"${extra.length ? ', ' + extra.join(', ') : ''} }`,
+    `apis: { management: { clientId: ${CLIENT_ID} } }`,
+    `mappings: { source: file, file: "${mappingsFile}" }`,
+    'routes:',
+    `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee] }`
+  ].join('\n'))
+  await new Promise((resolve) => setTimeout(resolve, 500)) // first JWKS fetch
+  return { ...started, requests }
+}
+
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   bare: async (origin) => await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0),
   'gateway-open': async (origin) => await startGateway([
     'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
     'routes:',
     `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
-  ].join('\n'))
+  ].join('\n')),
+  'gateway-auth': async (origin) => await startAuthGateway(origin, []),
+  'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }'])
 }

@@ -1,0 +1,25 @@
+import t from 'tap'
+import { createTokenCache } from '../../src/domain/token-cache.js'
+
+t.test('entries live until min(exp, ttl), the cache stays within maxEntries, 0 disables', async (t) => {
+  let now = 1_000_000
+  const cache = createTokenCache<string>({ maxEntries: 2, ttlSec: 300, now: () => now })
+  cache.set('a', 'A', now + 10_000) // exp in 10 s
+  cache.set('b', 'B', now + 3_600_000) // exp in 1 h → ttl 300 s rules
+  t.equal(cache.get('a'), 'A')
+  now += 10_000
+  t.equal(cache.get('a'), undefined, 'gone at exp')
+  t.equal(cache.get('b'), 'B')
+  now += 290_000
+  t.equal(cache.get('b'), undefined, 'gone at ttl')
+  cache.set('c', 'C', now + 60_000)
+  cache.set('d', 'D', now + 60_000)
+  cache.set('e', 'E', now + 60_000)
+  t.equal(cache.size, 2, 'bounded')
+  t.equal(cache.get('c'), undefined, 'oldest evicted')
+  cache.set('x', 'X', now - 1)
+  t.equal(cache.get('x'), undefined, 'an already expired token is not cached')
+  const off = createTokenCache<string>({ maxEntries: 0, ttlSec: 300 })
+  off.set('a', 'A', Date.now() + 60_000)
+  t.equal(off.get('a'), undefined, 'maxEntries 0 disables')
+})

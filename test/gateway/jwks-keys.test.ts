@@ -1,0 +1,92 @@
+import t from 'tap'
+import { startUpstream } from '../helpers/upstream.js'
+import { startTestGateway } from '../helpers/gateway.js'
+import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer, UNMAPPED_TENANT } from '../helpers/issuer.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function status (url: string, token: string): Promise<{ status: number, code?: string }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+  return { status: res.status, code: (await res.json() as { code?: string }).code }
+}
+
+t.test('a flood of 500 random kids causes at most one JWKS fetch per interval', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url, { entra: { jwks: { minRefreshIntervalSec: 2 } } }), { mappings: DEFAULT_MAPPINGS })
+  await sleep(2100) // past the interval that started with the initial fetch
+  const before = issuer.jwksFetches()
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const [h, p, s] = token.split('.')
+  const results = await Promise.all(Array.from({ length: 500 }, async (_, i) => {
+    const header = { ...JSON.parse(Buffer.from(h!, 'base64url').toString()), kid: `random-${i}` }
+    return await status(`${gw.proxyUrl}/api/meetings`, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${p}.${s}`)
+  }))
+  t.ok(results.every((r) => r.status === 401 && r.code === 'SIGNING_KEY_NOT_FOUND'), 'every random kid: 401 SIGNING_KEY_NOT_FOUND')
+  t.equal(issuer.jwksFetches() - before, 1, 'one refetch for the whole flood')
+  const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+  t.match(metrics, /bookme_gateway_jwks_unknown_kid_refetches_total\{outcome="done"\} 1\b/)
+  t.match(metrics, /bookme_gateway_jwks_unknown_kid_refetches_total\{outcome="rate_limited"\} \d+/)
+})
+
+t.test('an unmapped tenant is refused before any key fetch', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url), { mappings: DEFAULT_MAPPINGS })
+  await sleep(200)
+  const before = issuer.jwksFetches()
+  for (let i = 0; i < 20; i++) {
+    const token = issuer.mint({ tenantId: UNMAPPED_TENANT, audience: MGMT_CLIENT, header: { kid: `unknown-${i}` } })
+    t.same(await status(`${gw.proxyUrl}/api/meetings`, token), { status: 403, code: 'TENANT_NOT_MAPPED' })
+  }
+  t.equal(issuer.jwksFetches(), before, 'no JWKS fetch for unmapped tenants')
+})
+
+t.test('key rotation: a new key is accepted after one refetch; keys merge across fetches; JWKS down keeps cached keys', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url), { mappings: DEFAULT_MAPPINGS })
+  const first = issuer.keys[0]!
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })), { status: 200, code: undefined })
+  // Rotate: the front end now serves only the new key.
+  const rotated = issuer.addKey()
+  issuer.removeKey(first.kid)
+  const before = issuer.jwksFetches()
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, key: rotated })), { status: 200, code: undefined }, 'new kid accepted')
+  t.equal(issuer.jwksFetches() - before, 1, 'after exactly one refetch')
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, key: first })), { status: 200, code: undefined }, 'the old key is merged, not replaced (kept cacheTtlSec)')
+  issuer.down = true
+  const third = issuer.addKey({ publish: false })
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, key: rotated, claims: { uti: 'x' } })), { status: 200, code: undefined }, 'JWKS down: cached keys keep working')
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, key: third })), { status: 401, code: 'SIGNING_KEY_NOT_FOUND' })
+  const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+  t.match(metrics, /bookme_gateway_jwks_fetches_total\{result="error"\} [1-9]/)
+  t.match(metrics, /bookme_gateway_jwks_key_set_age_seconds\{jwks_uri="http:\/\/127\.0\.0\.1:\d+\/common\/discovery\/v2\.0\/keys"\} \d/)
+})
+
+t.test('keys expire cacheTtlSec after they were last seen', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url, { entra: { jwks: { cacheTtlSec: 1, minRefreshIntervalSec: 0 }, tokenCache: { maxEntries: 0 } } }), { mappings: DEFAULT_MAPPINGS })
+  const first = issuer.keys[0]!
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  t.equal((await status(`${gw.proxyUrl}/api/meetings`, token)).status, 200)
+  issuer.removeKey(first.kid)
+  issuer.addKey()
+  await sleep(1200)
+  t.same(await status(`${gw.proxyUrl}/api/meetings`, token), { status: 401, code: 'SIGNING_KEY_NOT_FOUND' }, 'a removed (revoked) key stops working (jwkset CVE-2025-22149 class)')
+})
+
+t.test('readiness waits for every profile\'s keys', async (t) => {
+  const issuer = await startIssuer(t)
+  issuer.down = true
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url, { entra: { jwks: { refreshIntervalSec: 1 } } }), { mappings: DEFAULT_MAPPINGS })
+  await sleep(300)
+  const down = await fetch(`${gw.adminUrl}/readyz`)
+  t.equal(down.status, 503)
+  t.match(await down.json(), { dependencies: { 'keys:management': { state: 'down' }, 'keys:system': { state: 'down' } } })
+  issuer.down = false
+  await sleep(1500)
+  t.equal((await fetch(`${gw.adminUrl}/readyz`)).status, 200, 'ready after the background refresh fetched the keys')
+})
