@@ -10,10 +10,13 @@ import requestId, { requestIdFor } from './plugins/request-id.js'
 import observability from './plugins/observability.js'
 import requestGuard, { normalizeUrl } from './plugins/request-guard.js'
 import proxyRoutes from './plugins/proxy-routes.js'
+import cors from './plugins/cors.js'
+import me from './plugins/me.js'
 
 /**
  * The proxy-port instance, not listening. The order of registration below is the request
- * pipeline: errors → request id → metrics/log → guard (path, drain, header strip) → routes.
+ * pipeline: errors → request id → metrics/log → guard (path, drain, header strip) → CORS →
+ * /_gateway/me → proxied routes (each: token → bank → roles → identity headers → upstream).
  */
 export async function buildApp (config: Readonly<Config>, resources: Resources): Promise<FastifyInstance> {
   const app = Fastify({
@@ -35,9 +38,11 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   await app.register(requestId)
   await app.register(observability, { resources })
   await app.register(requestGuard, { config, health: resources.health })
+  await app.register(cors, { config })
   app.decorateRequest('principal', null)
   app.decorateRequest('bank', null)
   app.decorateRequest('mapped', null)
+  await app.register(me, { config, resources })
   await app.register(proxyRoutes, { config, resources, policyFor: (route) => policyFor(route, config, resources) })
   return app
 }

@@ -9,6 +9,8 @@ export interface DependencyStatus {
   state: DependencyState
   /** Whether it has been up at least once; readiness only needs that. */
   answeredOnce: boolean
+  /** Readiness waits for it (declared with `register`); others are shown, not waited for. */
+  required: boolean
   detail?: string
   since: string
 }
@@ -29,7 +31,7 @@ export function createHealth (): Health {
 
   function isReady (): boolean {
     if (draining) return false
-    for (const status of dependencies.values()) if (!status.answeredOnce) return false
+    for (const status of dependencies.values()) if (status.required && !status.answeredOnce) return false
     return true
   }
 
@@ -37,13 +39,13 @@ export function createHealth (): Health {
     get draining () { return draining },
     startDraining () { draining = true },
     register (name) {
-      if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, since: new Date().toISOString() })
+      if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, required: true, since: new Date().toISOString() })
     },
     report (name, state, detail) {
       const previous = dependencies.get(name)
       const answeredOnce = (previous?.answeredOnce ?? false) || state === 'up'
       const since = previous?.state === state ? previous.since : new Date().toISOString()
-      dependencies.set(name, { state, answeredOnce, since, ...(detail ? { detail } : {}) })
+      dependencies.set(name, { state, answeredOnce, required: previous?.required ?? false, since, ...(detail ? { detail } : {}) })
     },
     isReady,
     snapshot () {

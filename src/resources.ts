@@ -12,6 +12,7 @@ import { createCachedMappings, type MappingLookup } from './mappings/cached-sour
 import type { MappingSource } from './mappings/source.js'
 import type { SharedStore } from './mappings/shared-store.js'
 import { createClaimMapper, type MappedIdentity } from './domain/roles.js'
+import { watchClientSecrets } from './mappings/secret-expiry.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -34,6 +35,8 @@ export interface Resources {
 export interface ResourceOptions {
   logger?: Logger
   registry?: Registry
+  /** How discovery and JWKS documents are fetched (`explain --jwks FILE` reads a file). */
+  fetchJson?: (url: string, timeoutMs: number) => Promise<unknown>
 }
 
 /** How often readiness re-asks the mapping source / shared cache, for the /readyz body. */
@@ -78,6 +81,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   jwks = createJwksStore({
     ...config.entra.jwks,
     clockToleranceSec: config.entra.clockToleranceSec,
+    ...(options.fetchJson ? { fetchJson: options.fetchJson } : {}),
     onFetch: (result, keySource) => {
       metrics.jwksFetches.inc({ result })
       for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {
@@ -123,6 +127,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   void probeMappings()
   const probe = setInterval(() => { void probeMappings() }, DEPENDENCY_PROBE_MS)
   probe.unref()
+  const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
 
   return {
     logger,
@@ -141,6 +146,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     }),
     async close () {
       clearInterval(probe)
+      secrets.stop()
       jwks?.close()
       await Promise.allSettled([source.close(), sharedStore.close()])
     }

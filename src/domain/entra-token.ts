@@ -10,7 +10,7 @@ import type { KeySource, SigningKey } from './jwks-store.js'
  * then the signing key's own scope (issuer, cloud), then the principal type.
  */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export type PrincipalType = 'user' | 'app'
 
@@ -204,4 +204,9 @@ export function classifyPrincipal (payload: Record<string, unknown>): PrincipalT
   if (payload.idtyp === 'app') return 'app'
   if (payload.idtyp === undefined && payload.scp === undefined && typeof payload.oid === 'string' && payload.oid === payload.sub) return 'app'
   return 'user'
+}
+
+/** The unverified `aud` of a token, only to pick the profile that then verifies it. */
+export function peekAudience (token: string): unknown {
+  return decodeToken(token).payload.aud
 }

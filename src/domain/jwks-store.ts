@@ -35,6 +35,9 @@ export interface KeySource {
   readonly fetchedOnce: boolean
   /** The key, refetching once (shared, rate-limited) when it is unknown. */
   getKey (id: string): Promise<SigningKey | undefined>
+  readonly keyCount: number
+  /** Why the last fetch failed, if it did. */
+  readonly lastError: unknown
   refresh (): Promise<void>
 }
 
@@ -60,7 +63,7 @@ export interface JwksStore {
   close (): void
 }
 
-async function defaultFetchJson (url: string, timeoutMs: number): Promise<unknown> {
+export async function fetchJson (url: string, timeoutMs: number): Promise<unknown> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } })
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`)
   return await response.json()
@@ -68,7 +71,7 @@ async function defaultFetchJson (url: string, timeoutMs: number): Promise<unknow
 
 export function createJwksStore (options: JwksStoreOptions): JwksStore {
   const now = options.now ?? Date.now
-  const fetchJson = options.fetchJson ?? defaultFetchJson
+  const fetchJsonFrom = options.fetchJson ?? fetchJson
   const byUrl = new Map<string, KeySource>()
   const timers: NodeJS.Timeout[] = []
 
@@ -79,21 +82,24 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
     let lastSuccess: number | undefined
     let lastAttempt = -Infinity
     let inFlight: Promise<void> | undefined
+    let lastError: unknown
 
     async function fetchOnce (): Promise<void> {
       lastAttempt = now()
       try {
-        const discovery = await fetchJson(discoveryUrl, options.timeoutMs) as { jwks_uri?: unknown, cloud_instance_name?: unknown }
+        const discovery = await fetchJsonFrom(discoveryUrl, options.timeoutMs) as { jwks_uri?: unknown, cloud_instance_name?: unknown }
         if (typeof discovery?.jwks_uri !== 'string') throw new Error(`${discoveryUrl}: no jwks_uri`)
         assertSameOrigin(discoveryUrl, discovery.jwks_uri)
-        const document = await fetchJson(discovery.jwks_uri, options.timeoutMs) as { keys?: unknown }
+        const document = await fetchJsonFrom(discovery.jwks_uri, options.timeoutMs) as { keys?: unknown }
         if (!Array.isArray(document?.keys)) throw new Error(`${discovery.jwks_uri}: no keys array`)
         jwksUri = discovery.jwks_uri
+        lastError = undefined
         cloudInstanceName = typeof discovery.cloud_instance_name === 'string' ? discovery.cloud_instance_name : undefined
         merge(document.keys)
         lastSuccess = now()
         options.onFetch?.('ok', source)
       } catch (err) {
+        lastError = err
         options.onFetch?.('error', source)
         options.onError?.(err, source)
       }
@@ -141,6 +147,8 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
       get cloudInstanceName () { return cloudInstanceName },
       get jwksUri () { return jwksUri },
       get fetchedOnce () { return lastSuccess !== undefined },
+      get keyCount () { return keys.size },
+      get lastError () { return lastError },
       ageSeconds () { return lastSuccess === undefined ? undefined : (now() - lastSuccess) / 1000 },
       async getKey (id) {
         const known = lookup(id)

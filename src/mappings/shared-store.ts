@@ -15,6 +15,8 @@ export interface SharedStore {
   publishPurge (key: string): Promise<void>
   onPurge (listener: (key: string) => void): void
   ping (): Promise<void>
+  /** Resolves once connected (at once for memory); rejects after `timeoutMs`. */
+  ready (timeoutMs: number): Promise<void>
   close (): Promise<void>
 }
 
@@ -39,6 +41,7 @@ export function createMemoryStore (now: () => number = Date.now): SharedStore {
     async publishPurge (key) { for (const listener of listeners) listener(key) },
     onPurge (listener) { listeners.push(listener) },
     async ping () {},
+    async ready () {},
     async close () { entries.clear() }
   }
 }
@@ -99,6 +102,14 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       subscriber.on('message', (from: string, key: string) => { if (from === channel) listener(key) })
     },
     async ping () { await client.ping() },
+    ready (timeoutMs) {
+      if (client.status === 'ready') return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { client.off('ready', onReady); reject(new Error(`Redis not reachable within ${timeoutMs} ms`)) }, timeoutMs)
+        const onReady = (): void => { clearTimeout(timer); resolve() }
+        client.once('ready', onReady)
+      })
+    },
     async close () {
       client.disconnect()
       subscriber?.disconnect()

@@ -1,7 +1,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { ApiProfileConfig, RouteConfig } from '../config/schema.js'
-import { buildIdentityHeaders } from '../domain/identity-headers.js'
-import { checkRoles, type MappedIdentity } from '../domain/roles.js'
+import { authorize } from '../domain/authorization.js'
+import type { MappedIdentity } from '../domain/roles.js'
 import type { Resources } from '../resources.js'
 import { countFailure } from './authenticate.js'
 
@@ -12,18 +12,14 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Last policy step: map claims (§5), enforce the route's roles and the profile's
- * `requiredRoles`, then build the identity headers the proxy injects (§6).
- */
-export function authorizeHook (route: RouteConfig, profile: ApiProfileConfig, resources: Resources, prefix: string): preHandlerAsyncHookHandler {
-  return async function authorize (request) {
+/** Last policy hook: roles enforced, identity headers ready for the proxy to inject. */
+export function authorizeHook (route: RouteConfig, profile: ApiProfileConfig, resources: Resources, headerPrefix: string): preHandlerAsyncHookHandler {
+  return async function authorizeRequest (request) {
     try {
-      const principal = request.principal!
-      const mapped = resources.mapClaims(principal.token.payload)
-      checkRoles(mapped.effectiveRoles, route.roles, profile.requiredRoles)
+      const { api, token } = request.principal!
+      const { mapped, headers } = authorize({ api, token, bank: request.bank!, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix })
       request.mapped = mapped
-      request.identityHeaders = buildIdentityHeaders(prefix, { api: principal.api, token: principal.token, bank: request.bank!, mapped })
+      request.identityHeaders = headers
     } catch (err) {
       countFailure(resources, err)
       throw err

@@ -114,3 +114,16 @@ export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
   sql(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'; CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}';`)
   return { ...service, user, password, sql }
 }
+
+export const SCHEMA_FILE = new URL('../../db/schema.sql', import.meta.url)
+
+/** MariaDB with `bp_organizations_db` created from db/schema.sql and SELECT granted to the gateway user. */
+export async function startOrganizationsDb (t: Test, seed = ''): Promise<RunningMariaDb> {
+  const db = await startMariaDb(t)
+  const { readFileSync } = await import('node:fs')
+  db.sql('CREATE DATABASE bp_organizations_db;')
+  db.sql(readFileSync(SCHEMA_FILE, 'utf8'), 'bp_organizations_db')
+  db.sql(`GRANT SELECT ON bp_organizations_db.* TO '${db.user}'@'127.0.0.1'; GRANT SELECT ON bp_organizations_db.* TO '${db.user}'@'localhost';`)
+  if (seed) db.sql(seed, 'bp_organizations_db')
+  return db
+}

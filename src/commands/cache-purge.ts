@@ -1,0 +1,34 @@
+import type { Config } from '../config/schema.js'
+import { clientKey, tenantKey } from '../mappings/cached-source.js'
+import { createSharedStore } from '../mappings/create.js'
+import { GUID } from '../domain/entra-token.js'
+import { UsageError } from './usage.js'
+
+/**
+ * `cache purge --tenant GUID | --client GUID | --all` (CONTRACT.md §9): delete the answers in
+ * the shared cache, then publish the purge so every running gateway drops its process layer.
+ */
+export async function runCachePurge (config: Readonly<Config>, target: { tenant?: string, client?: string, all?: boolean }, out: (line: string) => void): Promise<number> {
+  const chosen = [target.tenant !== undefined, target.client !== undefined, target.all === true].filter(Boolean).length
+  if (chosen !== 1) throw new UsageError('cache purge needs exactly one of --tenant GUID, --client GUID, --all')
+  const id = target.tenant ?? target.client
+  if (id !== undefined && !GUID.test(id)) throw new UsageError(`"${id}" is not a GUID`)
+  if (config.cache.store !== 'redis') {
+    out('FAIL cache purge: cache.store is memory; each gateway process holds its own cache (restart them, or wait cache.ttlSec)')
+    return 1
+  }
+  const key = target.all ? '*' : target.tenant !== undefined ? tenantKey(target.tenant) : clientKey(target.client!)
+  const store = createSharedStore(config)
+  try {
+    await store.ready(config.cache.redis!.connectTimeoutMs * 3)
+    const removed = await store.purge(key)
+    await store.publishPurge(key)
+    out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, process layers notified`)
+    return 0
+  } catch (err) {
+    out(`FAIL cache purge: ${(err as Error).message}`)
+    return 1
+  } finally {
+    await store.close()
+  }
+}

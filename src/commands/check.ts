@@ -1,0 +1,55 @@
+import { Registry } from 'prom-client'
+import type { Config } from '../config/schema.js'
+import { ConfigError } from '../config/validation.js'
+import { createLogger } from '../logger.js'
+import { createResources } from '../resources.js'
+
+/**
+ * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
+ * on any failure. Builds the same resources `start` builds, opens no port.
+ */
+export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: string) => void): Promise<number> {
+  let config: Readonly<Config>
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    for (const problem of err.problems) out(`FAIL config: ${problem}`)
+    return 1
+  }
+  out('ok config')
+  let failed = false
+  const report = (ok: boolean, name: string, why: string): void => {
+    out(ok ? `ok ${name}${why ? ` (${why})` : ''}` : `FAIL ${name}: ${why}`)
+    if (!ok) failed = true
+  }
+
+  let resources
+  try {
+    resources = await createResources(config, { logger: createLogger({ level: 'silent' }), registry: new Registry() })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) out(`FAIL config: ${problem}`)
+      return 1
+    }
+    throw err
+  }
+  try {
+    for (const api of Object.keys(config.apis)) {
+      const source = resources.jwks.source(resources.authenticator.discoveryUrlOf(api))
+      await source.refresh()
+      const why = source.lastError === undefined ? `${source.keyCount} signing keys` : (source.lastError as Error).message
+      report(source.fetchedOnce && source.lastError === undefined && source.keyCount > 0, `discovery and JWKS for ${api}`, source.keyCount === 0 && source.lastError === undefined ? 'no RSA signing keys published' : why)
+    }
+    if (Object.keys(config.apis).length > 0) {
+      const answer = await resources.source.ping().then(() => undefined, (err: Error) => err.message)
+      report(answer === undefined, `mapping source ${config.mappings.source}`, answer ?? (config.mappings.source === 'file' ? config.mappings.file : `${config.mappings.mysql!.host}:${config.mappings.mysql!.port}/${config.mappings.mysql!.database}`))
+    }
+    const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000)
+      .then(() => resources.sharedStore.ping()).then(() => undefined, (err: Error) => err.message)
+    report(cache === undefined, `cache ${config.cache.store}`, cache ?? '')
+  } finally {
+    await resources.close()
+  }
+  return failed ? 1 : 0
+}

@@ -1,0 +1,51 @@
+import type { Config } from '../config/schema.js'
+import { createMappingSource } from '../mappings/create.js'
+import type { ClientListing } from '../mappings/source.js'
+import { UsageError } from './usage.js'
+
+/**
+ * `clients [--expiring-within 90d]` (CONTRACT.md §9): every BankClient with its bank and secret
+ * expiry, soonest first (unknown expiry last), disabled ones marked. With the option, only
+ * secrets expiring within the window — already expired ones included, they are the most urgent.
+ */
+const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/** `90d`, `12h`, `2w`, or a bare number of days → milliseconds. */
+export function parseWindow (text: string): number {
+  const match = /^(\d+)([hdw]?)$/.exec(text.trim())
+  if (!match) throw new UsageError(`--expiring-within takes a duration like 90d, 12h or 2w, not "${text}"`)
+  return Number(match[1]) * UNIT_MS[match[2] || 'd']!
+}
+
+export function sortBySecretExpiry (clients: ClientListing[]): ClientListing[] {
+  const at = (c: ClientListing): number => c.secretExpiresAt === null ? Infinity : Date.parse(c.secretExpiresAt)
+  return [...clients].sort((a, b) => at(a) - at(b) || a.clientId.localeCompare(b.clientId))
+}
+
+export function expiringWithin (clients: ClientListing[], windowMs: number, now = Date.now()): ClientListing[] {
+  return clients.filter((c) => c.secretExpiresAt !== null && Date.parse(c.secretExpiresAt) <= now + windowMs)
+}
+
+export function formatClient (client: ClientListing, now = Date.now()): string {
+  const expiry = client.secretExpiresAt === null ? 'no-expiry-recorded' : client.secretExpiresAt.slice(0, 10)
+  const days = client.secretExpiresAt === null ? '' : ` (${Math.floor((Date.parse(client.secretExpiresAt) - now) / 86_400_000)} days)`
+  const flags = [!client.enabled ? 'DISABLED' : '', !client.bankEnabled ? 'BANK-DISABLED' : ''].filter(Boolean).join(' ')
+  return [`${expiry}${days}`, client.clientId, `bank ${client.bankId}${client.bankName ? ` (${client.bankName})` : ''}`, client.description ?? '', flags]
+    .filter(Boolean).join('  ')
+}
+
+export async function runClients (config: Readonly<Config>, windowMs: number | undefined, out: (line: string) => void): Promise<number> {
+  const source = createMappingSource(config)
+  try {
+    let clients = sortBySecretExpiry(await source.clients())
+    if (windowMs !== undefined) clients = expiringWithin(clients, windowMs)
+    for (const client of clients) out(formatClient(client))
+    if (clients.length === 0) out(windowMs === undefined ? 'no bank clients registered' : 'no client secret expires in that window')
+    return 0
+  } catch (err) {
+    out(`FAIL clients: ${(err as Error).message}`)
+    return 1
+  } finally {
+    await source.close()
+  }
+}

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { startUpstream } from '../helpers/upstream.js'
+import { startTestGateway } from '../helpers/gateway.js'
+import { startOrganizationsDb, startRedis } from '../helpers/services.js'
+import { runCli } from '../helpers/cli.js'
+import { authConfig, BANK_TENANT, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
+
+t.test('cache purge --tenant drops the answer in Redis and in every replica\'s process layer', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const db = await startOrganizationsDb(t, `INSERT INTO Banks VALUES ('1001', 'Demo', 1), ('1002', 'Second', 1);
+    INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0);`)
+  const redis = await startRedis(t)
+  const raw = {
+    ...authConfig(issuer, upstream.url),
+    mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: db.password } },
+    cache: { store: 'redis', redis: { url: redis.url }, ttlSec: 3600, localTtlSec: 3600 }
+  }
+  const replicas = [await startTestGateway(t, raw), await startTestGateway(t, raw)]
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const bankIdsSeen = async (): Promise<string[]> => {
+    const seen: string[] = []
+    for (const gw of replicas) {
+      const res = await fetch(`${gw.proxyUrl}/api/meetings`, { headers: { authorization: `Bearer ${token}`, 'x-bank-context': '1001' } })
+      t.equal(res.status, 200)
+      seen.push(String(upstream.last().headers['x-bookme-bank-ids']))
+    }
+    return seen
+  }
+  t.same(await bankIdsSeen(), ['1001', '1001'])
+  db.sql(`INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1002', 0)`, 'bp_organizations_db')
+  t.same(await bankIdsSeen(), ['1001', '1001'], 'cached for an hour')
+
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-purge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'gateway.yaml'), stringify(raw))
+  const purged = await runCli(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--config', join(dir, 'gateway.yaml')])
+  t.equal(purged.code, 0, purged.stderr)
+  t.match(purged.stdout, /^ok cache purge tenant:11111111-1111-4111-8111-111111111111: 1 shared entry removed/)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.same(await bankIdsSeen(), ['1001,1002', '1001,1002'], 'both replicas read the new answer')
+
+  const all = await runCli(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
+  t.equal(all.code, 0)
+  t.equal((await runCli(['cache', 'purge', '--config', join(dir, 'gateway.yaml')])).code, 2, 'no target: usage error')
+  t.equal((await runCli(['cache', 'purge', '--tenant', 'nope', '--config', join(dir, 'gateway.yaml')])).code, 2, 'not a GUID: usage error')
+})
