@@ -2,10 +2,11 @@ import t from 'tap'
 import { buildIdentityHeaders, encodeHeaderValue } from '../../src/domain/identity-headers.js'
 import { isGatewayError } from '../../src/errors.js'
 import type { VerifiedToken } from '../../src/domain/entra-token.js'
+import type { MappedIdentity } from '../../src/domain/roles.js'
 
 const token = (payload: Record<string, unknown>, principalType: 'user' | 'app' = 'user'): VerifiedToken =>
   ({ payload, tenantId: 'aaaaaaaa-0000-0000-0000-000000000000', version: 2, principalType, clientId: 'cccccccc-0000-0000-0000-000000000000', expiresAt: 0 })
-const mapped = { roles: [], effectiveRoles: ['Manager', 'Employee'] as const, teams: [], businessUnits: [] }
+const mapped: MappedIdentity = { roles: [], effectiveRoles: ['Manager', 'Employee'], teams: [], businessUnits: [] }
 
 t.test('values are encoded so no claim can split or add a header (CVE-2023-27493 class)', async (t) => {
   t.equal(encodeHeaderValue('José Ñ'), 'Jos%C3%A9 %C3%91', 'non-ASCII is percent-encoded UTF-8')
