@@ -115,9 +115,9 @@ export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
   return { ...service, user, password, sql }
 }
 
-export const SCHEMA_FILE = new URL('../../db/schema.sql', import.meta.url)
+export const SCHEMA_FILE = new URL('../../config/bp_organizations_db.sql', import.meta.url)
 
-/** MariaDB with `bp_organizations_db` created from db/schema.sql and SELECT granted to the gateway user. */
+/** MariaDB with `bp_organizations_db` created from config/bp_organizations_db.sql and SELECT granted to the gateway user. */
 export async function startOrganizationsDb (t: Test, seed = ''): Promise<RunningMariaDb> {
   const db = await startMariaDb(t)
   const { readFileSync } = await import('node:fs')

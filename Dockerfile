@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# BookMe gateway image: built with dev dependencies, run with production ones only,
+# on distroless Node 20 (no shell, no package manager) as a numeric non-root user.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:20-bookworm-slim AS runtime-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM gcr.io/distroless/nodejs20-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=runtime-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# 65532 = distroless "nonroot"; the chart's securityContext pins the same ids.
+USER 65532:65532
+# 8080 proxy traffic, 9090 admin (/healthz /readyz /metrics): the config's defaults.
+EXPOSE 8080 9090
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli.js", "start", "--config", "/etc/bookme-gateway/gateway.yaml"]

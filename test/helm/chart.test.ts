@@ -1,0 +1,106 @@
+import t from 'tap'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Ajv } from 'ajv'
+import { parse } from 'yaml'
+import { parseConfig } from '../../src/config/load.js'
+import { ConfigSchema } from '../../src/config/schema.js'
+import { chartValuesSchema, VALUES_SCHEMA_PATH } from '../helpers/chart-schema.js'
+import { startTestGateway } from '../helpers/gateway.js'
+import { startUpstream } from '../helpers/upstream.js'
+
+// The chart cannot be rendered without helm (`.ci/run` lints and renders it where helm exists),
+// so these tests prove what they can: values against the schema, the config against the
+// gateway's own validation, and every port, path, env var and file the templates name
+// against the app and the image.
+const CHART = fileURLToPath(new URL('../../helm/bookme-gateway/', import.meta.url))
+const read = (path: string): string => readFileSync(join(CHART, path), 'utf8')
+const defaults = parse(read('values.yaml')) as Record<string, unknown>
+const examples = readdirSync(join(CHART, 'examples')).filter((f) => f.endsWith('.yaml'))
+const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(VALUES_SCHEMA_PATH, 'utf8')) as object)
+const ENV = { MYSQL_PASSWORD: 'secret', REDIS_URL: 'redis://redis.bookme.svc:6379' }
+
+/** Helm's coalescing: maps merge key by key, anything else (lists too) is replaced. */
+function helmMerge (base: unknown, over: unknown): unknown {
+  if (isMap(base) && isMap(over)) {
+    const out: Record<string, unknown> = { ...base }
+    for (const [key, value] of Object.entries(over)) out[key] = value === null ? undefined : helmMerge(base[key], value)
+    return out
+  }
+  return over === undefined ? base : over
+}
+function isMap (v: unknown): v is Record<string, unknown> { return v !== null && typeof v === 'object' && !Array.isArray(v) }
+
+t.test('values.schema.json is generated from the gateway\'s config schema and current', async (t) => {
+  t.same(JSON.parse(readFileSync(VALUES_SCHEMA_PATH, 'utf8')), chartValuesSchema(), 'run `npm run chart:schema` after a schema change')
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }
+  t.equal((parse(read('Chart.yaml')) as { appVersion: string }).appVersion, pkg.version, 'appVersion = package.json version')
+})
+
+t.test('default values and each example validate, and their config passes the gateway\'s validation', async (t) => {
+  t.ok(validateValues(defaults), JSON.stringify(validateValues.errors))
+  t.ok(parseConfig(defaults.config, { env: ENV }), 'default config')
+  t.ok(examples.length >= 2, 'examples exist')
+  for (const file of examples) {
+    const merged = helmMerge(defaults, parse(read(`examples/${file}`))) as Record<string, unknown>
+    t.ok(validateValues(merged), `${file}: ${JSON.stringify(validateValues.errors)}`)
+    t.ok(parseConfig(merged.config, { env: ENV }), `${file}: config`)
+  }
+})
+
+t.test('the schema rejects wrong types and unknown keys, in the chart and in config', async (t) => {
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['unknown top-level key', { ...defaults, replicas: 3 }],
+    ['wrong type', { ...defaults, replicaCount: 'two' }],
+    ['unknown nested key', { ...defaults, autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 3, cpu: 50 } }],
+    ['unknown config key', { ...defaults, config: { ...(defaults.config as object), extra: true } }],
+    ['config wrong type', { ...defaults, config: { ...(defaults.config as object), server: { port: 'eighty' } } }],
+    ['config bad enum', { ...defaults, config: { ...(defaults.config as object), cache: { store: 'memcached' } } }]
+  ]
+  for (const [name, values] of bad) t.notOk(validateValues(values), name)
+})
+
+t.test('every port, path, file and env var the templates name exists in the app and the image', async (t) => {
+  const deployment = read('templates/deployment.yaml')
+  const helpers = read('templates/_helpers.tpl')
+  const dockerfile = readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8')
+
+  // Probe and scrape paths answer on a real admin port (not 404).
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [{ name: 'o', prefix: '/o', upstream: upstream.url, auth: 'none' }] })
+  const paths = new Set([...deployment.matchAll(/path: (\/[a-z]+)/g), ...read('templates/servicemonitor.yaml').matchAll(/path: (\/[a-z]+)/g)].map((m) => m[1]!))
+  t.same([...paths].sort(), ['/healthz', '/metrics', '/readyz'])
+  for (const path of paths) t.not((await fetch(gw.adminUrl + path)).status, 404, `${path} exists on the admin port`)
+
+  // Port defaults in the helpers are the gateway's own defaults.
+  const server = ConfigSchema.properties.server.properties
+  t.match(helpers, new RegExp(`\\.port \\| default ${server.port.default}\\b`))
+  t.match(helpers, new RegExp(`\\.adminPort \\| default ${server.adminPort.default}\\b`))
+  t.match(helpers, new RegExp(`shutdownGraceMs \\| default ${server.shutdownGraceMs.default}\\b`))
+  t.match(deployment, /terminationGracePeriodSeconds: \{\{ add \(include "bookme-gateway.shutdownGraceSeconds" \. \| int\) \.Values\.preStopSleepSeconds 5 \}\}/, 'grace > drain + preStop')
+
+  // The config file path: the ConfigMap key, the mount, the container args and the image's entrypoint agree.
+  t.match(read('templates/configmap.yaml'), /^ {2}gateway\.yaml: \|/m)
+  t.match(deployment, /mountPath: \/etc\/bookme-gateway\n/)
+  t.match(deployment, /args: \["start", "--config", "\/etc\/bookme-gateway\/gateway\.yaml"\]/)
+  t.match(dockerfile, /ENTRYPOINT \["\/nodejs\/bin\/node", "dist\/cli\.js", "start", "--config", "\/etc\/bookme-gateway\/gateway\.yaml"\]/)
+  t.match(dockerfile, /USER 65532:65532/)
+  t.match(deployment, /runAsUser: 65532/)
+
+  // Every ${VAR} a values config uses is an env var the Deployment sets, from a key the Secret has.
+  const envNames = new Set([...deployment.matchAll(/- name: ([A-Z_]+)\n\s+valueFrom/g)].map((m) => m[1]!))
+  for (const file of ['values.yaml', ...examples.map((e) => `examples/${e}`)]) {
+    for (const m of read(file).matchAll(/\$\{([A-Z_]+)\}/g)) t.ok(envNames.has(m[1]!), `${file}: \${${m[1]}} is set by the Deployment`)
+  }
+  for (const key of deployment.matchAll(/key: ([a-z-]+)/g)) t.match(read('templates/secret.yaml'), new RegExp(`^ {2}${key[1]}:`, 'm'), `secret key ${key[1]}`)
+
+  // Hardening on by default.
+  for (const line of ['runAsNonRoot: true', 'readOnlyRootFilesystem: true', 'drop: ["ALL"]', 'type: RuntimeDefault', 'automountServiceAccountToken: false', 'checksum/config:']) {
+    t.ok(deployment.includes(line), line)
+  }
+  t.equal((defaults.autoscaling as { enabled: boolean, minReplicas: number }).enabled, true)
+  t.equal((defaults.autoscaling as { minReplicas: number }).minReplicas, 2)
+  t.equal((defaults.podDisruptionBudget as { enabled: boolean }).enabled, true)
+  t.equal((defaults.networkPolicy as { enabled: boolean }).enabled, true)
+})
