@@ -7,3 +7,4 @@ const app = Fastify({ logger: false })
 await app.register(httpProxy, { upstream, prefix: '/api', rewritePrefix: '/api' })
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 process.stdout.write(JSON.stringify({ listening: Number(new URL(address).port) }) + '\n')
+process.on('SIGTERM', () => process.exit(0)) // lets --cpu-prof write its profile

@@ -22,7 +22,10 @@ const HAS_TASKSET = spawnSync('taskset', ['-V']).status === 0
 
 /** Spawn (pinned to `cpu` where possible) and wait for the `{"listening": port}` line. */
 export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: number, listenLine = /"listening":(\d+)|proxy port listening at http:\/\/[^:]+:(\d+)|"proxyUrl":"http:\/\/[^:]+:(\d+)"/): Promise<Started> {
-  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), process.execPath, ...args] : [process.execPath, ...args]
+  // BENCH_NODE_OPTIONS (bench/profile.ts: --cpu-prof) applies to the servers under test, not the origin.
+  const profiled = process.env.BENCH_NODE_OPTIONS && !args.includes('bench/origin.ts')
+  const nodeArgs = profiled ? [...process.env.BENCH_NODE_OPTIONS!.split(' '), ...args] : args
+  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs]
   const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = ''
@@ -98,5 +101,14 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
     `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
   ].join('\n')),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
-  'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }'])
+  'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
+  'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
+  'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
+}
+
+/** A peer program with the same fixture (issuer, mappings, tokens) as the gateway targets. */
+async function startPeer (program: string, origin: string): Promise<Started> {
+  const { issuer, mappingsFile, requests } = await authFixture()
+  const started = await spawnServer(['--import', 'tsx', program], { UPSTREAM: origin, AUTHORITY: issuer.url, CLIENT_ID, MAPPINGS_FILE: mappingsFile }, 0)
+  return { ...started, requests }
 }

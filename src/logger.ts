@@ -12,12 +12,58 @@ export const REDACT_PATHS = [
   'headers', '*.headers'
 ]
 
+/** Logs are flushed at least this often when the destination buffers. */
+const FLUSH_INTERVAL_MS = 1000
+
+/**
+ * The process logger. Without a destination it writes to stdout through a buffered,
+ * asynchronous sonic-boom (writes batched to 4 KiB, flushed every second and on shutdown):
+ * one synchronous write per request line was a tenth of the gateway's CPU under load.
+ */
 export function createLogger ({ level = 'info', destination }: { level?: string, destination?: DestinationStream } = {}): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'bookme-gateway' } }
-  return destination ? pino(options, destination) : pino(options)
+  if (destination) return pino(options, destination)
+  const stdout = pino.destination({ dest: 1, minLength: 4096, sync: false })
+  setInterval(() => { stdout.flush() }, FLUSH_INTERVAL_MS).unref()
+  return pino(options, stdout)
 }
 
-/** Fastify's own per-request lines off: observability.ts writes the one line per request. */
-export function fastifyLogOptions (logger: Logger): { loggerInstance: FastifyBaseLogger, logController: LogController } {
-  return { loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) }
+/** Writes what is buffered before the process exits (a no-op for synchronous destinations). */
+export function flushLogger (logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined
+  try { stream?.flushSync?.() } catch { /* nothing buffered, or the stream is already closed */ }
+}
+
+export interface AccessLogLine {
+  requestId: string
+  method: string
+  path: string
+  route: string
+  status: number
+  durationMs: number
+}
+
+/**
+ * The one line per request, written straight to the logger's destination in pino's shape.
+ * Its fields are a fixed set that never holds a header or a query string, so it skips the
+ * redaction pass (a tenth of the request-line cost) without weakening it.
+ */
+export function createAccessLog (logger: Logger): (line: AccessLogLine) => void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { write: (text: string) => void }
+  return function writeAccessLog (line) {
+    if (!logger.isLevelEnabled('info')) return
+    stream.write(`{"level":30,"time":${Date.now()},"service":"bookme-gateway","requestId":${JSON.stringify(line.requestId)},"method":${JSON.stringify(line.method)},"path":${JSON.stringify(line.path)},"route":${JSON.stringify(line.route)},"status":${line.status},"durationMs":${line.durationMs},"msg":"request"}\n`)
+  }
+}
+
+/**
+ * Fastify's own per-request lines off (observability.ts writes the one line per request), and
+ * no child logger per request: request-scoped lines carry `requestId` themselves.
+ */
+export function fastifyLogOptions (logger: Logger): { loggerInstance: FastifyBaseLogger, logController: LogController, childLoggerFactory: (parent: FastifyBaseLogger) => FastifyBaseLogger } {
+  return {
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: function sameLogger (parent) { return parent }
+  }
 }

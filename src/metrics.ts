@@ -85,6 +85,25 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
   }
 }
 
+/**
+ * Per-request recording with the label children cached per (route, status class): prom-client
+ * would otherwise hash the label set on every observation.
+ */
+export function createRequestRecorder (metrics: GatewayMetrics): (route: string, status: number, seconds: number) => void {
+  const children = new Map<string, { count: { inc: () => void }, duration: { observe: (v: number) => void } }>()
+  return function recordRequest (route, status, seconds) {
+    const klass = statusClass(status)
+    const key = `${route}\u0000${klass}`
+    let child = children.get(key)
+    if (child === undefined) {
+      child = { count: metrics.requests.labels({ route, status_class: klass }), duration: metrics.requestDuration.labels({ route, status_class: klass }) }
+      children.set(key, child)
+    }
+    child.count.inc()
+    child.duration.observe(seconds)
+  }
+}
+
 export function statusClass (status: number): StatusClass {
   if (status >= 500) return '5xx'
   if (status >= 400) return '4xx'

@@ -52,6 +52,13 @@ export async function createResources (config: Readonly<Config>, options: Resour
     readKeySetAges: () => (jwks?.sources() ?? []).flatMap((s) => { const age = s.ageSeconds(); return s.jwksUri && age !== undefined ? [[s.jwksUri, age] as [string, number]] : [] })
   })
 
+  // Label children bound once: these counters move on every request.
+  const tokenLookups = { hit: metrics.tokenCache.labels({ result: 'hit' }), miss: metrics.tokenCache.labels({ result: 'miss' }) }
+  const mappingLookups = {
+    local: { hit: metrics.mappingCache.labels({ layer: 'local', result: 'hit' }), miss: metrics.mappingCache.labels({ layer: 'local', result: 'miss' }) },
+    shared: { hit: metrics.mappingCache.labels({ layer: 'shared', result: 'hit' }), miss: metrics.mappingCache.labels({ layer: 'shared', result: 'miss' }) }
+  }
+
   const source = createMappingSource(config)
   const sharedStore = createSharedStore(config, (err) => logger.warn({ err: { message: err.message } }, 'shared cache error'))
   const mappings = createCachedMappings({
@@ -62,7 +69,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     localTtlSec: config.cache.localTtlSec,
     staleIfErrorSec: config.cache.staleIfErrorSec,
     events: {
-      lookup: (layer, result) => metrics.mappingCache.inc({ layer, result }),
+      lookup: (layer, result) => mappingLookups[layer][result].inc(),
       sourceQuery: (kind, result) => {
         metrics.mappingSourceQueries.inc({ kind, result })
         health.report('mappings', result === 'ok' ? 'up' : 'down')
@@ -108,7 +115,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     store: jwks,
     isTenantMapped: (tenantId) => mappings.isTenantMapped(tenantId),
     tokenCache: config.entra.tokenCache,
-    onCacheLookup: (result) => metrics.tokenCache.inc({ result })
+    onCacheLookup: (result) => tokenLookups[result].inc()
   })
   for (const name of Object.keys(profiles)) {
     const url = authenticator.discoveryUrlOf(name)

@@ -3,6 +3,7 @@ import type { Config } from './config/schema.js'
 import { buildApp } from './app.js'
 import { buildAdminApp } from './admin-app.js'
 import { createResources, type ResourceOptions, type Resources } from './resources.js'
+import { flushLogger } from './logger.js'
 
 export interface RunningGateway {
   app: FastifyInstance
@@ -23,6 +24,7 @@ export async function startGateway (config: Readonly<Config>, options: ResourceO
     const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort, listenTextResolver: (address) => `admin port listening at ${address}` })
     const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: (address) => `proxy port listening at ${address}` })
     resources.logger.info({ proxyUrl, adminUrl }, 'gateway listening')
+    flushLogger(resources.logger)
     let draining: Promise<void> | undefined
     return {
       app,
@@ -56,10 +58,14 @@ async function drain (config: Readonly<Config>, app: FastifyInstance, admin: Fas
 export function exitOnSignals (gateway: RunningGateway, config: Readonly<Config>): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     gateway.resources.logger.info({ signal }, 'shutdown requested')
-    setTimeout(() => process.exit(0), config.server.shutdownGraceMs + 1500).unref()
-    gateway.shutdown().then(() => process.exit(0), (err: unknown) => {
-      gateway.resources.logger.error({ err }, 'shutdown failed')
+    const exit = (): never => {
+      flushLogger(gateway.resources.logger)
       process.exit(0)
+    }
+    setTimeout(exit, config.server.shutdownGraceMs + 1500).unref()
+    gateway.shutdown().then(exit, (err: unknown) => {
+      gateway.resources.logger.error({ err }, 'shutdown failed')
+      exit()
     })
   }
   process.once('SIGTERM', onSignal)

@@ -19,8 +19,26 @@ export interface AuthorizationInput {
   headerPrefix: string
 }
 
+/**
+ * A verified token's payload never changes, so its mapped identity and the headers built for a
+ * given bank context are kept beside it (a token-cache hit then skips both). Weak: they go
+ * when the token leaves the cache.
+ */
+const derived = new WeakMap<VerifiedToken, { mapped: MappedIdentity, headers: Map<string, Record<string, string>> }>()
+
 export function authorize (input: AuthorizationInput): { mapped: MappedIdentity, headers: Record<string, string> } {
-  const mapped = input.mapClaims(input.token.payload)
+  let known = derived.get(input.token)
+  if (known === undefined) {
+    known = { mapped: input.mapClaims(input.token.payload), headers: new Map() }
+    derived.set(input.token, known)
+  }
+  const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
-  return { mapped, headers: buildIdentityHeaders(input.headerPrefix, { api: input.api, token: input.token, bank: input.bank, mapped }) }
+  const key = `${input.api}\u0000${input.headerPrefix}\u0000${input.bank.activeBankId ?? ''}\u0000${input.bank.bankIds.join(',')}`
+  let headers = known.headers.get(key)
+  if (headers === undefined) {
+    headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token: input.token, bank: input.bank, mapped })
+    known.headers.set(key, headers)
+  }
+  return { mapped, headers }
 }

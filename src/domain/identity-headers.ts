@@ -18,8 +18,12 @@ export interface IdentityInput {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/ // eslint-disable-line no-control-regex
+/** Printable ASCII without `%` (and without `,` for list items): sent as is. */
+const PLAIN = /^[\x20-\x24\x26-\x7e]*$/
+const PLAIN_ITEM = /^[\x20-\x24\x26-\x2b\x2d-\x7e]*$/
 
 export function encodeHeaderValue (value: string, { list = false } = {}): string {
+  if ((list ? PLAIN_ITEM : PLAIN).test(value)) return value
   if (CONTROL.test(value)) throw new GatewayError('TOKEN_MALFORMED', 'A claim carries control characters')
   let out = ''
   for (const char of value) {

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Resources } from '../resources.js'
-import { statusClass } from '../metrics.js'
+import { createRequestRecorder } from '../metrics.js'
+import { createAccessLog } from '../logger.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,6 +21,8 @@ export function routeLabel (request: FastifyRequest): string {
  */
 async function observability (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
   const { metrics, inFlight } = resources
+  const accessLog = createAccessLog(resources.logger)
+  const record = createRequestRecorder(metrics)
 
   app.addHook('onRequest', function trackInFlight (request, _reply, done) {
     inFlight.enter()
@@ -39,20 +42,17 @@ async function observability (app: FastifyInstance, { resources }: { resources: 
   app.addHook('onResponse', function recordRequest (request, reply, done) {
     const route = routeLabel(request)
     const status = reply.statusCode
-    const klass = statusClass(status)
-    const seconds = reply.elapsedTime / 1000
-    metrics.requests.inc({ route, status_class: klass })
-    metrics.requestDuration.observe({ route, status_class: klass }, seconds)
+    record(route, status, reply.elapsedTime / 1000)
     const url = request.url
     const q = url.indexOf('?')
-    request.log.info({
+    accessLog({
       requestId: request.id,
       method: request.method,
       path: q === -1 ? url : url.slice(0, q),
       route,
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100
-    }, 'request')
+    })
     done()
   })
 }

@@ -72,7 +72,7 @@ export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
 async function problemErrors (app: FastifyInstance): Promise<void> {
   app.setErrorHandler(function handleError (err, request: FastifyRequest, reply) {
     if (!isGatewayError(err) && asGatewayError(err) === undefined) {
-      request.log.error({ err: { message: (err as Error).message, code: (err as FastifyError).code, stack: (err as Error).stack } }, 'unexpected error')
+      request.log.error({ requestId: request.id, err: { message: (err as Error).message, code: (err as FastifyError).code, stack: (err as Error).stack } }, 'unexpected error')
     }
     return sendProblem(reply, err)
   })

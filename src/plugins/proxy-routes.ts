@@ -111,7 +111,7 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
       onError: (reply, { error }) => {
         const failure = classifyUpstreamFailure(error)
         if (failure.kind) resources.metrics.upstreamErrors.inc({ route: route.name, kind: failure.kind })
-        reply.request.log.warn({ route: route.name, kind: failure.kind, code: failure.code }, 'upstream request failed')
+        reply.request.log.warn({ requestId: reply.request.id, route: route.name, kind: failure.kind, code: failure.code }, 'upstream request failed')
         reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'
           ? `The request body is larger than ${config.server.bodyLimitBytes} bytes`
           : failure.code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached'))
