@@ -52,7 +52,9 @@ export function createAccessLog (logger: Logger): (line: AccessLogLine) => void 
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { write: (text: string) => void }
   return function writeAccessLog (line) {
     if (!logger.isLevelEnabled('info')) return
-    stream.write(`{"level":30,"time":${Date.now()},"service":"bookme-gateway","requestId":${JSON.stringify(line.requestId)},"method":${JSON.stringify(line.method)},"path":${JSON.stringify(line.path)},"route":${JSON.stringify(line.route)},"status":${line.status},"durationMs":${line.durationMs},"msg":"request"}\n`)
+    // requestId ([A-Za-z0-9._-] or a UUID), method (an HTTP token) and route (a config name or
+    // a fixed label) need no JSON escaping; the path does.
+    stream.write(`{"level":30,"time":${Date.now()},"service":"bookme-gateway","requestId":"${line.requestId}","method":"${line.method}","path":${JSON.stringify(line.path)},"route":"${line.route}","status":${line.status},"durationMs":${line.durationMs},"msg":"request"}\n`)
   }
 }
 

@@ -6,7 +6,7 @@ import { normalizeRequestTarget } from '../domain/paths.js'
 import { matchRoute } from '../domain/route-match.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { resolveBank } from '../plugins/bank-context.js'
+import { resolveBankOf } from '../domain/bank-resolution.js'
 import { createResources } from '../resources.js'
 
 /**
@@ -50,7 +50,7 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     const api = route.api!
     const profile = config.apis[api]!
     const token = await resources.authenticator.verify(api, request.token.replace(/^bearer\s+/i, ''))
-    const bank = await resolveBank(resources, profile, token, request.bank)
+    const bank = await resolveBankOf(resources.mappings, profile.bankResolution, token, request.bank)
     const { headers } = authorize({ api, token, bank, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix: config.headers.prefix })
     return answer({ decision: 'allow', status: 200, code: null, detail: `Forwarded to ${route.upstream}`, headers })
   } catch (err) {

@@ -21,16 +21,16 @@ export interface AuthorizationInput {
 
 /**
  * A verified token's payload never changes, so its mapped identity and the headers built for a
- * given bank context are kept beside it (a token-cache hit then skips both). Weak: they go
- * when the token leaves the cache.
+ * given bank context are kept in its memo (a token-cache hit then skips both); they go when
+ * the token leaves the cache.
  */
-const derived = new WeakMap<VerifiedToken, { mapped: MappedIdentity, headers: Map<string, Record<string, string>> }>()
+interface Derived { mapped: MappedIdentity, headers: Map<string, Record<string, string>> }
 
 export function authorize (input: AuthorizationInput): { mapped: MappedIdentity, headers: Record<string, string> } {
-  let known = derived.get(input.token)
+  let known = input.token.memo.authorization as Derived | undefined
   if (known === undefined) {
     known = { mapped: input.mapClaims(input.token.payload), headers: new Map() }
-    derived.set(input.token, known)
+    input.token.memo.authorization = known
   }
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)

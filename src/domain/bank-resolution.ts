@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js'
 import type { ClientMapping, TenantMapping } from '../mappings/source.js'
+import type { VerifiedToken } from './entra-token.js'
 
 /**
  * The bank rules of CONTRACT.md §4, over answers already fetched: which banks a principal may
@@ -37,4 +38,17 @@ export function resolveClientBank (mapping: ClientMapping | null): BankContext {
   if (mapping === null || !mapping.enabled) throw new GatewayError('CLIENT_NOT_REGISTERED', 'The calling application is not a registered bank client')
   if (!mapping.bankEnabled) throw new GatewayError('BANK_DISABLED', 'The client\'s bank is disabled')
   return { activeBankId: mapping.bankId, bankIds: [mapping.bankId] }
+}
+
+export interface BankLookups {
+  tenant (tenantId: string): Promise<TenantMapping | null>
+  client (clientId: string): Promise<ClientMapping | null>
+}
+
+/** A verified principal's banks, by the profile's `bankResolution`: tenant (tid) or client (azp/appid). */
+export async function resolveBankOf (lookups: BankLookups, bankResolution: 'tenant' | 'client', token: VerifiedToken, selection: string | undefined, requireActive = true): Promise<BankContext> {
+  if (bankResolution === 'client') {
+    return resolveClientBank(token.clientId === undefined ? null : await lookups.client(token.clientId))
+  }
+  return resolveTenantBank(await lookups.tenant(token.tenantId), selection, { requireActive })
 }

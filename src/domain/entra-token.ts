@@ -24,6 +24,11 @@ export interface VerifiedToken {
   clientId: string | undefined
   /** ms since epoch. */
   expiresAt: number
+  /**
+   * What later steps derive from this (immutable) token, kept with it so a token-cache hit
+   * skips the work: see authorization.ts. A plain slot, not a WeakMap, to keep GC cheap.
+   */
+  memo: Record<string, unknown>
 }
 
 export interface TokenProfile {
@@ -106,7 +111,8 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
       version,
       principalType,
       clientId: typeof client === 'string' ? client.toLowerCase() : undefined,
-      expiresAt: (verified.exp as number) * 1000
+      expiresAt: (verified.exp as number) * 1000,
+      memo: {}
     }
   }
 }

@@ -1,7 +1,6 @@
 import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { ApiProfileConfig } from '../config/schema.js'
-import { resolveClientBank, resolveTenantBank, type BankContext } from '../domain/bank-resolution.js'
-import type { VerifiedToken } from '../domain/entra-token.js'
+import { resolveBankOf, type BankContext } from '../domain/bank-resolution.js'
 import type { Resources } from '../resources.js'
 import { countFailure } from './authenticate.js'
 
@@ -12,19 +11,10 @@ declare module 'fastify' {
   }
 }
 
-/** The bank of a verified principal (CONTRACT.md §4), through the cached mappings. */
-export async function resolveBank (resources: Resources, profile: ApiProfileConfig, token: VerifiedToken, selection: string | undefined, requireActive = true): Promise<BankContext> {
-  if (profile.bankResolution === 'client') {
-    if (token.clientId === undefined) return resolveClientBank(null)
-    return resolveClientBank(await resources.mappings.client(token.clientId))
-  }
-  return resolveTenantBank(await resources.mappings.tenant(token.tenantId), selection, { requireActive })
-}
-
 export function bankContextHook (profile: ApiProfileConfig, resources: Resources): preHandlerAsyncHookHandler {
   return async function bankContext (request) {
     try {
-      request.bank = await resolveBank(resources, profile, request.principal!.token, request.bankSelection)
+      request.bank = await resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
     } catch (err) {
       countFailure(resources, err)
       throw err

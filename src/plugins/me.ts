@@ -5,7 +5,7 @@ import { peekAudience } from '../domain/entra-token.js'
 import { GatewayError } from '../errors.js'
 import type { Resources } from '../resources.js'
 import { bearerToken, countFailure } from './authenticate.js'
-import { resolveBank } from './bank-context.js'
+import { resolveBankOf } from '../domain/bank-resolution.js'
 
 /**
  * `GET /_gateway/me` (CONTRACT.md §8): who the caller is, as the Management UI's bank switcher
@@ -22,7 +22,7 @@ export default async function me (app: FastifyInstance, { config, resources }: {
       if (api === undefined) throw new GatewayError('TOKEN_AUDIENCE_INVALID', 'The token is not for any API of this gateway')
       const profile = config.apis[api]!
       const token = await resources.authenticator.verify(api, raw)
-      const bank = await resolveBank(resources, profile, token, request.bankSelection, false)
+      const bank = await resolveBankOf(resources.mappings, profile.bankResolution, token, request.bankSelection, false)
       const { mapped } = authorize({ api, token, bank, routeRoles: [], requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix: config.headers.prefix })
       const p = token.payload
       const userName = token.principalType === 'user' ? [p.preferred_username, p.upn, p.unique_name].find((v) => typeof v === 'string' && v !== '') ?? null : null

@@ -5,7 +5,7 @@ import type { VerifiedToken } from '../../src/domain/entra-token.js'
 import type { MappedIdentity } from '../../src/domain/roles.js'
 
 const token = (payload: Record<string, unknown>, principalType: 'user' | 'app' = 'user'): VerifiedToken =>
-  ({ payload, tenantId: 'aaaaaaaa-0000-0000-0000-000000000000', version: 2, principalType, clientId: 'cccccccc-0000-0000-0000-000000000000', expiresAt: 0 })
+  ({ payload, tenantId: 'aaaaaaaa-0000-0000-0000-000000000000', version: 2, principalType, clientId: 'cccccccc-0000-0000-0000-000000000000', expiresAt: 0, memo: {} })
 const mapped: MappedIdentity = { roles: [], effectiveRoles: ['Manager', 'Employee'], teams: [], businessUnits: [] }
 
 t.test('values are encoded so no claim can split or add a header (CVE-2023-27493 class)', async (t) => {

@@ -71,19 +71,6 @@ t.test('role decisions: claim missing, no role, route role, profile requiredRole
   t.same([sys.status, sys.body.code, sys.body.detail], [403, 'ROLE_REQUIRED', 'This API needs the role: System'], 'profile requiredRoles')
 })
 
-t.test('a claim with CR/LF cannot split or add a header', async (t) => {
-  const { issuer, upstream, call } = await setup(t)
-  for (const evil of ['eve\r\nx-bookme-roles: Admin', 'eve\nX-Injected: 1', 'eve\u0000']) {
-    const res = await call(issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { preferred_username: evil } }))
-    t.same([res.status, res.body.code], [401, 'TOKEN_MALFORMED'], JSON.stringify(evil))
-  }
-  const teams = await call(issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { department: ['a\r\nb'] } }))
-  t.equal(teams.status, 401, 'in a list too')
-  t.equal(upstream.requests.length, 0, 'nothing reached the upstream')
-  t.equal((await call(issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { preferred_username: 'José, Ñ' } }))).status, 200)
-  t.equal(upstream.last().headers['x-bookme-user-name'], 'Jos%C3%A9, %C3%91', 'non-ASCII encoded reversibly')
-})
-
 t.test('forwardAuthorization false drops the token per route', async (t) => {
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
