@@ -42,7 +42,8 @@ async function measure (target: Started): Promise<Round> {
     url: `http://127.0.0.1:${target.port}${path}`,
     connections,
     duration,
-    requests: target.requests
+    // The body size is chosen by the path: every request of the stream takes it.
+    requests: target.requests?.map((request) => ({ ...request, path }))
   })
   const cpu = cpuSeconds(target.pid) - before
   const total = result.requests.total

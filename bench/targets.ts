@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,20 +26,21 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   const profiled = process.env.BENCH_NODE_OPTIONS && !args.includes('bench/origin.ts')
   const nodeArgs = profiled ? [...process.env.BENCH_NODE_OPTIONS!.split(' '), ...args] : args
   const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs]
-  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  // Stdout goes to a file, as a container runtime would take it: a pipe read by this process
+  // would put the gateway's log volume on the load generator's CPU.
+  const logFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-log-')), 'stdout.log')
+  const out = openSync(logFile, 'w')
+  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, 'inherit'] })
+  closeSync(out)
   const port = await new Promise<number>((resolve, reject) => {
-    let buffered = ''
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString()
-      const match = listenLine.exec(buffered)
+    const poll = setInterval(() => {
+      const match = listenLine.exec(readFileSync(logFile, 'utf8').slice(0, 65536))
       if (match) {
-        child.stdout!.off('data', onData)
-        child.stdout!.resume() // keep draining (the gateway logs a line per request)
+        clearInterval(poll)
         resolve(Number(match[1] ?? match[2] ?? match[3]))
       }
-    }
-    child.stdout!.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)))
+    }, 50)
+    child.once('exit', (code) => { clearInterval(poll); reject(new Error(`${args.join(' ')} exited with ${code}`)) })
   })
   return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') }
 }
@@ -79,13 +80,28 @@ function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, re
   return fixture
 }
 
-async function startAuthGateway (origin: string, extra: string[]): Promise<Started> {
+let redis: Promise<string> | undefined
+
+/** A throwaway redis-server on a free port, for the Redis-store target (killed with the harness). */
+function benchRedis (): Promise<string> {
+  redis ??= (async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    process.on('exit', () => child.kill('SIGKILL'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return `redis://127.0.0.1:${port}`
+  })()
+  return redis
+}
+
+async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = []): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
     'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
     `entra: { authority: "${issuer.url}"${extra.length ? ', ' + extra.join(', ') : ''} }`,
     `apis: { management: { clientId: ${CLIENT_ID} } }`,
     `mappings: { source: file, file: "${mappingsFile}" }`,
+    ...topLevel,
     'routes:',
     `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee] }`
   ].join('\n'))
@@ -94,14 +110,20 @@ async function startAuthGateway (origin: string, extra: string[]): Promise<Start
 }
 
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
-  bare: async (origin) => await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0),
-  'gateway-open': async (origin) => await startGateway([
-    'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
-    'routes:',
-    `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
-  ].join('\n')),
+  // Every target gets the same request stream (1,000 tokens across 50 tenants): the open ones
+  // just forward the header, so all send identical bytes through autocannon's same code path.
+  bare: async (origin) => ({ ...await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0), requests: (await authFixture()).requests }),
+  'gateway-open': async (origin) => ({
+    ...await startGateway([
+      'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
+      'routes:',
+      `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
+    ].join('\n')),
+    requests: (await authFixture()).requests
+  }),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
+  'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
 }

@@ -52,6 +52,9 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const now = options.now ?? Date.now
   const localMax = options.localMaxEntries ?? 200_000
   const local = new Map<string, LocalEntry<unknown>>()
+  // In front of the in-process memory store a second copy would only double the memory: the
+  // process layer is then the whole cache, fresh for ttlSec.
+  const hasSharedLayer = store.kind !== 'memory'
   const pending = new Map<string, Promise<unknown>>()
 
   const freshFor = (stored: Stored<unknown>): number => (stored.v === null ? options.negativeTtlSec : options.ttlSec) * 1000
@@ -64,10 +67,12 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
       if (oldest !== undefined) local.delete(oldest)
     }
     // Never fresher than the shared answer: a change is visible after ttlSec at the latest.
-    local.set(key, { stored, until: Math.min(now() + options.localTtlSec * 1000, stored.at + freshFor(stored)) })
+    const freshUntil = stored.at + freshFor(stored)
+    local.set(key, { stored, until: hasSharedLayer ? Math.min(now() + options.localTtlSec * 1000, freshUntil) : freshUntil })
   }
 
   async function readShared<T> (key: string): Promise<Stored<T> | undefined> {
+    if (!hasSharedLayer) return undefined
     try {
       const text = await store.get(key)
       return text === null ? undefined : JSON.parse(text) as Stored<T>
@@ -93,13 +98,13 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   }
 
   async function resolveMiss<T> (kind: 'tenant' | 'client', key: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
-    const shared = await readShared<T>(key)
-    if (shared && isFresh(shared)) {
+    const fromShared = await readShared<T>(key)
+    if (fromShared && isFresh(fromShared)) {
       events.lookup?.('shared', 'hit')
-      remember(key, shared)
-      return shared.v
+      remember(key, fromShared)
+      return fromShared.v
     }
-    events.lookup?.('shared', 'miss')
+    if (hasSharedLayer) events.lookup?.('shared', 'miss')
     let value: T | null
     try {
       value = await query()
@@ -107,7 +112,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     } catch (err) {
       events.sourceQuery?.(kind, 'error')
       events.sourceError?.(err)
-      const stale = [shared, localStale].filter((s): s is Stored<T> => s !== undefined && isServableStale(s))
+      const stale = [fromShared, localStale].filter((s): s is Stored<T> => s !== undefined && isServableStale(s))
         .sort((a, b) => b.at - a.at)[0]
       if (stale) {
         events.staleServed?.(kind)
@@ -118,7 +123,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     const stored: Stored<T> = { v: value, at: now() }
     remember(key, stored)
     // Kept past freshness so it can be served stale while the source is down.
-    store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
+    if (hasSharedLayer) store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
     return value
   }
 
