@@ -30,9 +30,9 @@ function openSocket (url: string, headers: Record<string, string> = {}): Promise
   })
 }
 
-async function refusalStatus (url: string): Promise<number | undefined> {
+async function refusalStatus (url: string, headers: Record<string, string> = {}): Promise<number | undefined> {
   try {
-    (await openSocket(url)).terminate()
+    (await openSocket(url, headers)).terminate()
     return 101
   } catch (err) {
     return (err as { status?: number }).status
@@ -78,4 +78,25 @@ t.test('routes without websocket: true do not upgrade', async (t) => {
   const gw = await startTestGateway(t, { routes: [{ name: 'plain', prefix: '/plain', upstream: upstream.url, auth: 'none' }] })
   await t.rejects(openSocket(`${gw.proxyUrl.replace('http', 'ws')}/plain/x`))
   t.equal(upstream.handshakes.length, 0)
+})
+
+t.test('an authenticated upgrade carries the identity headers to the upstream', async (t) => {
+  const { startIssuer, authConfig, BANK_TENANT, MGMT_CLIENT, DEFAULT_MAPPINGS } = await import('../helpers/issuer.js')
+  const issuer = await startIssuer(t)
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url, {
+    routes: [{ name: 'live', prefix: '/live', upstream: upstream.url, api: 'management', roles: ['Employee'], websocket: true }]
+  }), { mappings: DEFAULT_MAPPINGS })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const socket = await openSocket(`${gw.proxyUrl.replace('http', 'ws')}/live/feed`, { authorization: `Bearer ${token}`, 'x-bookme-roles': 'Admin' })
+  t.teardown(() => socket.terminate())
+  socket.send('ping')
+  const [reply] = await once(socket, 'message') as [Buffer]
+  t.equal(reply.toString(), 'echo:ping')
+  const headers = upstream.handshakes[0]!.headers
+  t.equal(headers['x-bookme-bank-id'], '1001')
+  t.equal(headers['x-bookme-tenant-id'], BANK_TENANT)
+  t.equal(headers['x-bookme-roles'], 'Employee', 'the spoofed Admin was replaced')
+  const employee = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Customer'] } })
+  t.equal(await refusalStatus(`${gw.proxyUrl.replace('http', 'ws')}/live/feed`, { authorization: `Bearer ${employee}` }), 403, 'role refused before the upgrade')
 })
