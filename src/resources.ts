@@ -41,6 +41,7 @@ export interface ResourceOptions {
 
 /** How often readiness re-asks the mapping source / shared cache, for the /readyz body. */
 const DEPENDENCY_PROBE_MS = 10_000
+const CACHE_ERROR_LOG_INTERVAL_MS = 30_000
 
 export async function createResources (config: Readonly<Config>, options: ResourceOptions = {}): Promise<Resources> {
   const logger = options.logger ?? createLogger()
@@ -60,7 +61,13 @@ export async function createResources (config: Readonly<Config>, options: Resour
   }
 
   const source = createMappingSource(config)
-  const sharedStore = createSharedStore(config, (err) => logger.warn({ err: { message: err.message } }, 'shared cache error'))
+  // ioredis reports every reconnect attempt while Redis is away: one line per interval is enough.
+  let cacheErrorLoggedAt = -Infinity
+  const sharedStore = createSharedStore(config, (err) => {
+    if (Date.now() - cacheErrorLoggedAt < CACHE_ERROR_LOG_INTERVAL_MS) return
+    cacheErrorLoggedAt = Date.now()
+    logger.warn({ err: { message: err.message } }, 'shared cache error (repeats are not logged for 30 s)')
+  })
   const mappings = createCachedMappings({
     source,
     store: sharedStore,

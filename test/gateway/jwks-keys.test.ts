@@ -90,3 +90,23 @@ t.test('readiness waits for every profile\'s keys', async (t) => {
   await sleep(1500)
   t.equal((await fetch(`${gw.adminUrl}/readyz`)).status, 200, 'ready after the background refresh fetched the keys')
 })
+
+t.test('a JWKS endpoint that never answers is given up after timeoutMs and reported down', async (t) => {
+  const { createServer } = await import('node:http')
+  const hung = createServer(() => { /* never answers */ })
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { hung.closeAllConnections(); hung.close(() => resolve()) }))
+  const authority = `http://127.0.0.1:${(hung.address() as { port: number }).port}`
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, {
+    entra: { authority, jwks: { timeoutMs: 300 } },
+    apis: { management: { clientId: MGMT_CLIENT } },
+    routes: [{ name: 'm', prefix: '/m', upstream: upstream.url, api: 'management' }]
+  }, { mappings: DEFAULT_MAPPINGS })
+  await sleep(700)
+  const ready = await fetch(`${gw.adminUrl}/readyz`)
+  t.equal(ready.status, 503)
+  t.match(await ready.json(), { dependencies: { 'keys:management': { state: 'down' } } }, 'reported down, not left pending')
+  const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+  t.match(metrics, /bookme_gateway_jwks_fetches_total\{result="error"\} 1\b/)
+})
