@@ -38,6 +38,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   const verifiers = new Map<string, (token: string) => Promise<VerifiedToken>>()
   const urls = new Map<string, string>()
   const audiences = new Map<string, string>()
+  // A client often fires several requests with a fresh token at once (an SPA loading a page):
+  // they share one verification instead of each paying for the signature.
+  const verifying = new Map<string, Promise<VerifiedToken>>()
 
   for (const [name, profile] of Object.entries(options.profiles)) {
     const url = discoveryUrl(authority, profile)
@@ -60,11 +63,16 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       const cached = cache.get(key)
       options.onCacheLookup?.(cached ? 'hit' : 'miss')
       if (cached) return cached
+      const pending = verifying.get(key)
+      if (pending) return await pending
       const verify = verifiers.get(profileName)
       if (!verify) throw new Error(`no API profile "${profileName}"`)
-      const verified = await verify(token)
-      cache.set(key, verified, verified.expiresAt)
-      return verified
+      const verification = verify(token).then((verified) => {
+        cache.set(key, verified, verified.expiresAt)
+        return verified
+      }).finally(() => verifying.delete(key))
+      verifying.set(key, verification)
+      return await verification
     },
     profileForAudience (aud) {
       const candidates = Array.isArray(aud) ? aud : [aud]

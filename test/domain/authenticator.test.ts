@@ -1,0 +1,38 @@
+import t from 'tap'
+import { createAuthenticator } from '../../src/domain/authenticator.js'
+import { createJwksStore, type JwksStore, type KeySource } from '../../src/domain/jwks-store.js'
+import { startIssuer, MGMT_CLIENT, BANK_TENANT } from '../helpers/issuer.js'
+
+t.test('concurrent requests with one fresh token share a single verification; the cache serves the rest', async (t) => {
+  const issuer = await startIssuer(t)
+  const real = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
+  t.teardown(() => real.close())
+  let keyLookups = 0
+  const counting: JwksStore = {
+    ...real,
+    source (url) {
+      const source = real.source(url)
+      return Object.assign(Object.create(source) as KeySource, { getKey: (id: string) => { keyLookups++; return source.getKey(id) } })
+    }
+  }
+  const authenticator = createAuthenticator({
+    profiles: { m: { clientId: MGMT_CLIENT, appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    authority: issuer.url,
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    store: counting,
+    isTenantMapped: async () => true,
+    tokenCache: { maxEntries: 100, ttlSec: 300 }
+  })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const results = await Promise.all(Array.from({ length: 50 }, () => authenticator.verify('m', token)))
+  t.equal(keyLookups, 1, 'one verification for 50 concurrent requests')
+  t.ok(results.every((r) => r === results[0]), 'all get the same verified token')
+  await authenticator.verify('m', token)
+  t.equal(keyLookups, 1, 'then from cache')
+  const bad = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { exp: 1 } })
+  const failures = await Promise.allSettled(Array.from({ length: 10 }, () => authenticator.verify('m', bad)))
+  t.ok(failures.every((f) => f.status === 'rejected' && (f.reason as { code: string }).code === 'TOKEN_EXPIRED'), 'a shared failure fails every waiter')
+  const again = await authenticator.verify('m', bad).then(() => 'accepted', (err: { code: string }) => err.code)
+  t.equal(again, 'TOKEN_EXPIRED', 'failures are not cached as successes')
+})
