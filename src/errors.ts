@@ -67,6 +67,14 @@ function bearerErrorFor (code: ErrorCode): GatewayError['bearerError'] {
   return undefined
 }
 
+/**
+ * A refusal of the caller's identity or access (token, tenant, client, bank, roles): the
+ * `auth_failures_total` metric counts these, not routing, size or upstream answers.
+ */
+export function isAccessRefusal (err: GatewayError): boolean {
+  return err.statusCode === 401 || err.statusCode === 403 || err.code === 'BANK_CONTEXT_REQUIRED'
+}
+
 export function isGatewayError (err: unknown): err is GatewayError {
   return err instanceof GatewayError
 }

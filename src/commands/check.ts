@@ -9,13 +9,16 @@ import { createResources } from '../resources.js'
  * on any failure. Builds the same resources `start` builds, opens no port.
  */
 export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: string) => void): Promise<number> {
+  const configFailed = (err: unknown): number => {
+    if (!(err instanceof ConfigError)) throw err
+    for (const problem of err.problems) out(`FAIL config: ${problem}`)
+    return 1
+  }
   let config: Readonly<Config>
   try {
     config = loadConfig()
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    for (const problem of err.problems) out(`FAIL config: ${problem}`)
-    return 1
+    return configFailed(err)
   }
   out('ok config')
   let failed = false
@@ -28,11 +31,8 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
   try {
     resources = await createResources(config, { logger: createLogger({ level: 'silent' }), registry: new Registry() })
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const problem of err.problems) out(`FAIL config: ${problem}`)
-      return 1
-    }
-    throw err
+    // A bad mappings file surfaces here, as a config problem too.
+    return configFailed(err)
   }
   try {
     for (const api of Object.keys(config.apis)) {

@@ -1,4 +1,4 @@
-import { createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
+import { acceptedV1Audiences, createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
 import { createTokenCache } from './token-cache.js'
 import type { JwksStore } from './jwks-store.js'
 
@@ -52,7 +52,7 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       v1IssuerTemplate,
       isTenantMapped: options.isTenantMapped
     }))
-    for (const aud of [profile.clientId, profile.appIdUri, profile.appIdUri.replace(/\/$/, ''), `${profile.appIdUri.replace(/\/$/, '')}/`]) {
+    for (const aud of acceptedV1Audiences(profile)) {
       if (!audiences.has(aud.toLowerCase())) audiences.set(aud.toLowerCase(), name)
     }
   }

@@ -4,7 +4,7 @@ import type { VerifiedToken } from './entra-token.js'
 
 /**
  * The bank rules of CONTRACT.md §4, over answers already fetched: which banks a principal may
- * act for and which one is active. Pure; the lookups happen in the bank-context plugin.
+ * act for and which one is active. The rules are pure; `resolveBankOf` feeds them the lookups.
  */
 export interface BankContext {
   /** The active bank, or null when a user must still choose (only for /_gateway/me). */

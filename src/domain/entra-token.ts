@@ -58,7 +58,7 @@ function fail (code: ErrorCode, detail: string): never {
 
 export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate, isTenantMapped }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
   const clientId = profile.clientId.toLowerCase()
-  const v1Audiences = new Set([profile.appIdUri, profile.appIdUri.endsWith('/') ? profile.appIdUri.slice(0, -1) : `${profile.appIdUri}/`, clientId])
+  const v1Audiences = new Set(acceptedV1Audiences(profile))
   const pinnedTenant = profile.tenantId?.toLowerCase()
 
   return async function verifyEntraToken (token: string): Promise<VerifiedToken> {
@@ -115,6 +115,12 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
       memo: {}
     }
   }
+}
+
+/** v1 tokens name the API by App ID URI, with or without a trailing slash, or by client id (ENTRA.md §1.3). */
+export function acceptedV1Audiences (profile: Pick<TokenProfile, 'clientId' | 'appIdUri'>): string[] {
+  const uri = profile.appIdUri.replace(/\/$/, '')
+  return [uri, `${uri}/`, profile.clientId.toLowerCase()]
 }
 
 function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {

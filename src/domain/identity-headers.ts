@@ -46,6 +46,11 @@ function claimString (payload: Readonly<Record<string, unknown>>, ...names: stri
   return undefined
 }
 
+/** The display name of a user principal (never of an app); for display only, never authorization. */
+export function userNameOf (token: VerifiedToken): string | undefined {
+  return token.principalType === 'user' ? claimString(token.payload, 'preferred_username', 'upn', 'unique_name') : undefined
+}
+
 export function buildIdentityHeaders (prefix: string, { api, token, bank, mapped }: IdentityInput): Record<string, string> {
   const p = prefix.toLowerCase()
   const payload = token.payload
@@ -60,10 +65,8 @@ export function buildIdentityHeaders (prefix: string, { api, token, bank, mapped
   const oid = claimString(payload, 'oid')
   put('principal-id', oid === undefined ? undefined : encodeHeaderValue(oid))
   put('client-id', token.clientId === undefined ? undefined : encodeHeaderValue(token.clientId))
-  if (token.principalType === 'user') {
-    const userName = claimString(payload, 'preferred_username', 'upn', 'unique_name')
-    put('user-name', userName === undefined ? undefined : encodeHeaderValue(userName))
-  }
+  const userName = userNameOf(token)
+  put('user-name', userName === undefined ? undefined : encodeHeaderValue(userName))
   put('roles', list(mapped.effectiveRoles))
   const scp = claimString(payload, 'scp')
   put('scopes', scp === undefined ? undefined : encodeHeaderValue(scp))

@@ -118,9 +118,10 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
       expire()
     }
 
+    const isExpired = (key: SigningKey): boolean => key.lastSeen < now() - options.cacheTtlSec * 1000
+
     function expire (): void {
-      const oldest = now() - options.cacheTtlSec * 1000
-      for (const [id, key] of keys) if (key.lastSeen < oldest) keys.delete(id)
+      for (const [id, key] of keys) if (isExpired(key)) keys.delete(id)
     }
 
     function refresh (): Promise<void> {
@@ -130,7 +131,7 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
 
     function lookup (id: string): SigningKey | undefined {
       const key = keys.get(id) ?? findByX5t(id)
-      if (key && key.lastSeen < now() - options.cacheTtlSec * 1000) {
+      if (key && isExpired(key)) {
         keys.delete(key.id)
         return undefined
       }

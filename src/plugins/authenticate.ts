@@ -1,7 +1,7 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { VerifiedToken } from '../domain/entra-token.js'
 import type { Resources } from '../resources.js'
-import { GatewayError, isGatewayError } from '../errors.js'
+import { GatewayError } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,18 +24,8 @@ export function bearerToken (request: FastifyRequest): string {
   return token
 }
 
-/** Counts every refusal by code; a token is never part of what is logged. */
-export function countFailure (resources: Resources, err: unknown): void {
-  if (isGatewayError(err) && err.statusCode < 500) resources.metrics.authFailures.inc({ code: err.code })
-}
-
 export function authenticateHook (api: string, resources: Resources): preHandlerAsyncHookHandler {
   return async function authenticate (request) {
-    try {
-      request.principal = { api, token: await resources.authenticator.verify(api, bearerToken(request)) }
-    } catch (err) {
-      countFailure(resources, err)
-      throw err
-    }
+    request.principal = { api, token: await resources.authenticator.verify(api, bearerToken(request)) }
   }
 }

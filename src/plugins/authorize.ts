@@ -3,7 +3,6 @@ import type { ApiProfileConfig, RouteConfig } from '../config/schema.js'
 import { authorize } from '../domain/authorization.js'
 import type { MappedIdentity } from '../domain/roles.js'
 import type { Resources } from '../resources.js'
-import { countFailure } from './authenticate.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,14 +14,9 @@ declare module 'fastify' {
 /** Last policy hook: roles enforced, identity headers ready for the proxy to inject. */
 export function authorizeHook (route: RouteConfig, profile: ApiProfileConfig, resources: Resources, headerPrefix: string): preHandlerAsyncHookHandler {
   return async function authorizeRequest (request) {
-    try {
-      const { api, token } = request.principal!
-      const { mapped, headers } = authorize({ api, token, bank: request.bank!, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix })
-      request.mapped = mapped
-      request.identityHeaders = headers
-    } catch (err) {
-      countFailure(resources, err)
-      throw err
-    }
+    const { api, token } = request.principal!
+    const { mapped, headers } = authorize({ api, token, bank: request.bank!, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix })
+    request.mapped = mapped
+    request.identityHeaders = headers
   }
 }

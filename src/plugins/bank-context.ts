@@ -2,7 +2,6 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { ApiProfileConfig } from '../config/schema.js'
 import { resolveBankOf, type BankContext } from '../domain/bank-resolution.js'
 import type { Resources } from '../resources.js'
-import { countFailure } from './authenticate.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,11 +12,6 @@ declare module 'fastify' {
 
 export function bankContextHook (profile: ApiProfileConfig, resources: Resources): preHandlerAsyncHookHandler {
   return async function bankContext (request) {
-    try {
-      request.bank = await resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
-    } catch (err) {
-      countFailure(resources, err)
-      throw err
-    }
+    request.bank = await resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
   }
 }

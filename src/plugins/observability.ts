@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Resources } from '../resources.js'
 import { createRequestRecorder } from '../metrics.js'
 import { createAccessLog } from '../logger.js'
+import { isAccessRefusal, isGatewayError } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,6 +37,12 @@ async function observability (app: FastifyInstance, { resources }: { resources: 
       request.raw.once('close', leaveOnce)
       request.raw.socket.once('close', leaveOnce)
     }
+    done()
+  })
+
+  // Every refusal by code, wherever in the pipeline it was raised (token, bank, roles, /me).
+  app.addHook('onError', function countRefusal (_request, _reply, err, done) {
+    if (isGatewayError(err) && isAccessRefusal(err)) metrics.authFailures.inc({ code: err.code })
     done()
   })
 

@@ -118,9 +118,11 @@ t.test('the verified-token cache never lets a token verified for one profile pas
   const other = await fetch(`${gw.proxyUrl}/apps/a`, { headers })
   t.equal(other.status, 403)
   t.equal((await other.json() as { code: string }).code, 'PRINCIPAL_TYPE_NOT_ALLOWED')
+  t.equal((await fetch(`${gw.proxyUrl}/nowhere`)).status, 404)
   const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
   t.match(metrics, /bookme_gateway_token_cache_lookups_total\{result="hit"\} [1-9]/)
-  t.match(metrics, /bookme_gateway_auth_failures_total\{code="PRINCIPAL_TYPE_NOT_ALLOWED"\} 1/)
+  t.match(metrics, /bookme_gateway_auth_failures_total\{code="PRINCIPAL_TYPE_NOT_ALLOWED"\} 1\n/, 'each refusal counted once')
+  t.notMatch(metrics, /auth_failures_total\{code="ROUTE_NOT_FOUND"\}/, 'routing answers are not access refusals')
 })
 
 t.test('tokens are never logged', async (t) => {
