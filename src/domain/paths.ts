@@ -106,3 +106,15 @@ function isUnreserved (byte: number): boolean {
   return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) ||
     byte === 0x2d || byte === 0x2e || byte === 0x5f || byte === 0x7e
 }
+
+/**
+ * An upstream's `Location` path under `upstreamPrefix` told in the client's terms, under
+ * `routePrefix` (a route with `rewritePrefix`). Absolute URLs and paths elsewhere are kept.
+ */
+export function rewriteLocationPrefix (location: string, upstreamPrefix: string, routePrefix: string): string {
+  const from = upstreamPrefix.endsWith('/') ? upstreamPrefix.slice(0, -1) : upstreamPrefix
+  const to = routePrefix.endsWith('/') ? routePrefix.slice(0, -1) : routePrefix
+  if (!location.startsWith('/') || location.startsWith('//')) return location
+  if (location !== from && !location.startsWith(from + '/') && !location.startsWith(from + '?')) return location
+  return (to + location.slice(from.length)) || '/'
+}

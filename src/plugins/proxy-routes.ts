@@ -1,12 +1,15 @@
-import { pipeline } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { Pool } from 'undici'
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { Config, RouteConfig } from '../config/schema.js'
 import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
 import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers.js'
-import { classifyUpstreamFailure, createBodyLimiter } from '../domain/upstream-failure.js'
+import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
+import { rewriteLocationPrefix } from '../domain/paths.js'
+import { forwardToUpstream } from '../upstream/forward.js'
+import { markClosingWhileDraining } from './request-guard.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,8 +47,9 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
 }
 
 /**
- * Our own undici pool per upstream: TLS verification explicitly on, since reply-from's built-in
- * transports default to `rejectUnauthorized: false` (CVE-2026-107318); keep-alive reuse.
+ * Our own undici pool per upstream, used by the hop and handed to http-proxy so its reply-from
+ * builds no transport of its own (those default to `rejectUnauthorized: false`, CVE-2026-107318):
+ * TLS verification explicitly on, keep-alive reuse.
  */
 function createUpstreamPool (route: RouteConfig): Pool {
   return new Pool(new URL(route.upstream).origin, {
@@ -98,25 +102,12 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
     rewritePrefix: route.rewritePrefix ?? route.prefix,
     websocket: route.websocket,
     proxyPayloads: false,
+    // http-proxy keeps the routing, prefix rewriting, traversal checks and WebSockets; the HTTP
+    // hop itself is ours (upstream/forward.ts), in place of @fastify/reply-from.
+    handler: createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, { ...request.headers })),
     undici: pool,
     disableRequestLogging: true,
-    internalRewriteLocationHeader: route.rewritePrefix !== undefined,
     config: { routeName: route.name },
-    replyOptions: {
-      timeout: route.timeoutMs,
-      // No silent retries: a gateway must not replay a request the client sent once.
-      retryDelay: () => null,
-      queryString: (_search, url) => rawQuery(url),
-      rewriteRequestHeaders: (request, headers) => upstreamHeaders(request as FastifyRequest, headers),
-      onError: (reply, { error }) => {
-        const failure = classifyUpstreamFailure(error)
-        if (failure.kind) resources.metrics.upstreamErrors.inc({ route: route.name, kind: failure.kind })
-        reply.request.log.warn({ requestId: reply.request.id, route: route.name, kind: failure.kind, code: failure.code }, 'upstream request failed')
-        reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'
-          ? `The request body is larger than ${config.server.bodyLimitBytes} bytes`
-          : failure.code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached'))
-      }
-    },
     wsClientOptions: {
       queryString: (_search: string | undefined, url: string) => rawQuery(url),
       // Not in the published types, read by http-proxy's WebSocketProxy.
@@ -125,7 +116,47 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
   }
 }
 
-/** The query exactly as received (reply-from would re-encode it through a parser). */
+function createForwardHandler (route: RouteConfig, config: Readonly<Config>, resources: Resources, pool: Pool,
+  headersFor: (request: FastifyRequest) => HeaderMap): (request: FastifyRequest, reply: FastifyReply, dest: string) => void {
+  const { metrics, health } = resources
+  const rewritePrefix = route.rewritePrefix
+  const rewriteLocation = rewritePrefix === undefined ? undefined : (location: string) => rewriteLocationPrefix(location, rewritePrefix, route.prefix)
+
+  const recordFailure = (request: FastifyRequest, error: Error): UpstreamFailure => {
+    const failure = classifyUpstreamFailure(error)
+    if (failure.kind) metrics.upstreamErrors.inc({ route: route.name, kind: failure.kind })
+    request.log.warn({ requestId: request.id, route: route.name, kind: failure.kind, code: failure.code }, 'upstream request failed')
+    return failure
+  }
+
+  return function forward (request, reply, dest) {
+    const url = request.raw.url!
+    const q = url.indexOf('?')
+    forwardToUpstream(pool, request.raw, reply.raw, {
+      method: request.raw.method!,
+      path: q === -1 ? dest : dest + url.slice(q),
+      headers: headersFor(request),
+      body: request.body instanceof Readable ? request.body : null,
+      timeoutMs: route.timeoutMs
+    }, {
+      rewriteLocation,
+      responseStarting () {
+        reply.hijack()
+        markClosingWhileDraining(reply, health)
+        return reply.getHeaders()
+      },
+      failedBeforeResponse (error) {
+        const failure = recordFailure(request, error)
+        reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'
+          ? `The request body is larger than ${config.server.bodyLimitBytes} bytes`
+          : failure.code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached'))
+      },
+      failedDuringResponse (error) { recordFailure(request, error) }
+    })
+  }
+}
+
+/** The query exactly as received (http-proxy would re-encode it through a parser). */
 function rawQuery (url: string): string {
   const q = url.indexOf('?')
   return q === -1 ? '' : url.slice(q + 1)

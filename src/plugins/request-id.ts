@@ -12,11 +12,14 @@ export function requestIdFor (req: IncomingMessage): string {
   return typeof inbound === 'string' && VALID_REQUEST_ID.test(inbound) ? inbound : randomUUID()
 }
 
-/** Every answer carries the id, proxied or not, so a caller can quote it. */
+/**
+ * Every answer carries the id, proxied or not, so a caller can quote it. Set on arrival: the
+ * proxy hop writes its answer past Fastify's onSend, and an error answer keeps the header.
+ */
 async function requestId (app: FastifyInstance): Promise<void> {
-  app.addHook('onSend', function echoRequestId (request, reply, payload, done) {
+  app.addHook('onRequest', function echoRequestId (request, reply, done) {
     reply.header('x-request-id', request.id)
-    done(null, payload)
+    done()
   })
 }
 

@@ -1,0 +1,123 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import { nominatedHeaders, type HeaderMap } from '../domain/upstream-headers.js'
+
+/**
+ * The proxy hop: one request streamed to an undici dispatcher and its answer streamed back to the
+ * client's ServerResponse, with no copies, retries or re-parsing in between. It replaces
+ * @fastify/reply-from on the request path, which cost more CPU per request than the whole
+ * gateway pipeline in front of it (bench/README.md).
+ */
+export interface UpstreamRequest {
+  method: string
+  /** Path and raw query, as the upstream should receive them. */
+  path: string
+  headers: HeaderMap
+  body: Readable | null
+  timeoutMs: number
+}
+
+export interface HopEvents {
+  /** The upstream answered: the gateway's own response headers, which win over the upstream's. */
+  responseStarting (): Record<string, string | number | string[] | undefined>
+  /** No answer could be started (connect, timeout, body error): the caller answers the client. */
+  failedBeforeResponse (error: Error): void
+  /** The answer broke off after its status line was sent: the client connection is cut. */
+  failedDuringResponse (error: Error): void
+  /** Rewrites an upstream `Location` value (prefix rewriting); absent means kept as is. */
+  rewriteLocation?: (location: string) => string
+}
+
+/**
+ * RFC 9110 §7.6.1 hop-by-hop fields of a response, never passed on. `content-length` is passed on,
+ * so Node keeps the upstream's framing; anything else it frames itself.
+ */
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade',
+  'http2-settings', 'te', 'trailer'])
+
+export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage, res: ServerResponse, request: UpstreamRequest, events: HopEvents): void {
+  let abort: ((reason?: Error) => void) | null = null
+  let answered = false
+  let finished = false
+  let clientGone = false
+  const onClientGone = (): void => {
+    if (finished) return
+    clientGone = true
+    abort?.(new Error('the client closed the connection'))
+  }
+  res.once('close', onClientGone)
+
+  const handler: Dispatcher.DispatchHandler = {
+    onConnect (abortRequest) {
+      abort = abortRequest
+      // Still queued for a connection when the client left: never sent.
+      if (clientGone) abortRequest(new Error('the client closed the connection'))
+    },
+    onHeaders (statusCode, rawHeaders, resume) {
+      const headers = responseHeaders(rawHeaders as unknown as Buffer[], events)
+      const own = events.responseStarting()
+      for (const name in own) if (own[name] !== undefined) headers[name] = own[name]
+      // An HTTP/1 connection cannot be reused while the client's body is unread: close it.
+      if (!req.complete) headers.connection = 'close'
+      try {
+        res.writeHead(statusCode, headers)
+      } catch (error) {
+        // An out-of-range status or a header Node refuses: nothing was sent yet.
+        abort?.(error as Error)
+        return false
+      }
+      answered = true
+      res.on('drain', resume)
+      return true
+    },
+    onData (chunk) {
+      return res.write(chunk)
+    },
+    onComplete () {
+      finished = true
+      res.end()
+    },
+    onError (error) {
+      finished = true
+      // Our own abort after the client left: nobody to answer and nothing the upstream did wrong.
+      if (clientGone) return
+      if (answered) {
+        events.failedDuringResponse(error)
+        res.destroy(error)
+      } else {
+        events.failedBeforeResponse(error)
+      }
+    }
+  }
+
+  dispatcher.dispatch({
+    method: request.method as Dispatcher.HttpMethod,
+    path: request.path,
+    headers: request.headers as Record<string, string | string[]>,
+    body: request.body,
+    headersTimeout: request.timeoutMs,
+    bodyTimeout: request.timeoutMs
+  }, handler)
+}
+
+/** Upstream header buffers as Node's flat name→value map, without hop-by-hop and nominated fields. */
+function responseHeaders (raw: Buffer[], events: HopEvents): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  let nominated: Set<string> | null = null
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase()
+    const value = raw[i + 1]!.toString('latin1')
+    if (name === 'connection') nominated = nominatedHeaders(value)
+    if (RESPONSE_HOP_BY_HOP.has(name)) continue
+    const current = headers[name]
+    if (current === undefined) headers[name] = value
+    else if (Array.isArray(current)) current.push(value)
+    else headers[name] = [String(current), value]
+  }
+  if (nominated !== null) for (const name of nominated) delete headers[name]
+  if (events.rewriteLocation !== undefined && typeof headers.location === 'string') {
+    headers.location = events.rewriteLocation(headers.location)
+  }
+  return headers
+}
