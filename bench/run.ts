@@ -9,8 +9,8 @@
 import { parseArgs } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import { TARGETS, startOrigin, type Started } from './targets.js'
+import { DEFAULT_LOADER, runLoad } from './load.js'
 
 const { values } = parseArgs({
   options: {
@@ -18,7 +18,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     targets: { type: 'string', default: Object.keys(TARGETS).join(',') },
-    body: { type: 'string', default: 'small' }
+    body: { type: 'string', default: 'small' },
+    loader: { type: 'string', default: DEFAULT_LOADER }
   }
 })
 const duration = Number(values.duration)
@@ -38,16 +39,10 @@ function cpuSeconds (pid: number): number {
 
 async function measure (target: Started): Promise<Round> {
   const before = cpuSeconds(target.pid)
-  const result = await autocannon({
-    url: `http://127.0.0.1:${target.port}${path}`,
-    connections,
-    duration,
-    // The body size is chosen by the path: every request of the stream takes it.
-    requests: target.requests?.map((request) => ({ ...request, path }))
-  })
+  // The load generator shares CPU 1 with the origin; the target has CPU 0 to itself.
+  const result = await runLoad(values.loader!, { url: `http://127.0.0.1:${target.port}`, path, connections, duration, requests: target.requests, cpu: 1 })
   const cpu = cpuSeconds(target.pid) - before
-  const total = result.requests.total
-  return { rps: result.requests.average, p99: result.latency.p99, cpuPer10k: total > 0 ? cpu / total * 10_000 : NaN, errors: result.errors, non2xx: result.non2xx }
+  return { rps: result.rps, p99: result.p99, cpuPer10k: result.total > 0 ? cpu / result.total * 10_000 : NaN, errors: result.errors, non2xx: result.non2xx }
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
@@ -78,7 +73,7 @@ const base = names[0]!
 const baseRps = median(results[base]!.map((r) => r.rps))
 const baseCpu = median(results[base]!.map((r) => r.cpuPer10k))
 const lines = [
-  `node ${process.version}, ${connections} connections, ${duration} s × ${rounds} rounds, body ${values.body}`,
+  `node ${process.version}, ${values.loader}, ${connections} connections, ${duration} s × ${rounds} rounds, body ${values.body}`,
   '',
   '| target | req/s (median) | min–max | p99 ms | CPU s / 10k req | req/s ratio vs ' + base + ' | CPU ratio |',
   '| --- | ---: | --- | ---: | ---: | ---: | ---: |'

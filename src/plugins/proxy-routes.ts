@@ -104,7 +104,7 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
     proxyPayloads: false,
     // http-proxy keeps the routing, prefix rewriting, traversal checks and WebSockets; the HTTP
     // hop itself is ours (upstream/forward.ts), in place of @fastify/reply-from.
-    handler: createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, { ...request.headers })),
+    handler: createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers)),
     undici: pool,
     disableRequestLogging: true,
     config: { routeName: route.name },

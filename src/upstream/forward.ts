@@ -41,6 +41,8 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
   let answered = false
   let finished = false
   let clientGone = false
+  let held: Buffer | null = null
+  let resumeUpstream: (() => void) | null = null
   const onClientGone = (): void => {
     if (finished) return
     clientGone = true
@@ -68,15 +70,22 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
         return false
       }
       answered = true
-      res.on('drain', resume)
+      resumeUpstream = resume
       return true
     },
     onData (chunk) {
-      return res.write(chunk)
+      // One chunk is held back, so a one-chunk answer leaves with its head in a single write.
+      const previous = held
+      held = chunk
+      if (previous === null || res.write(previous)) return true
+      res.once('drain', resumeUpstream!)
+      return false
     },
     onComplete () {
       finished = true
-      res.end()
+      if (held === null) res.end()
+      else res.end(held)
+      held = null
     },
     onError (error) {
       finished = true
@@ -104,7 +113,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
 /** Upstream header buffers as Node's flat name→value map, without hop-by-hop and nominated fields. */
 function responseHeaders (raw: Buffer[], events: HopEvents): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
-  let nominated: Set<string> | null = null
+  let nominated: ReadonlySet<string> | null = null
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase()
     const value = raw[i + 1]!.toString('latin1')

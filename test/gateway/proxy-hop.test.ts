@@ -110,9 +110,8 @@ t.test('an upstream that breaks off mid-answer cuts the client connection and is
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => server.close(resolve)))
   const gw = await startTestGateway(t, { routes: [openRoute(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)] })
-  const res = await fetch(`${gw.proxyUrl}/open/x`)
-  t.equal(res.status, 200, 'the status line was already on its way')
-  await t.rejects(res.text(), 'the client sees a truncated answer, not a complete one')
+  // The head may or may not have left before the break: either way no complete answer arrives.
+  await t.rejects(fetch(`${gw.proxyUrl}/open/x`).then(async (res) => await res.text()), 'the client sees a cut connection, not a complete answer')
   const metrics = await gw.resources.metrics.registry.metrics()
   t.match(metrics, /bookme_gateway_upstream_errors_total\{route="open",kind="reset"\} 1/)
 })
