@@ -5,8 +5,8 @@
 import { readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
 import { TARGETS, startOrigin } from './targets.js'
+import { DEFAULT_LOADER, runLoad } from './load.js'
 
 const [name = 'gateway-auth', seconds = '10'] = process.argv.slice(2)
 const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url))
@@ -14,15 +14,16 @@ mkdirSync(dir, { recursive: true })
 process.env.BENCH_NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${dir}`
 const origin = await startOrigin()
 const target = await TARGETS[name]!(origin.url)
-await autocannon({ url: `http://127.0.0.1:${target.port}/api/data`, connections: 32, duration: 3, requests: target.requests }) // warm-up
+const load = { url: `http://127.0.0.1:${target.port}`, path: '/api/data', connections: 32, requests: target.requests, cpu: 1 }
+await runLoad(DEFAULT_LOADER, { ...load, duration: 3 }) // warm-up
 const before = new Set(readdirSync(dir))
-const result = await autocannon({ url: `http://127.0.0.1:${target.port}/api/data`, connections: 32, duration: Number(seconds), requests: target.requests })
+const result = await runLoad(DEFAULT_LOADER, { ...load, duration: Number(seconds) })
 process.kill(target.pid, 'SIGTERM')
 await new Promise((resolve) => setTimeout(resolve, 3000))
 origin.stop()
 // The largest new profile is the main thread's (tsx adds a loader thread).
 const file = readdirSync(dir).filter((f) => !before.has(f) && f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0]
-process.stdout.write(`${name}: ${Math.round(result.requests.average)} req/s; profile ${file}\n`)
+process.stdout.write(`${name}: ${Math.round(result.rps)} req/s; profile ${file}\n`)
 if (file) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>, samples: number[], timeDeltas: number[] }
   const self = new Map<number, number>()

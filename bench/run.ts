@@ -1,8 +1,9 @@
 /**
  * Side-by-side benchmark: each target is a real process in front of the same origin, driven by
- * autocannon from this process, in interleaved rounds (A B A B …) so drift hits all alike.
+ * wrk (or autocannon, `--loader`), in interleaved rounds (A B A B …) so drift hits all alike.
  * Servers under test are pinned to CPU 0 and the origin and load generator to CPU 1 when
- * `taskset` exists. Reports median req/s, p99 latency and CPU seconds per 10k requests.
+ * `taskset` exists. Reports median req/s, p99 latency and CPU seconds per 10k requests, and
+ * ratios against the first target paired round by round.
  *
  *   npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--targets bare,gateway-open]
  */
@@ -70,8 +71,10 @@ try {
 }
 
 const base = names[0]!
-const baseRps = median(results[base]!.map((r) => r.rps))
-const baseCpu = median(results[base]!.map((r) => r.cpuPer10k))
+// Ratios are paired: each round's target against the same round's baseline, then the median of
+// those. Drift on a shared machine moves both sides of a pair alike and cancels out.
+const pairedRatio = (name: string, pick: (r: Round) => number): number =>
+  median(results[name]!.map((r, i) => pick(r) / pick(results[base]![i]!)))
 const lines = [
   `node ${process.version}, ${values.loader}, ${connections} connections, ${duration} s × ${rounds} rounds, body ${values.body}`,
   '',
@@ -83,7 +86,7 @@ for (const name of names) {
   const rps = median(rs.map((r) => r.rps))
   const cpu = median(rs.map((r) => r.cpuPer10k))
   const bad = rs.reduce((n, r) => n + r.errors + r.non2xx, 0)
-  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${(rps / baseRps).toFixed(2)} | ${(cpu / baseCpu).toFixed(2)} |`)
+  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} |`)
 }
 process.stdout.write(lines.join('\n') + '\n')
 writeFileSync(fileURLToPath(new URL(`./results/${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, results }, null, 2))

@@ -49,11 +49,20 @@ export async function startOrigin (): Promise<Started> {
   return await spawnServer(['--import', 'tsx', 'bench/origin.ts'], {}, 1)
 }
 
-/** Writes a gateway config for the bench and starts `node dist/cli.js start` on it. */
-export async function startGateway (config: string): Promise<Started> {
+/**
+ * Writes a gateway config for the bench and starts `node dist/cli.js start` on it, or the build
+ * in BENCH_BASELINE_DIST for the `baseline-*` targets (an A/B of two commits in one run).
+ */
+export async function startGateway (config: string, dist = 'dist'): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-'))
   writeFileSync(join(dir, 'gateway.yaml'), config)
-  return await spawnServer(['dist/cli.js', 'start', '--config', join(dir, 'gateway.yaml')], {}, 0)
+  return await spawnServer([join(dist, 'cli.js'), 'start', '--config', join(dir, 'gateway.yaml')], {}, 0)
+}
+
+function baselineDist (): string {
+  const dist = process.env.BENCH_BASELINE_DIST
+  if (!dist) throw new Error('baseline-* targets need BENCH_BASELINE_DIST=<another checkout>/dist')
+  return dist
 }
 
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
@@ -94,7 +103,7 @@ function benchRedis (): Promise<string> {
   return redis
 }
 
-async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = []): Promise<Started> {
+async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], dist = 'dist'): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
     'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
@@ -104,7 +113,7 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
     ...topLevel,
     'routes:',
     `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee] }`
-  ].join('\n'))
+  ].join('\n'), dist)
   await new Promise((resolve) => setTimeout(resolve, 500)) // first JWKS fetch
   return { ...started, requests }
 }
@@ -113,19 +122,25 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // Every target gets the same request stream (1,000 tokens across 50 tenants): the open ones
   // just forward the header, so all send identical bytes through autocannon's same code path.
   bare: async (origin) => ({ ...await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0), requests: (await authFixture()).requests }),
-  'gateway-open': async (origin) => ({
-    ...await startGateway([
-      'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
-      'routes:',
-      `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
-    ].join('\n')),
-    requests: (await authFixture()).requests
-  }),
+  'gateway-open': async (origin) => await startOpenGateway(origin),
+  'baseline-open': async (origin) => await startOpenGateway(origin, baselineDist()),
+  'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], baselineDist()),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
   'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
+}
+
+async function startOpenGateway (origin: string, dist = 'dist'): Promise<Started> {
+  return {
+    ...await startGateway([
+      'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
+      'routes:',
+      `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
+    ].join('\n'), dist),
+    requests: (await authFixture()).requests
+  }
 }
 
 /** A peer program with the same fixture (issuer, mappings, tokens) as the gateway targets. */

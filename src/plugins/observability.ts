@@ -28,7 +28,8 @@ async function observability (app: FastifyInstance, { resources }: { resources: 
   app.addHook('onRequest', function trackInFlight (request, _reply, done) {
     inFlight.enter()
     if (request.raw.headers.upgrade === undefined) {
-      request.raw.once('close', inFlight.leave)
+      // 'close' comes once per message: `on` spares the once-wrapper's removal on every request.
+      request.raw.on('close', inFlight.leave)
     } else {
       // An upgraded request never emits 'close' on the message itself, only its socket does;
       // one refused or served as plain HTTP does. Whichever comes first counts, once.

@@ -48,7 +48,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     clientGone = true
     abort?.(new Error('the client closed the connection'))
   }
-  res.once('close', onClientGone)
+  res.on('close', onClientGone) // emitted once; `on` spares the once-wrapper's removal
 
   const handler: Dispatcher.DispatchHandler = {
     onConnect (abortRequest) {
