@@ -17,7 +17,7 @@ export const DEFAULT_LOADER = HAS_WRK ? 'wrk' : 'autocannon'
 /**
  * wrk (C, one thread, pinned beside the origin) costs far less CPU per request than autocannon,
  * so on a 2-core machine the target, not the load generator, is what saturates. The request
- * stream (one Authorization value per request, rotated) goes in as a Lua table.
+ * stream (one Authorization value per request, rotated) is read by the script from a file.
  */
 export async function runLoad (loader: string, options: LoadOptions): Promise<LoadResult> {
   return loader === 'wrk' ? await runWrk(options) : await runAutocannon(options)
@@ -29,10 +29,13 @@ async function runAutocannon ({ url, path, connections, duration, requests }: Lo
 }
 
 async function runWrk ({ url, path, connections, duration, requests = [], cpu }: LoadOptions): Promise<LoadResult> {
-  const script = join(mkdtempSync(join(tmpdir(), 'bookme-wrk-')), 'stream.lua')
-  const values = requests.map((request) => (request.headers as Record<string, string> | undefined)?.authorization).filter((v): v is string => v !== undefined)
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-wrk-'))
+  const script = join(dir, 'stream.lua')
+  const tokens = join(dir, 'authorization.txt')
+  writeFileSync(tokens, requests.map((request) => (request.headers as Record<string, string> | undefined)?.authorization).filter((v) => v !== undefined).join('\n') + '\n')
   writeFileSync(script, [
-    `local tokens = { ${values.map((v) => JSON.stringify(v)).join(',\n')} }`,
+    'local tokens = {}',
+    `for line in io.lines(${JSON.stringify(tokens)}) do if #line > 0 then tokens[#tokens + 1] = line end end`,
     'local i = 0',
     'request = function()',
     '  if #tokens == 0 then return wrk.format("GET", ' + JSON.stringify(path) + ') end',

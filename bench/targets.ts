@@ -14,6 +14,8 @@ export interface Started {
   pid: number
   url: string
   requests?: Request[]
+  /** Where the process's stdout went. */
+  logFile: string
   stop (): void
 }
 
@@ -42,7 +44,7 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
     }, 50)
     child.once('exit', (code) => { clearInterval(poll); reject(new Error(`${args.join(' ')} exited with ${code}`)) })
   })
-  return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') }
+  return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, stop: () => child.kill('SIGKILL') }
 }
 
 export async function startOrigin (): Promise<Started> {
@@ -92,7 +94,7 @@ function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, re
 let redis: Promise<string> | undefined
 
 /** A throwaway redis-server on a free port, for the Redis-store target (killed with the harness). */
-function benchRedis (): Promise<string> {
+export function benchRedis (): Promise<string> {
   redis ??= (async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })

@@ -104,3 +104,18 @@ t.test('every port, path, file and env var the templates name exists in the app 
   t.equal((defaults.podDisruptionBudget as { enabled: boolean }).enabled, true)
   t.equal((defaults.networkPolicy as { enabled: boolean }).enabled, true)
 })
+
+t.test('the V8 heap ceiling fits the memory limit, in the defaults and each example', async (t) => {
+  // Node alone would take a quarter of the limit as its heap: too little (bench/README.md, soak).
+  const deployment = read('templates/deployment.yaml')
+  t.match(deployment, /name: NODE_OPTIONS\s+value: "--max-old-space-size=\{\{ \.Values\.heapMaxMb \}\}"/)
+  const mebibytes = (quantity: string): number => {
+    const match = /^(\d+)(Mi|Gi)$/.exec(quantity)
+    if (!match) throw new Error(`memory limit ${quantity}: give it in Mi or Gi`)
+    return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1)
+  }
+  for (const [name, values] of [['values.yaml', defaults], ...examples.map((file) => [file, helmMerge(defaults, parse(read(`examples/${file}`)))] as const)] as const) {
+    const { heapMaxMb, resources } = values as { heapMaxMb: number, resources: { limits: { memory: string } } }
+    t.ok(mebibytes(resources.limits.memory) >= heapMaxMb + 160, `${name}: limits.memory ${resources.limits.memory} ≥ heapMaxMb ${heapMaxMb} + 160Mi`)
+  }
+})

@@ -27,6 +27,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
       secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str }),
       preStopSleepSeconds: int(0),
+      heapMaxMb: int(64),
       resources: anyObject,
       extraEnv: anyArray,
       podAnnotations: anyObject,
