@@ -140,11 +140,12 @@ function createForwardHandler (route: RouteConfig, config: Readonly<Config>, res
       timeoutMs: route.timeoutMs
     }, {
       rewriteLocation,
-      responseStarting () {
-        reply.hijack()
+      ownHeaders () {
         markClosingWhileDraining(reply, health)
         return reply.getHeaders()
       },
+      // Only now: if writing the head failed, Fastify must still be able to send the 502.
+      responseStarted () { reply.hijack() },
       failedBeforeResponse (error) {
         const failure = recordFailure(request, error)
         reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'

@@ -20,7 +20,9 @@ export interface UpstreamRequest {
 
 export interface HopEvents {
   /** The upstream answered: the gateway's own response headers, which win over the upstream's. */
-  responseStarting (): Record<string, string | number | string[] | undefined>
+  ownHeaders (): Record<string, string | number | string[] | undefined>
+  /** The status line and headers are written: from here on the hop owns the response. */
+  responseStarted (): void
   /** No answer could be started (connect, timeout, body error): the caller answers the client. */
   failedBeforeResponse (error: Error): void
   /** The answer broke off after its status line was sent: the client connection is cut. */
@@ -58,7 +60,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     },
     onHeaders (statusCode, rawHeaders, resume) {
       const headers = responseHeaders(rawHeaders as unknown as Buffer[], events)
-      const own = events.responseStarting()
+      const own = events.ownHeaders()
       for (const name in own) if (own[name] !== undefined) headers[name] = own[name]
       // An HTTP/1 connection cannot be reused while the client's body is unread: close it.
       if (!req.complete) headers.connection = 'close'
@@ -70,6 +72,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
         return false
       }
       answered = true
+      events.responseStarted()
       resumeUpstream = resume
       return true
     },

@@ -129,3 +129,40 @@ t.test('a client that goes away before the answer leaves no upstream error and n
   const metrics = await gw.resources.metrics.registry.metrics()
   t.notMatch(metrics, /upstream_errors_total\{/)
 })
+
+t.test('keep-alive clients keep their connection; one whose body the upstream left unread is closed', async (t) => {
+  const upstream = await startUpstream(t)
+  // Answers as soon as the request head arrives, without reading the body.
+  const early = createServer((socket) => {
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly'))
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => { early.close(resolve) }))
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url), { name: 'early', prefix: '/early', upstream: `http://127.0.0.1:${(early.address() as AddressInfo).port}`, auth: 'none' }] })
+  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  const send = async (path: string): Promise<{ connection: string | undefined, reused: boolean }> => {
+    const client = request(`${gw.proxyUrl}${path}`, { agent })
+    client.end()
+    const [res] = await once(client, 'response') as [import('node:http').IncomingMessage]
+    res.resume()
+    await once(res, 'end')
+    return { connection: res.headers.connection, reused: client.reusedSocket }
+  }
+  t.same(await send('/open/a'), { connection: 'keep-alive', reused: false })
+  t.same(await send('/open/b'), { connection: 'keep-alive', reused: true }, 'the second request rode the same connection')
+
+  // Half a declared body sent, then the upstream answers: the rest would be read as a request.
+  const { connect } = await import('node:net')
+  const socket = connect(Number(new URL(gw.proxyUrl).port), '127.0.0.1')
+  socket.write('POST /early/x HTTP/1.1\r\nhost: gw\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000))
+  let head = ''
+  for await (const chunk of socket) {
+    head += String(chunk)
+    if (head.includes('\r\n\r\n')) break
+  }
+  socket.destroy()
+  t.match(head, /^HTTP\/1\.1 200/)
+  t.match(head.toLowerCase(), /\r\nconnection: close\r\n/, 'the connection is not offered for reuse')
+})
