@@ -86,8 +86,8 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
 }
 
 /**
- * Per-request recording with the label children cached per (route, status class): prom-client
- * would otherwise hash the label set on every observation.
+ * Per-request recording with the label children bound once per (route, status class), sparing
+ * the label validation; prom-client still hashes the label set on each observation.
  */
 export function createRequestRecorder (metrics: GatewayMetrics): (route: string, status: number, seconds: number) => void {
   const children = new Map<string, { count: { inc: () => void }, duration: { observe: (v: number) => void } }>()

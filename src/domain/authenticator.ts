@@ -3,8 +3,9 @@ import { createTokenCache } from './token-cache.js'
 import type { JwksStore } from './jwks-store.js'
 
 /**
- * One verifier per API profile, behind the verified-token cache. Cache keys carry the profile
- * name, so a token verified for one profile is never taken from cache for another.
+ * One verifier per API profile, behind the verified-token cache. A cache hit needs the same
+ * whole token and the same profile, so a token verified for one profile is never taken from
+ * cache for another, and a verified token's signature never vouches for other bytes.
  */
 export interface AuthenticatorOptions {
   profiles: Readonly<Record<string, Omit<TokenProfile, 'name'>>>
@@ -34,7 +35,10 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   const authority = options.authority.replace(/\/+$/, '')
   const v2IssuerTemplate = options.v2IssuerTemplate.replace('{authority}', authority)
   const v1IssuerTemplate = options.v1IssuerTemplate.replace('{authority}', authority)
-  const cache = createTokenCache<VerifiedToken>(options.tokenCache)
+  // Keyed by the signature segment alone (a third of the token: hashing the whole ~1 KB string
+  // was the costliest lookup on the request path); a hit still needs the whole token and the
+  // profile to match, so it means exactly what a whole-token key would.
+  const cache = createTokenCache<{ token: string, profileName: string, verified: VerifiedToken }>(options.tokenCache)
   const verifiers = new Map<string, (token: string) => Promise<VerifiedToken>>()
   const urls = new Map<string, string>()
   const audiences = new Map<string, string>()
@@ -59,16 +63,18 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
 
   return {
     async verify (profileName, token) {
-      const key = `${profileName}\u0000${token}`
-      const cached = cache.get(key)
+      const signature = token.slice(token.lastIndexOf('.') + 1)
+      const entry = cache.get(signature)
+      const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
       options.onCacheLookup?.(cached ? 'hit' : 'miss')
       if (cached) return cached
+      const key = `${profileName}\u0000${token}`
       const pending = verifying.get(key)
       if (pending) return await pending
       const verify = verifiers.get(profileName)
       if (!verify) throw new Error(`no API profile "${profileName}"`)
       const verification = verify(token).then((verified) => {
-        cache.set(key, verified, verified.expiresAt)
+        cache.set(signature, { token, profileName, verified }, verified.expiresAt)
         return verified
       }).finally(() => verifying.delete(key))
       verifying.set(key, verification)

@@ -36,3 +36,40 @@ t.test('concurrent requests with one fresh token share a single verification; th
   const again = await authenticator.verify('m', bad).then(() => 'accepted', (err: { code: string }) => err.code)
   t.equal(again, 'TOKEN_EXPIRED', 'failures are not cached as successes')
 })
+
+t.test('a cached token vouches only for its own bytes and its own profile', async (t) => {
+  const issuer = await startIssuer(t)
+  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
+  t.teardown(() => store.close())
+  const profile = { appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi' as const, tenantId: undefined, principals: ['user' as const] }
+  const lookups: string[] = []
+  const authenticator = createAuthenticator({
+    profiles: { m: { ...profile, clientId: MGMT_CLIENT }, other: { ...profile, clientId: '77777777-7777-4777-8777-777777777777', appIdUri: 'api://other' } },
+    authority: issuer.url,
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    store,
+    isTenantMapped: async () => true,
+    tokenCache: { maxEntries: 100, ttlSec: 300 },
+    onCacheLookup: (result) => { lookups.push(result) }
+  })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Employee'] } })
+  await authenticator.verify('m', token)
+  await authenticator.verify('m', token)
+  t.same(lookups, ['miss', 'hit'], 'the token itself is served from cache')
+
+  // The cached token's signature on an Admin payload: the cache must not answer for it.
+  const [header, payload, signature] = token.split('.') as [string, string, string]
+  const escalated = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
+  escalated.roles = ['Admin']
+  const forged = `${header}.${Buffer.from(JSON.stringify(escalated)).toString('base64url')}.${signature}`
+  const forgedResult = await authenticator.verify('m', forged).then(() => 'accepted', (err: { code: string }) => err.code)
+  t.equal(forgedResult, 'TOKEN_SIGNATURE_INVALID')
+  t.equal(lookups.at(-1), 'miss')
+
+  const otherProfile = await authenticator.verify('other', token).then(() => 'accepted', (err: { code: string }) => err.code)
+  t.equal(otherProfile, 'TOKEN_AUDIENCE_INVALID', 'verified for m, not taken from cache for another profile')
+  t.equal(lookups.at(-1), 'miss')
+  const still = await authenticator.verify('m', token)
+  t.same(still.payload.roles, ['Employee'])
+})
