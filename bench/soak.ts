@@ -88,6 +88,9 @@ const sampler = setInterval(() => { void sample().then((s) => samples.push(s)) }
 const result = await runLoad('wrk', { url: gateway.url, path: '/api/data', connections: 32, duration: minutes * 60, requests, cpu: 1 })
 clearInterval(sampler)
 samples.push(await sample())
+// At rest: V8's memory reducer collects and gives memory back once the allocation stops.
+await new Promise((resolve) => setTimeout(resolve, 30_000))
+const rest = await sample()
 gateway.stop()
 origin.stop()
 for (const cleanup of cleanups) await cleanup()
@@ -101,11 +104,12 @@ const report = [
   ...(gatewayGone ? [`THE GATEWAY DIED during the run: see ${gateway.logFile}`] : []),
   `requests ${result.total} (${Math.round(result.rps)} req/s), errors ${result.errors}, non-2xx ${result.non2xx}, p99 ${result.p99} ms`,
   `RSS MB: idle ${samples[0]!.rssMb.toFixed(0)}, at 1 min ${afterWarmUp.toFixed(0)}, peak ${peak.toFixed(0)}, end ${last.toFixed(0)}; growth from 1 min to end ${(last - afterWarmUp).toFixed(1)} MB`,
+  `at rest 30 s after the load: RSS ${rest.rssMb.toFixed(0)} MB, heap used ${rest.heapUsedMb.toFixed(0)} MB`,
   `heap used MB: at 1 min ${samples.find((s) => s.sec >= 60)?.heapUsedMb.toFixed(0)}, peak ${Math.max(...samples.map((s) => s.heapUsedMb)).toFixed(0)}, end ${samples[samples.length - 1]!.heapUsedMb.toFixed(0)}`,
   `per minute (RSS / heap used): ${samples.filter((s) => s.sec % 60 < 10).map((s) => `${Math.floor(s.sec / 60)}m ${s.rssMb.toFixed(0)}/${s.heapUsedMb.toFixed(0)}`).join(', ')}`
 ]
 process.stdout.write(report.join('\n') + '\n')
-writeFileSync(fileURLToPath(new URL(`./results/soak-${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, result, samples }, null, 2))
+writeFileSync(fileURLToPath(new URL(`./results/soak-${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, result, samples, rest }, null, 2))
 process.exit(0) // the in-process issuer would keep the harness alive
 
 function fileMappings (): string {

@@ -166,3 +166,17 @@ t.test('keep-alive clients keep their connection; one whose body the upstream le
   t.match(head, /^HTTP\/1\.1 200/)
   t.match(head.toLowerCase(), /\r\nconnection: close\r\n/, 'the connection is not offered for reuse')
 })
+
+t.test('request bodies pass for every method, declared or chunked, with or without a content type', async (t) => {
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] })
+  const { rawRequest } = await import('../helpers/raw-http.js')
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+    const res = await rawRequest(gw.proxyUrl, `${method} /open/x HTTP/1.1\r\nhost: gw\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello`)
+    t.equal(res.status, 200, method)
+    t.equal(upstream.last().bodyBytes, 5, `${method}: the body arrived`)
+  }
+  const chunked = await rawRequest(gw.proxyUrl, 'POST /open/x HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+  t.equal(chunked.status, 200)
+  t.equal(upstream.last().bodyBytes, 5, 'a chunked body arrives whole')
+})
