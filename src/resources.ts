@@ -47,7 +47,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const logger = options.logger ?? createLogger()
   const inFlight = createInFlight()
   const health = createHealth()
-  let jwks: JwksStore | undefined
+  // Assigned once below, after the metrics it reports to; the gauge reads it lazily.
+  let jwks: JwksStore | undefined // eslint-disable-line prefer-const
   const metrics = createMetrics(options.registry ?? new Registry(), {
     readInFlight: () => inFlight.count,
     readKeySetAges: () => (jwks?.sources() ?? []).flatMap((s) => { const age = s.ageSeconds(); return s.jwksUri && age !== undefined ? [[s.jwksUri, age] as [string, number]] : [] })

@@ -12,7 +12,6 @@ export { ConfigError }
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml'
 export const CONFIG_ENV_VAR = 'BOOKME_GATEWAY_CONFIG'
 
-
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
 const validate = ajv.compile<Config>(ConfigSchema)
 

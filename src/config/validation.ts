@@ -49,4 +49,3 @@ function jsonPointerToPath (pointer: string): string {
 function join (path: string, key: string): string {
   return path ? `${path}.${key}` : key
 }
-

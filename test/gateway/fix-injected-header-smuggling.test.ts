@@ -32,4 +32,3 @@ t.test('a claim with CR/LF cannot split or add a header', async (t) => {
   t.equal((await call(issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { preferred_username: 'José, Ñ' } }))).status, 200)
   t.equal(upstream.last().headers['x-bookme-user-name'], 'Jos%C3%A9, %C3%91', 'non-ASCII encoded reversibly')
 })
-

@@ -31,7 +31,7 @@ async function setup (t: Parameters<typeof startIssuer>[0], extra: Record<string
 t.test('the upstream receives exactly the §6 identity headers, spoofed ones replaced', async (t) => {
   const { issuer, upstream, call } = await setup(t)
   const token = issuer.mint({ tenantId: MULTI_BANK_TENANT.toUpperCase(), audience: MGMT_CLIENT, claims: { roles: ['employee'], groups: ['AAAA-MANAGERS'], department: 'Lending', extension_bu: 'Retail', preferred_username: 'max@bank.example', scp: 'read write', oid: 'o-1' } })
-  const res = await call(token, '/api/meetings/x', { 'x-bank-context': '2001', 'X-BookMe-Roles': 'Admin', 'x_bookme_bank_id': '2002', 'traceparent': '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
+  const res = await call(token, '/api/meetings/x', { 'x-bank-context': '2001', 'X-BookMe-Roles': 'Admin', x_bookme_bank_id: '2002', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
   t.equal(res.status, 200)
   const seen = upstream.last().headers
   const identity = Object.fromEntries(Object.entries(seen).filter(([name]) => name.startsWith('x-bookme') || name.startsWith('x_bookme')))

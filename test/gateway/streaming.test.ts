@@ -36,7 +36,7 @@ t.test('a 20 MB download streams back', async (t) => {
     const write = (): void => {
       while (i < 20) {
         i++
-        if (!res.write(chunk)) return void res.once('drain', write)
+        if (!res.write(chunk)) { res.once('drain', write); return }
       }
       res.end()
     }
@@ -83,7 +83,7 @@ t.test('bodyLimitBytes: a chunked body growing past the limit is cut off with 41
     const pump = (): void => {
       while (written < 1024 * 1024) {
         written += 16 * 1024
-        if (!req.write(Buffer.alloc(16 * 1024))) return void req.once('drain', pump)
+        if (!req.write(Buffer.alloc(16 * 1024))) { req.once('drain', pump); return }
       }
       req.end()
     }
