@@ -44,6 +44,10 @@ process.env.BENCH_NODE_OPTIONS ??= `--max-old-space-size=${chartValues.heapMaxMb
 const issuer = await startLocalIssuer()
 const tenants = Array.from({ length: count }, () => randomUUID())
 const cleanups: Array<() => unknown> = []
+// Interrupted or killed by a timeout: still stop the throwaway MariaDB and remove its data dir.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void Promise.allSettled(cleanups.map(async (cleanup) => await cleanup())).then(() => process.exit(130)) })
+}
 const mappings = values.source === 'mysql' ? await mysqlMappings() : fileMappings()
 process.stderr.write(`minting ${count} tokens…\n`)
 // Ten hours: the soak must never see a token expire.

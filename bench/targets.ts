@@ -34,6 +34,8 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   const out = openSync(logFile, 'w')
   const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, 'inherit'] })
   closeSync(out)
+  // However the harness ends (a crash included), the servers it started end with it.
+  process.on('exit', () => child.kill('SIGKILL'))
   const port = await new Promise<number>((resolve, reject) => {
     const poll = setInterval(() => {
       const match = listenLine.exec(readFileSync(logFile, 'utf8').slice(0, 65536))
