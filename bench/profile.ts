@@ -1,6 +1,6 @@
 /**
  * CPU profile of one target under load: `npm run build && node --import tsx bench/profile.ts
- * gateway-auth 10` writes a .cpuprofile to bench/results/ and prints the top self-time frames.
+ * gateway-auth 10 [path]` writes a .cpuprofile to bench/results/ and prints the top self-time frames.
  */
 import { readdirSync, readFileSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url'
 import { TARGETS, startOrigin } from './targets.js'
 import { DEFAULT_LOADER, runLoad } from './load.js'
 
-const [name = 'gateway-auth', seconds = '10'] = process.argv.slice(2)
+const [name = 'gateway-auth', seconds = '10', path = '/api/data'] = process.argv.slice(2)
 const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url))
 mkdirSync(dir, { recursive: true })
 process.env.BENCH_NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${dir}`
 const origin = await startOrigin()
 const target = await TARGETS[name]!(origin.url)
-const load = { url: `http://127.0.0.1:${target.port}`, path: '/api/data', connections: 32, requests: target.requests, cpu: 1 }
+const load = { url: `http://127.0.0.1:${target.port}`, path, connections: 32, requests: target.requests, cpu: 1 }
 await runLoad(DEFAULT_LOADER, { ...load, duration: 3 }) // warm-up
 const before = new Set(readdirSync(dir))
 const result = await runLoad(DEFAULT_LOADER, { ...load, duration: Number(seconds) })
