@@ -55,13 +55,13 @@ function policyFor (route: RouteConfig, config: Readonly<Config>, resources: Res
   if (route.auth === 'none') return []
   const api = route.api!
   const profile = config.apis[api]!
-  const authenticate = authenticateHook(api, resources)
-  const bankContext = bankContextHook(profile, resources)
-  const authorizeRequest = authorizeHook(route, profile, resources, config.headers.prefix)
-  return [async function policy (request, reply) {
-    await authenticate.call(this, request, reply)
-    await bankContext.call(this, request, reply)
-    await authorizeRequest.call(this, request, reply)
+  const steps = [
+    authenticateHook(api, resources),
+    bankContextHook(profile, resources),
+    authorizeHook(route, profile, resources, config.headers.prefix)
+  ]
+  return [async function policy (request) {
+    for (const step of steps) await step(request)
   }]
 }
 

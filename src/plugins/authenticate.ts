@@ -1,4 +1,4 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { VerifiedToken } from '../domain/entra-token.js'
 import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
@@ -24,7 +24,10 @@ export function bearerToken (request: FastifyRequest): string {
   return token
 }
 
-export function authenticateHook (api: string, resources: Resources): preHandlerAsyncHookHandler {
+/** One step of a route's policy (token, bank, roles), run in order by app.ts's single hook. */
+export type PolicyStep = (request: FastifyRequest) => void | Promise<void>
+
+export function authenticateHook (api: string, resources: Resources): PolicyStep {
   return async function authenticate (request) {
     request.principal = { api, token: await resources.authenticator.verify(api, bearerToken(request)) }
   }

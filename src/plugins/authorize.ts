@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify'
+import type { PolicyStep } from './authenticate.js'
 import type { ApiProfileConfig, RouteConfig } from '../config/schema.js'
 import { authorize } from '../domain/authorization.js'
 import type { MappedIdentity } from '../domain/roles.js'
@@ -12,8 +12,8 @@ declare module 'fastify' {
 }
 
 /** Last policy hook: roles enforced, identity headers ready for the proxy to inject. */
-export function authorizeHook (route: RouteConfig, profile: ApiProfileConfig, resources: Resources, headerPrefix: string): preHandlerAsyncHookHandler {
-  return async function authorizeRequest (request) {
+export function authorizeHook (route: RouteConfig, profile: ApiProfileConfig, resources: Resources, headerPrefix: string): PolicyStep {
+  return function authorizeRequest (request) {
     const { api, token } = request.principal!
     const { mapped, headers } = authorize({ api, token, bank: request.bank!, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix })
     request.mapped = mapped

@@ -1,4 +1,4 @@
-import type { preHandlerAsyncHookHandler } from 'fastify'
+import type { PolicyStep } from './authenticate.js'
 import type { ApiProfileConfig } from '../config/schema.js'
 import { resolveBankOf, type BankContext } from '../domain/bank-resolution.js'
 import type { Resources } from '../resources.js'
@@ -10,7 +10,7 @@ declare module 'fastify' {
   }
 }
 
-export function bankContextHook (profile: ApiProfileConfig, resources: Resources): preHandlerAsyncHookHandler {
+export function bankContextHook (profile: ApiProfileConfig, resources: Resources): PolicyStep {
   return async function bankContext (request) {
     request.bank = await resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
   }

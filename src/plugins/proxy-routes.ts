@@ -78,7 +78,7 @@ function registerStreamingBodies (scope: FastifyInstance, limit: number): void {
   scope.addHook('onRequest', function rejectDeclaredOversize (request, _reply, done) {
     const declared = request.headers['content-length']
     if (declared !== undefined && Number(declared) > limit) {
-      done(new GatewayError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes`))
+      done(failureAnswer('PAYLOAD_TOO_LARGE', limit))
       return
     }
     done()
@@ -130,11 +130,9 @@ function createForwardHandler (route: RouteConfig, config: Readonly<Config>, res
   }
 
   return function forward (request, reply, dest) {
-    const url = request.raw.url!
-    const q = url.indexOf('?')
     forwardToUpstream(pool, request.raw, reply.raw, {
       method: request.raw.method!,
-      path: q === -1 ? dest : dest + url.slice(q),
+      path: dest + querySuffix(request.raw.url!),
       headers: headersFor(request),
       body: request.body instanceof Readable ? request.body : null,
       timeoutMs: route.timeoutMs
@@ -147,20 +145,28 @@ function createForwardHandler (route: RouteConfig, config: Readonly<Config>, res
       // Only now: if writing the head failed, Fastify must still be able to send the 502.
       responseStarted () { reply.hijack() },
       failedBeforeResponse (error) {
-        const failure = recordFailure(request, error)
-        reply.send(new GatewayError(failure.code, failure.code === 'PAYLOAD_TOO_LARGE'
-          ? `The request body is larger than ${config.server.bodyLimitBytes} bytes`
-          : failure.code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached'))
+        reply.send(failureAnswer(recordFailure(request, error).code, config.server.bodyLimitBytes))
       },
       failedDuringResponse (error) { recordFailure(request, error) }
     })
   }
 }
 
-/** The query exactly as received (http-proxy would re-encode it through a parser). */
-function rawQuery (url: string): string {
+/** The client's answer when the request could not be forwarded (or its body was too large). */
+function failureAnswer (code: UpstreamFailure['code'], bodyLimitBytes: number): GatewayError {
+  return new GatewayError(code, code === 'PAYLOAD_TOO_LARGE'
+    ? `The request body is larger than ${bodyLimitBytes} bytes`
+    : code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached')
+}
+
+/** `?` and the query exactly as received (http-proxy would re-encode it through a parser), or ''. */
+function querySuffix (url: string): string {
   const q = url.indexOf('?')
-  return q === -1 ? '' : url.slice(q + 1)
+  return q === -1 ? '' : url.slice(q)
+}
+
+function rawQuery (url: string): string {
+  return querySuffix(url).slice(1)
 }
 
 /** The ws client builds its own handshake; carry over what an upstream needs from the client's. */

@@ -1,16 +1,16 @@
 import t from 'tap'
-import { createServer } from 'node:net'
-import { request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { Agent, request, type IncomingMessage } from 'node:http'
 import { once } from 'node:events'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway, openRoute } from '../helpers/gateway.js'
+import { rawRequest } from '../helpers/raw-http.js'
 
 /** One request through node:http, which shows every header line as sent (rawHeaders). */
 async function get (url: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number, rawHeaders: string[], body: string }> {
   const client = request(url, { method, headers: { connection: 'close', ...headers } })
   client.end()
-  const [res] = await once(client, 'response') as [import('node:http').IncomingMessage]
+  const [res] = await once(client, 'response') as [IncomingMessage]
   let body = ''
   for await (const chunk of res) body += String(chunk)
   return { status: res.statusCode!, rawHeaders: res.rawHeaders, body }
@@ -140,12 +140,12 @@ t.test('keep-alive clients keep their connection; one whose body the upstream le
   await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => { early.close(resolve) }))
   const gw = await startTestGateway(t, { routes: [openRoute(upstream.url), { name: 'early', prefix: '/early', upstream: `http://127.0.0.1:${(early.address() as AddressInfo).port}`, auth: 'none' }] })
-  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 })
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => agent.destroy())
   const send = async (path: string): Promise<{ connection: string | undefined, reused: boolean }> => {
     const client = request(`${gw.proxyUrl}${path}`, { agent })
     client.end()
-    const [res] = await once(client, 'response') as [import('node:http').IncomingMessage]
+    const [res] = await once(client, 'response') as [IncomingMessage]
     res.resume()
     await once(res, 'end')
     return { connection: res.headers.connection, reused: client.reusedSocket }
@@ -154,7 +154,6 @@ t.test('keep-alive clients keep their connection; one whose body the upstream le
   t.same(await send('/open/b'), { connection: 'keep-alive', reused: true }, 'the second request rode the same connection')
 
   // Half a declared body sent, then the upstream answers: the rest would be read as a request.
-  const { connect } = await import('node:net')
   const socket = connect(Number(new URL(gw.proxyUrl).port), '127.0.0.1')
   socket.write('POST /early/x HTTP/1.1\r\nhost: gw\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000))
   let head = ''
@@ -170,7 +169,6 @@ t.test('keep-alive clients keep their connection; one whose body the upstream le
 t.test('request bodies pass for every method, declared or chunked, with or without a content type', async (t) => {
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] })
-  const { rawRequest } = await import('../helpers/raw-http.js')
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
     const res = await rawRequest(gw.proxyUrl, `${method} /open/x HTTP/1.1\r\nhost: gw\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello`)
     t.equal(res.status, 200, method)
