@@ -2,13 +2,13 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { startUpstream } from '../helpers/upstream.js'
 import { exited, startCliGateway } from '../helpers/cli.js'
 
-function get (url: string): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
+function get (url: string, agent: Agent | false = false): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
+    request(url, { agent }, (res) => {
       let body = ''
       res.on('data', (c: Buffer) => { body += c.toString() })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
@@ -31,7 +31,10 @@ t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight requ
   const { child, proxyUrl, adminUrl } = await startCliGateway(t, ['start', '--config', join(dir, 'gateway.yaml')])
   t.equal((await get(`${adminUrl}/readyz`)).status, 200)
 
-  const slow = get(`${proxyUrl}/open/slow`)
+  // A keep-alive client (agent: false would ask for `connection: close` itself).
+  const keepAlive = new Agent({ keepAlive: true })
+  t.teardown(() => keepAlive.destroy())
+  const slow = get(`${proxyUrl}/open/slow`, keepAlive)
   await new Promise((resolve) => setTimeout(resolve, 300))
   const stoppedAt = Date.now()
   child.kill('SIGTERM')
@@ -48,6 +51,7 @@ t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight requ
   const finished = await slow
   t.equal(finished.status, 200, 'the in-flight request completed')
   t.equal(finished.body, 'finished')
+  t.equal(finished.headers.connection, 'close', 'the proxied answer finished during the drain sends its client elsewhere')
   t.equal(await exited(child), 0, 'exit code 0')
   t.ok(Date.now() - stoppedAt < 5000 + 2000, 'within shutdownGraceMs + 2 s')
 })
