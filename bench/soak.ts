@@ -80,11 +80,19 @@ const rssMb = (): number => {
 }
 /** The gateway's own view (prom-client's default metrics on the admin port): V8 heap in use. */
 async function heapUsedMb (): Promise<number> {
+  return (await memoryMetricsMb())['heap_size_used'] ?? NaN
+}
+/** Heap used and committed (total and per V8 space) and external memory, in MB. */
+async function memoryMetricsMb (): Promise<Record<string, number>> {
   try {
     const text = await (await fetch(`${adminUrl}/metrics`)).text()
-    return Number(/^bookme_gateway_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1]) / 1048576
+    const out: Record<string, number> = {}
+    for (const [, name, space, value] of text.matchAll(/^bookme_gateway_nodejs_(heap_size_\w+|heap_space_size_total|external_memory)_bytes(?:\{space="(\w+)"\})? (\S+)$/gm)) {
+      out[space === undefined ? name! : `${space}`] = Number(value) / 1048576
+    }
+    return out
   } catch {
-    return NaN
+    return {}
   }
 }
 interface Sample { sec: number, rssMb: number, heapUsedMb: number }
@@ -105,6 +113,7 @@ samples.push(await sample())
 // At rest: V8's memory reducer collects and gives memory back once the allocation stops.
 await new Promise((resolve) => setTimeout(resolve, 30_000))
 const rest = await sample()
+const restMemory = await memoryMetricsMb()
 gateway.stop()
 origin.stop()
 for (const cleanup of cleanups) await cleanup()
@@ -120,6 +129,7 @@ const report = [
   `requests ${result.total} (${Math.round(result.rps)} req/s), errors ${result.errors}, non-2xx ${result.non2xx}, p99 ${result.p99} ms`,
   `RSS MB: idle ${samples[0]!.rssMb.toFixed(0)}, at 1 min ${afterWarmUp.toFixed(0)}, peak ${peak.toFixed(0)}, end ${last.toFixed(0)}; growth from 1 min to end ${(last - afterWarmUp).toFixed(1)} MB`,
   `at rest 30 s after the load: RSS ${rest.rssMb.toFixed(0)} MB, heap used ${rest.heapUsedMb.toFixed(0)} MB`,
+  `at rest, MB: ${Object.entries(restMemory).map(([name, mb]) => `${name} ${mb.toFixed(1)}`).join(', ')} (per-space figures are committed sizes)`,
   `heap used MB: at 1 min ${samples.find((s) => s.sec >= 60)?.heapUsedMb.toFixed(0)}, peak ${Math.max(...samples.map((s) => s.heapUsedMb)).toFixed(0)}, end ${samples[samples.length - 1]!.heapUsedMb.toFixed(0)}`,
   `per minute (RSS / heap used): ${samples.filter((s) => s.sec % 60 < 10).map((s) => `${Math.floor(s.sec / 60)}m ${s.rssMb.toFixed(0)}/${s.heapUsedMb.toFixed(0)}`).join(', ')}`
 ]

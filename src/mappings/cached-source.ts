@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js'
 import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
 import type { SharedStore } from './shared-store.js'
+import { createMapLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
 
 /**
  * The source of truth behind two cache layers (CONTRACT.md §4): a per-process layer
@@ -42,7 +43,7 @@ export interface MappingLookup {
 }
 
 interface Stored<T> { v: T | null, at: number }
-interface LocalEntry<T> { stored: Stored<T>, until: number }
+type Kind = 'tenant' | 'client'
 
 export function tenantKey (tenantId: string): string { return `tenant:${tenantId.toLowerCase()}` }
 export function clientKey (clientId: string): string { return `client:${clientId.toLowerCase()}` }
@@ -51,7 +52,8 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const { source, store, events = {} } = options
   const now = options.now ?? Date.now
   const localMax = options.localMaxEntries ?? 200_000
-  const local = new Map<string, LocalEntry<unknown>>()
+  // Keyed by the lower-case GUID alone; the shared store's key carries the kind.
+  const layers = { tenant: createTenantLayer(localMax), client: createMapLayer<ClientMapping>(localMax) }
   // In front of the in-process memory store a second copy would only double the memory: the
   // process layer is then the whole cache, fresh for ttlSec.
   const hasSharedLayer = store.kind !== 'memory'
@@ -61,14 +63,10 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const isFresh = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored)
   const isServableStale = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored) + options.staleIfErrorSec * 1000
 
-  function remember (key: string, stored: Stored<unknown>): void {
-    if (!local.has(key) && local.size >= localMax) {
-      const oldest = local.keys().next().value
-      if (oldest !== undefined) local.delete(oldest)
-    }
+  function remember<T> (layer: LocalLayer<T>, id: string, stored: Stored<T>): void {
     // Never fresher than the shared answer: a change is visible after ttlSec at the latest.
     const freshUntil = stored.at + freshFor(stored)
-    local.set(key, { stored, until: hasSharedLayer ? Math.min(now() + options.localTtlSec * 1000, freshUntil) : freshUntil })
+    layer.set(id, { v: stored.v, at: stored.at, until: hasSharedLayer ? Math.min(now() + options.localTtlSec * 1000, freshUntil) : freshUntil })
   }
 
   async function readShared<T> (key: string): Promise<Stored<T> | undefined> {
@@ -82,26 +80,28 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     }
   }
 
-  async function lookup<T> (kind: 'tenant' | 'client', key: string, query: () => Promise<T | null>): Promise<T | null> {
-    const cached = local.get(key) as LocalEntry<T> | undefined
+  async function lookup<T> (kind: Kind, layer: LocalLayer<T>, id: string, query: () => Promise<T | null>): Promise<T | null> {
+    const cached = layer.get(id)
     if (cached && now() < cached.until) {
       events.lookup?.('local', 'hit')
-      return cached.stored.v
+      return cached.v
     }
     events.lookup?.('local', 'miss')
+    const key = `${kind}:${id}`
     let inFlight = pending.get(key) as Promise<T | null> | undefined
     if (!inFlight) {
-      inFlight = resolveMiss(kind, key, query, cached?.stored).finally(() => pending.delete(key))
+      inFlight = resolveMiss(kind, layer, id, query, cached).finally(() => pending.delete(key))
       pending.set(key, inFlight)
     }
     return await inFlight
   }
 
-  async function resolveMiss<T> (kind: 'tenant' | 'client', key: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
+  async function resolveMiss<T> (kind: Kind, layer: LocalLayer<T>, id: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
+    const key = `${kind}:${id}`
     const fromShared = await readShared<T>(key)
     if (fromShared && isFresh(fromShared)) {
       events.lookup?.('shared', 'hit')
-      remember(key, fromShared)
+      remember(layer, id, fromShared)
       return fromShared.v
     }
     if (hasSharedLayer) events.lookup?.('shared', 'miss')
@@ -121,22 +121,33 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
       throw new GatewayError('MAPPING_UNAVAILABLE', 'The bank mappings cannot be read right now', { cause: err })
     }
     const stored: Stored<T> = { v: value, at: now() }
-    remember(key, stored)
+    remember(layer, id, stored)
     // Kept past freshness so it can be served stale while the source is down.
     if (hasSharedLayer) store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
     return value
   }
 
   const api: MappingLookup = {
-    tenant: (tenantId) => lookup('tenant', tenantKey(tenantId), () => source.tenant(tenantId.toLowerCase())),
-    client: (clientId) => lookup('client', clientKey(clientId), () => source.client(clientId.toLowerCase())),
+    tenant (tenantId) {
+      const id = tenantId.toLowerCase()
+      return lookup('tenant', layers.tenant, id, () => source.tenant(id))
+    },
+    client (clientId) {
+      const id = clientId.toLowerCase()
+      return lookup('client', layers.client, id, () => source.client(id))
+    },
     async isTenantMapped (tenantId) {
       const mapping = await api.tenant(tenantId)
       return mapping !== null && mapping.banks.length > 0
     },
     dropLocal (key) {
-      if (key === '*') local.clear()
-      else local.delete(key)
+      if (key === '*') {
+        layers.tenant.clear()
+        layers.client.clear()
+        return
+      }
+      const [kind, id] = key.split(':', 2)
+      if ((kind === 'tenant' || kind === 'client') && id !== undefined) layers[kind].delete(id)
     }
   }
   return api

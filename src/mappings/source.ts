@@ -11,7 +11,7 @@ export interface TenantBank {
 
 export interface TenantMapping {
   tenantId: string
-  banks: TenantBank[]
+  banks: readonly TenantBank[]
 }
 
 export interface ClientMapping {
