@@ -53,20 +53,28 @@ export async function startOrigin (): Promise<Started> {
   return await spawnServer(['--import', 'tsx', 'bench/origin.ts'], {}, 1)
 }
 
-/**
- * Writes a gateway config for the bench and starts `node dist/cli.js start` on it, or the build
- * in BENCH_BASELINE_DIST for the `baseline-*` targets (an A/B of two commits in one run).
- */
-export async function startGateway (config: string, dist = 'dist'): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-'))
-  writeFileSync(join(dir, 'gateway.yaml'), config)
-  return await spawnServer([join(dist, 'cli.js'), 'start', '--config', join(dir, 'gateway.yaml')], {}, 0)
-}
+/** Which gateway build runs, with which node flags (e.g. `--max-semi-space-size=8`). */
+export interface GatewayBuild { dist: string, nodeFlags: string[] }
 
-function baselineDist (): string {
+const flagsFrom = (text: string | undefined): string[] => (text ?? '').split(' ').filter((flag) => flag !== '')
+/** This checkout's `dist/`, with BENCH_GATEWAY_NODE_OPTIONS. */
+export const thisBuild = (): GatewayBuild => ({ dist: 'dist', nodeFlags: flagsFrom(process.env.BENCH_GATEWAY_NODE_OPTIONS) })
+
+/**
+ * The `baseline-*` targets' build: BENCH_BASELINE_DIST (another checkout's dist, for an A/B of
+ * two commits in one run; or this one's, for an A/B of node flags) with BENCH_BASELINE_NODE_OPTIONS.
+ */
+function baselineBuild (): GatewayBuild {
   const dist = process.env.BENCH_BASELINE_DIST
   if (!dist) throw new Error('baseline-* targets need BENCH_BASELINE_DIST=<another checkout>/dist')
-  return dist
+  return { dist, nodeFlags: flagsFrom(process.env.BENCH_BASELINE_NODE_OPTIONS) }
+}
+
+/** Writes a gateway config for the bench and starts `node <dist>/cli.js start` on it. */
+export async function startGateway (config: string, build = thisBuild()): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-'))
+  writeFileSync(join(dir, 'gateway.yaml'), config)
+  return await spawnServer([...build.nodeFlags, join(build.dist, 'cli.js'), 'start', '--config', join(dir, 'gateway.yaml')], {}, 0)
 }
 
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
@@ -107,7 +115,7 @@ export function benchRedis (): Promise<string> {
   return redis
 }
 
-async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], dist = 'dist'): Promise<Started> {
+async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], build = thisBuild()): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
     'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
@@ -117,7 +125,7 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
     ...topLevel,
     'routes:',
     `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee] }`
-  ].join('\n'), dist)
+  ].join('\n'), build)
   await new Promise((resolve) => setTimeout(resolve, 500)) // first JWKS fetch
   return { ...started, requests }
 }
@@ -127,8 +135,8 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // just forward the header, so all send identical bytes through autocannon's same code path.
   bare: async (origin) => ({ ...await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0), requests: (await authFixture()).requests }),
   'gateway-open': async (origin) => await startOpenGateway(origin),
-  'baseline-open': async (origin) => await startOpenGateway(origin, baselineDist()),
-  'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], baselineDist()),
+  'baseline-open': async (origin) => await startOpenGateway(origin, baselineBuild()),
+  'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], baselineBuild()),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
   'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
@@ -136,13 +144,13 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
 }
 
-async function startOpenGateway (origin: string, dist = 'dist'): Promise<Started> {
+async function startOpenGateway (origin: string, build = thisBuild()): Promise<Started> {
   return {
     ...await startGateway([
       'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
       'routes:',
       `  - { name: api, prefix: /api, upstream: "${origin}", auth: none }`
-    ].join('\n'), dist),
+    ].join('\n'), build),
     requests: (await authFixture()).requests
   }
 }

@@ -20,25 +20,30 @@ export interface AuthorizationInput {
 }
 
 /**
- * A verified token's payload never changes, so its mapped identity and the headers built for a
- * given bank context are kept in its memo (a token-cache hit then skips both); they go when
- * the token leaves the cache.
+ * A verified token's payload never changes, so its mapped identity and the headers built for
+ * its bank context are kept in its memo (a token-cache hit then skips both); they go when the
+ * token leaves the cache. One bank context is kept, the last one: a user works in one bank at
+ * a time, and a switch costs one rebuild. Then the decoded claims are let go (the memo is
+ * what a hit needs), so a cached token holds its claims once, as its text.
  */
-interface Derived { mapped: MappedIdentity, headers: Map<string, Record<string, string>> }
+interface Derived { mapped: MappedIdentity, headersFor: string, headers: Record<string, string> | undefined }
 
 export function authorize (input: AuthorizationInput): { mapped: MappedIdentity, headers: Record<string, string> } {
-  let known = input.token.memo.authorization as Derived | undefined
+  const { token } = input
+  let known = token.memo.authorization as Derived | undefined
   if (known === undefined) {
-    known = { mapped: input.mapClaims(input.token.payload), headers: new Map() }
-    input.token.memo.authorization = known
+    known = { mapped: input.mapClaims(token.payload), headersFor: '', headers: undefined }
+    token.memo.authorization = known
   }
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
-  const key = `${input.api}\u0000${input.headerPrefix}\u0000${input.bank.activeBankId ?? ''}\u0000${input.bank.bankIds.join(',')}`
-  let headers = known.headers.get(key)
-  if (headers === undefined) {
-    headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token: input.token, bank: input.bank, mapped })
-    known.headers.set(key, headers)
+  const context = `${input.api}\u0000${input.headerPrefix}\u0000${input.bank.activeBankId ?? ''}\u0000${input.bank.bankIds.join(',')}`
+  let headers = known.headers
+  if (headers === undefined || known.headersFor !== context) {
+    headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token, bank: input.bank, mapped })
+    known.headers = headers
+    known.headersFor = context
   }
+  token.releasePayload?.()
   return { mapped, headers }
 }

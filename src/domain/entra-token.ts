@@ -15,7 +15,8 @@ export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export type PrincipalType = 'user' | 'app'
 
 export interface VerifiedToken {
-  payload: Readonly<Record<string, unknown>>
+  /** The verified claims (see `releasePayload`). */
+  readonly payload: Readonly<Record<string, unknown>>
   /** `tid`, lower case. */
   tenantId: string
   version: 1 | 2
@@ -29,6 +30,38 @@ export interface VerifiedToken {
    * skips the work: see authorization.ts. A plain slot, not a WeakMap, to keep GC cheap.
    */
   memo: Record<string, unknown>
+  /**
+   * Lets the decoded claims go once what later steps need of them is memoized; the next read
+   * of `payload` decodes them again from the verified text. A cached token then costs its text
+   * and its memo, not a second, parsed copy of its claims (about 1 KB each: issue 7's memory).
+   */
+  releasePayload?: () => void
+}
+
+/** A verified token that keeps its own text, so its claims can always be decoded again. */
+class VerifiedEntraToken implements VerifiedToken {
+  #payload: Readonly<Record<string, unknown>> | undefined
+  readonly memo: Record<string, unknown> = {}
+
+  constructor (
+    private readonly text: string,
+    payload: Readonly<Record<string, unknown>>,
+    readonly tenantId: string,
+    readonly version: 1 | 2,
+    readonly principalType: PrincipalType,
+    readonly clientId: string | undefined,
+    readonly expiresAt: number
+  ) {
+    this.#payload = payload
+  }
+
+  get payload (): Readonly<Record<string, unknown>> {
+    // The same decoder the verifier used, on the same (verified) text: the same claims.
+    this.#payload ??= (decode(this.text) as { payload: Record<string, unknown> }).payload
+    return this.#payload
+  }
+
+  releasePayload (): void { this.#payload = undefined }
 }
 
 export interface TokenProfile {
@@ -105,15 +138,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
       if (acr !== '1' && acr !== '2') fail('PRINCIPAL_TYPE_NOT_ALLOWED', 'App-only tokens must come from a confidential client')
     }
 
-    return {
-      payload: verified,
-      tenantId,
-      version,
-      principalType,
-      clientId: typeof client === 'string' ? client.toLowerCase() : undefined,
-      expiresAt: (verified.exp as number) * 1000,
-      memo: {}
-    }
+    return new VerifiedEntraToken(token, verified, tenantId, version, principalType, typeof client === 'string' ? client.toLowerCase() : undefined, (verified.exp as number) * 1000)
   }
 }
 

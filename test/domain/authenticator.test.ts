@@ -1,6 +1,8 @@
 import t from 'tap'
 import { createAuthenticator } from '../../src/domain/authenticator.js'
 import { createJwksStore, type JwksStore, type KeySource } from '../../src/domain/jwks-store.js'
+import { authorize } from '../../src/domain/authorization.js'
+import { createClaimMapper } from '../../src/domain/roles.js'
 import { startIssuer, MGMT_CLIENT, BANK_TENANT } from '../helpers/issuer.js'
 
 t.test('concurrent requests with one fresh token share a single verification; the cache serves the rest', async (t) => {
@@ -72,4 +74,33 @@ t.test('a cached token vouches only for its own bytes and its own profile', asyn
   t.equal(lookups.at(-1), 'miss')
   const still = await authenticator.verify('m', token)
   t.same(still.payload.roles, ['Employee'])
+})
+
+t.test('a cached token lets its decoded claims go after authorization and decodes the same ones again; a bank switch still gets that bank\'s headers', async (t) => {
+  const issuer = await startIssuer(t)
+  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
+  t.teardown(() => store.close())
+  const authenticator = createAuthenticator({
+    profiles: { m: { clientId: MGMT_CLIENT, appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    authority: issuer.url,
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    store,
+    isTenantMapped: async () => true,
+    tokenCache: { maxEntries: 100, ttlSec: 300 }
+  })
+  const mapClaims = createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [{ attribute: 'groups', value: 'g-1', name: 'Team One' }], businessUnits: [] })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'o-1', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
+  const verified = await authenticator.verify('m', token)
+  const claims = structuredClone(verified.payload)
+  const asked = (bankId: string): Record<string, string> => authorize({ api: 'm', token: verified, bank: { activeBankId: bankId, bankIds: ['1001', '1002'] }, routeRoles: ['Employee'], requiredRoles: [], mapClaims, headerPrefix: 'x-bookme-' }).headers
+  const first = asked('1001')
+  t.equal(first['x-bookme-bank-id'], '1001')
+  t.equal(first['x-bookme-teams'], 'Team One')
+  t.equal(first['x-bookme-roles'], 'Manager,Employee')
+  t.equal(await authenticator.verify('m', token), verified, 'the same cached token')
+  const switched = asked('1002')
+  t.same(switched, { ...first, 'x-bookme-bank-id': '1002' }, 'another bank: only the bank header differs, every claim-derived header is intact')
+  t.same(verified.payload, claims, 'the claims read again are the verified ones')
+  t.same(asked('1001'), first, 'and back')
 })
