@@ -3,6 +3,10 @@
  * `maxEntries` (oldest inserted goes first); an entry lives until min(exp, ttlSec after it was
  * verified). The caller keys entries by profile too, so a token verified for one API profile
  * is never accepted for another from cache. `maxEntries` 0 disables it.
+ *
+ * Expired entries are also swept from the oldest end, a few every few hundred reads: once a
+ * burst of tokens has expired, steady traffic on a few hot ones would otherwise keep the dead
+ * ones in memory until as many new tokens pushed them out (issue 7's memory budget).
  */
 export interface TokenCache<T> {
   get (key: string): T | undefined
@@ -10,10 +14,27 @@ export interface TokenCache<T> {
   readonly size: number
 }
 
+const SWEEP_EVERY = 256
+const SWEEP_BATCH = 16
+
 export function createTokenCache<T> ({ maxEntries, ttlSec, now = Date.now }: { maxEntries: number, ttlSec: number, now?: () => number }): TokenCache<T> {
   const entries = new Map<string, { value: T, expiresAt: number }>()
+  let reads = 0
+  function sweepOldest (): void {
+    const at = now()
+    let budget = SWEEP_BATCH
+    // Inserted oldest first, and nearly always with the same ttlSec: so expired first too.
+    for (const [key, entry] of entries) {
+      if (budget-- === 0 || entry.expiresAt > at) return
+      entries.delete(key)
+    }
+  }
   return {
     get (key) {
+      if (++reads === SWEEP_EVERY) {
+        reads = 0
+        sweepOldest()
+      }
       const entry = entries.get(key)
       if (entry === undefined) return undefined
       if (now() >= entry.expiresAt) {

@@ -23,3 +23,21 @@ t.test('entries live until min(exp, ttl), the cache stays within maxEntries, 0 d
   off.set('a', 'A', Date.now() + 60_000)
   t.equal(off.get('a'), undefined, 'maxEntries 0 disables')
 })
+
+t.test('expired entries leave memory under steady traffic on other tokens, and nothing unexpired goes with them', async (t) => {
+  let now = 1_000_000
+  const cache = createTokenCache<string>({ maxEntries: 10_000, ttlSec: 300, now: () => now })
+  for (let i = 0; i < 1000; i++) cache.set(`burst-${i}`, 'B', now + 3_600_000)
+  now += 200_000
+  cache.set('hot', 'H', now + 3_600_000)
+  now += 150_000 // the burst is past ttlSec; 'hot' is not
+  let reads = 0
+  while (cache.size > 1 && reads < 100_000) {
+    if (cache.get('hot') !== 'H') t.fail('the live entry was dropped')
+    reads++
+  }
+  t.equal(cache.size, 1, 'only the live entry is left, though no new token came to push the dead ones out')
+  now += 200_000
+  for (let i = 0; i < 300; i++) cache.get('other')
+  t.equal(cache.size, 0, 'and it goes too once expired')
+})
