@@ -11,11 +11,11 @@ export interface Rule { attribute: string, value: string, name?: string | undefi
 
 export interface MappedIdentity {
   /** Platform roles the claims grant, canonical spelling. */
-  roles: PlatformRole[]
+  readonly roles: readonly PlatformRole[]
   /** `roles` with the hierarchy expanded (Admin ⊃ Configurator ⊃ Manager ⊃ Employee). */
-  effectiveRoles: PlatformRole[]
-  teams: string[]
-  businessUnits: string[]
+  readonly effectiveRoles: readonly PlatformRole[]
+  readonly teams: readonly string[]
+  readonly businessUnits: readonly string[]
 }
 
 const HIERARCHY: Record<PlatformRole, PlatformRole[]> = {
@@ -73,7 +73,33 @@ export interface ClaimMapperRules {
   businessUnits: readonly Rule[]
 }
 
+/** Distinct outcomes shared per mapper; past this many, new ones are returned unshared. */
+const MAX_SHARED_OUTCOMES = 4096
+
+/**
+ * Identical outcomes come back as one frozen object: most users of a bank hold one of a few
+ * role, team and unit sets, and each cached token memoizes its outcome (issue 7's memory).
+ */
 export function createClaimMapper (rules: ClaimMapperRules): (payload: Readonly<Record<string, unknown>>) => MappedIdentity {
+  const mapClaims = createUnsharedClaimMapper(rules)
+  const shared = new Map<string, MappedIdentity>()
+  return function mapClaimsShared (payload) {
+    const mapped = mapClaims(payload)
+    const key = JSON.stringify([mapped.roles, mapped.teams, mapped.businessUnits]) // effectiveRoles follow from roles
+    const known = shared.get(key)
+    if (known !== undefined) return known
+    const frozen: MappedIdentity = Object.freeze({
+      roles: Object.freeze(mapped.roles),
+      effectiveRoles: Object.freeze(mapped.effectiveRoles),
+      teams: Object.freeze(mapped.teams),
+      businessUnits: Object.freeze(mapped.businessUnits)
+    })
+    if (shared.size < MAX_SHARED_OUTCOMES) shared.set(key, frozen)
+    return frozen
+  }
+}
+
+function createUnsharedClaimMapper (rules: ClaimMapperRules): (payload: Readonly<Record<string, unknown>>) => MappedIdentity {
   return function mapClaims (payload) {
     const roleResult = applyRules(payload, rules.roles)
     if (!roleResult.anyClaimPresent) {

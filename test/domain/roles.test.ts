@@ -47,3 +47,18 @@ t.test('hierarchy and route / profile checks', async (t) => {
   t.equal(codeOf(() => checkRoles(expandRoles(['Customer']), ['Employee', 'Customer'], [])), undefined, 'any of')
   t.equal(codeOf(() => checkRoles(expandRoles(['Admin']), [], ['System'])), 'ROLE_REQUIRED: This API needs the role: System', 'Admin is not System')
 })
+
+t.test('identical outcomes are one frozen object; different ones stay apart; past the sharing bound they are still right', async (t) => {
+  const map = createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [{ attribute: 'groups', value: '*' }], businessUnits: [] })
+  const a = map({ roles: ['Manager'], groups: ['g1'], oid: 'one' })
+  const b = map({ roles: ['manager'], groups: ['g1'], oid: 'two' })
+  t.equal(a, b, 'two users with the same roles and teams share one outcome')
+  t.ok(Object.isFrozen(a) && Object.isFrozen(a.effectiveRoles) && Object.isFrozen(a.teams), 'which nobody can change for the other')
+  const c = map({ roles: ['Manager'], groups: ['g2'] })
+  t.not(c, a)
+  t.same(c.teams, ['g2'])
+  t.same(a.teams, ['g1'], 'the first outcome is untouched')
+  for (let i = 0; i < 5000; i++) map({ roles: ['Employee'], groups: [`team-${i}`] })
+  const late = map({ roles: ['Admin'], groups: ['late'] })
+  t.same(late, { roles: ['Admin'], effectiveRoles: ['Admin', 'Configurator', 'Manager', 'Employee'], teams: ['late'], businessUnits: [] }, 'an outcome past the bound is computed as ever')
+})
