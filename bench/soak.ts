@@ -5,13 +5,15 @@
  * RSS is read from /proc every 10 s; the report shows whether it levels off or keeps growing.
  *
  * `--hot-tokens N` first sends every token once (filling the mapping layer with all tenants),
- * then soaks with the first N only: steady traffic on a warm token cache.
+ * then soaks with the first N only: steady traffic on a warm token cache. Once the fill's tokens
+ * pass the token cache's ttlSec (300 s by default; `--token-ttl-sec` to get there sooner) the
+ * cache holds the hot tokens only: the steady state.
  * `--source mysql` puts the tenants in a throwaway MariaDB (the production layout, with
  * `--store redis`); `file` keeps them in a mappings file, so the whole file is in the process too.
  *
  * The gateway runs with the chart's heap ceiling (`heapMaxMb` in helm values.yaml), as in a pod.
  *
- *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis]
+ *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis] [--hot-tokens N] [--token-ttl-sec S]
  */
 import { parseArgs } from 'node:util'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -32,7 +34,8 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '100000' },
     source: { type: 'string', default: 'file' },
     store: { type: 'string', default: 'memory' },
-    'hot-tokens': { type: 'string' }
+    'hot-tokens': { type: 'string' },
+    'token-ttl-sec': { type: 'string' }
   }
 })
 const minutes = Number(values.minutes)
@@ -59,7 +62,7 @@ const store = values.store === 'redis'
   : 'cache: { store: memory }'
 const gateway = await startGateway([
   'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
-  `entra: { authority: "${issuer.url}" }`,
+  `entra: { authority: "${issuer.url}"${values['token-ttl-sec'] === undefined ? '' : `, tokenCache: { ttlSec: ${Number(values['token-ttl-sec'])} }`} }`,
   `apis: { management: { clientId: ${CLIENT_ID} } }`,
   mappings,
   store,

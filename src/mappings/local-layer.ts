@@ -1,4 +1,5 @@
 import type { TenantBank, TenantMapping } from './source.js'
+import { copied, createGuidIndex } from './guid-index.js'
 
 /**
  * The per-process layer of the mapping cache: for each key, the answer (`null` = not mapped),
@@ -35,43 +36,30 @@ const DEFAULT = 2
 const NOT_MAPPED = 4
 
 /**
- * Tenants, packed (issue 7: 100,000 of them within the pod's memory). Each tenant is its key
- * in one Map, pointing at a slot in a few columns: timestamps in Float64Arrays (no boxed
- * numbers), and for the usual one-bank tenant just the bank id and a flags byte. That is about
- * 150 bytes a tenant against about 460 for an entry object holding a stored answer holding a
- * mapping holding an array holding a bank. The price is a small mapping object built per read.
+ * Tenants, packed (issue 7: 100,000 of them within the pod's memory). A tenant is a slot of a
+ * GUID index (no string or Map entry per tenant) and of a few columns: timestamps in
+ * Float64Arrays (no boxed numbers), and for the usual one-bank tenant just the bank id and a
+ * flags byte. About 90 bytes a tenant, against about 460 for an entry object holding a stored
+ * answer holding a mapping holding an array holding a bank; the price is a small mapping
+ * object built per read. A key that is not a GUID is not kept (every read of it is a miss).
  */
-export function createTenantLayer (maxEntries: number): LocalLayer<TenantMapping> {
-  const slots = new Map<string, number>()
-  const freeSlots: number[] = []
-  let nextSlot = 0
-  let at = new Float64Array(256)
-  let until = new Float64Array(256)
-  let flags = new Uint8Array(256)
+export function createTenantLayer (maxEntries: number, { seed }: { seed?: number } = {}): LocalLayer<TenantMapping> {
+  const index = createGuidIndex(seed === undefined ? {} : { seed })
+  let at = new Float64Array(0)
+  let until = new Float64Array(0)
+  let flags = new Uint8Array(0)
   // A one-bank tenant's bank id; otherwise its banks as read (none, or several).
   const banks: Array<string | readonly TenantBank[] | undefined> = []
 
-  function takeSlot (): number {
-    const reused = freeSlots.pop()
-    if (reused !== undefined) return reused
-    if (nextSlot === at.length) {
-      at = grown(at, new Float64Array(at.length * 2))
-      until = grown(until, new Float64Array(until.length * 2))
-      flags = grown(flags, new Uint8Array(flags.length * 2))
-    }
-    return nextSlot++
-  }
-
-  function release (key: string, slot: number): void {
-    slots.delete(key)
+  function release (slot: number): void {
+    index.remove(slot)
     banks[slot] = undefined
-    freeSlots.push(slot)
   }
 
   return {
     get (key) {
-      const slot = slots.get(key)
-      if (slot === undefined) return undefined
+      const slot = index.find(key)
+      if (slot < 0) return undefined
       const packed = banks[slot]
       const bits = flags[slot]!
       const v: TenantMapping | null = (bits & NOT_MAPPED) !== 0
@@ -80,15 +68,17 @@ export function createTenantLayer (maxEntries: number): LocalLayer<TenantMapping
       return { v, at: at[slot]!, until: until[slot]! }
     },
     set (key, entry) {
-      let slot = slots.get(key)
-      if (slot === undefined) {
-        if (slots.size >= maxEntries) {
-          const oldest = slots.entries().next().value
-          if (oldest !== undefined) release(oldest[0], oldest[1])
-        }
+      let slot = index.find(key)
+      if (slot < 0) {
         if (maxEntries === 0) return
-        slot = takeSlot()
-        slots.set(key, slot)
+        if (index.size >= maxEntries) release(index.oldest())
+        slot = index.add(key)
+        if (slot < 0) return
+        if (index.slotCapacity > at.length) {
+          at = copied(at, new Float64Array(index.slotCapacity))
+          until = copied(until, new Float64Array(index.slotCapacity))
+          flags = copied(flags, new Uint8Array(index.slotCapacity))
+        }
       }
       at[slot] = entry.at
       until[slot] = entry.until
@@ -106,25 +96,18 @@ export function createTenantLayer (maxEntries: number): LocalLayer<TenantMapping
       }
     },
     delete (key) {
-      const slot = slots.get(key)
-      if (slot !== undefined) release(key, slot)
+      const slot = index.find(key)
+      if (slot >= 0) release(slot)
     },
     clear () {
-      slots.clear()
-      freeSlots.length = 0
+      index.clear()
       banks.length = 0
-      nextSlot = 0
     },
-    get size () { return slots.size }
+    get size () { return index.size }
   }
 }
 
 function dropOldest (entries: Map<string, unknown>): void {
   const oldest = entries.keys().next().value
   if (oldest !== undefined) entries.delete(oldest)
-}
-
-function grown<A extends Float64Array | Uint8Array> (from: A, to: A): A {
-  to.set(from)
-  return to
 }
