@@ -11,7 +11,8 @@
  * `--source mysql` puts the tenants in a throwaway MariaDB (the production layout, with
  * `--store redis`); `file` keeps them in a mappings file, so the whole file is in the process too.
  *
- * The gateway runs with the chart's heap ceiling (`heapMaxMb` in helm values.yaml), as in a pod.
+ * The gateway runs with the chart's heap ceiling (`heapMaxMb` in helm values.yaml) and the
+ * image's MALLOC_ARENA_MAX, as in a pod.
  *
  *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis] [--hot-tokens N] [--token-ttl-sec S]
  */
@@ -43,6 +44,7 @@ const count = Number(values.tokens)
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
 const chartValues = parse(readFileSync(new URL('../helm/bookme-gateway/values.yaml', import.meta.url), 'utf8')) as { heapMaxMb: number }
 process.env.BENCH_NODE_OPTIONS ??= `--max-old-space-size=${chartValues.heapMaxMb}`
+process.env.MALLOC_ARENA_MAX ??= '2' // as the image (Dockerfile) sets it
 
 const issuer = await startLocalIssuer()
 const tenants = Array.from({ length: count }, () => randomUUID())
@@ -127,7 +129,7 @@ const last = samples[samples.length - 1]!.rssMb
 const peak = Math.max(...samples.map((s) => s.rssMb))
 const report = [
   ...(filled ? [`after sending all ${count} tokens once (${filled.sec} s): RSS ${filled.rssMb.toFixed(0)} MB, heap used ${filled.heapUsedMb.toFixed(0)} MB; then the soak sends the first ${hot} only`] : []),
-  `soak: ${minutes} min, ${hot ?? count} distinct tokens, ${count} tenants mapped, source ${values.source}, store ${values.store}, node ${process.version} ${process.env.BENCH_NODE_OPTIONS}`,
+  `soak: ${minutes} min, ${hot ?? count} distinct tokens, ${count} tenants mapped, source ${values.source}, store ${values.store}, node ${process.version} ${process.env.BENCH_NODE_OPTIONS} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}`,
   ...(gatewayGone ? [`THE GATEWAY DIED during the run: see ${gateway.logFile}`] : []),
   `requests ${result.total} (${Math.round(result.rps)} req/s), errors ${result.errors}, non-2xx ${result.non2xx}, p99 ${result.p99} ms`,
   `RSS MB: idle ${samples[0]!.rssMb.toFixed(0)}, at 1 min ${afterWarmUp.toFixed(0)}, peak ${peak.toFixed(0)}, end ${last.toFixed(0)}; growth from 1 min to end ${(last - afterWarmUp).toFixed(1)} MB`,

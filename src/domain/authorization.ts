@@ -26,24 +26,37 @@ export interface AuthorizationInput {
  * a time, and a switch costs one rebuild. Then the decoded claims are let go (the memo is
  * what a hit needs), so a cached token holds its claims once, as its text.
  */
-interface Derived { mapped: MappedIdentity, headersFor: string, headers: Record<string, string> | undefined }
+interface Derived {
+  mapped: MappedIdentity
+  /** What `headers` were built for. */
+  api: string
+  headerPrefix: string
+  bank: BankContext | undefined
+  headers: Record<string, string> | undefined
+}
 
 export function authorize (input: AuthorizationInput): { mapped: MappedIdentity, headers: Record<string, string> } {
   const { token } = input
   let known = token.memo.authorization as Derived | undefined
   if (known === undefined) {
-    known = { mapped: input.mapClaims(token.payload), headersFor: '', headers: undefined }
+    known = { mapped: input.mapClaims(token.payload), api: '', headerPrefix: '', bank: undefined, headers: undefined }
     token.memo.authorization = known
   }
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
-  const context = `${input.api}\u0000${input.headerPrefix}\u0000${input.bank.activeBankId ?? ''}\u0000${input.bank.bankIds.join(',')}`
   let headers = known.headers
-  if (headers === undefined || known.headersFor !== context) {
+  if (headers === undefined || known.api !== input.api || known.headerPrefix !== input.headerPrefix || !sameBankContext(known.bank, input.bank)) {
     headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token, bank: input.bank, mapped })
     known.headers = headers
-    known.headersFor = context
+    known.api = input.api
+    known.headerPrefix = input.headerPrefix
+    known.bank = input.bank
   }
   token.releasePayload?.()
   return { mapped, headers }
+}
+
+function sameBankContext (a: BankContext | undefined, b: BankContext): boolean {
+  if (a === undefined || a.activeBankId !== b.activeBankId || a.bankIds.length !== b.bankIds.length) return false
+  return a.bankIds.every((id, i) => id === b.bankIds[i])
 }
