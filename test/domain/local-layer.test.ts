@@ -6,14 +6,16 @@ import type { TenantMapping } from '../../src/mappings/source.js'
 const guid = (n: number): string => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`
 
 t.test('the packed tenant layer gives back exactly what was put in, for every shape of answer', async (t) => {
-  const layer = createTenantLayer(10)
+  const layer = createTenantLayer(20)
   const shapes: Array<TenantMapping | null> = [
     null,
     { tenantId: guid(1), banks: [] },
     { tenantId: guid(2), banks: [{ bankId: '1001', enabled: true, isDefault: false }] },
     { tenantId: guid(3), banks: [{ bankId: '1002', enabled: false, isDefault: true }] },
     { tenantId: guid(4), banks: [{ bankId: '1003', enabled: true, isDefault: true }] },
-    { tenantId: guid(5), banks: [{ bankId: 'a', enabled: true, isDefault: false }, { bankId: 'b', enabled: false, isDefault: true }] }
+    { tenantId: guid(5), banks: [{ bankId: 'a', enabled: true, isDefault: false }, { bankId: 'b', enabled: false, isDefault: true }] },
+    // One bank whose id is not a plain decimal number: kept as written, never as a number.
+    ...['bank-7', '0042', '0', '9007199254740993', '1e3', ' 12', '-5'].map((bankId, i) => ({ tenantId: guid(6 + i), banks: [{ bankId, enabled: i % 2 === 0, isDefault: i % 3 === 0 }] }))
   ]
   shapes.forEach((v, i) => { layer.set(guid(i), { v, at: 1_700_000_000_123 + i, until: 1_700_000_010_456 + i }) })
   shapes.forEach((v, i) => {
@@ -50,7 +52,7 @@ t.test('a stored multi-bank answer cannot be changed through what a read returns
 /** Each layer against a plain Map model with the same oldest-first bound, through random operations. */
 function behavesLikeBoundedMap (t: Test, make: (max: number) => LocalLayer<TenantMapping>): Promise<void> {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('set' as const), tenant: fc.nat(12), bank: fc.option(fc.nat(3)), at: fc.nat() }),
+    fc.record({ kind: fc.constant('set' as const), tenant: fc.nat(12), bank: fc.option(fc.nat(3)), numeric: fc.boolean(), at: fc.nat() }),
     fc.record({ kind: fc.constant('delete' as const), tenant: fc.nat(12) }),
     fc.record({ kind: fc.constant('clear' as const) })
   )
@@ -61,7 +63,7 @@ function behavesLikeBoundedMap (t: Test, make: (max: number) => LocalLayer<Tenan
       if (o.kind === 'clear') { layer.clear(); model.clear(); continue }
       const id = guid(o.tenant)
       if (o.kind === 'delete') { layer.delete(id); model.delete(id); continue }
-      const v = o.bank === null ? null : { tenantId: id, banks: Array.from({ length: o.bank }, (_, i) => ({ bankId: `${o.tenant}-${i}`, enabled: i % 2 === 0, isDefault: i === 1 })) }
+      const v = o.bank === null ? null : { tenantId: id, banks: Array.from({ length: o.bank }, (_, i) => ({ bankId: o.numeric ? `${o.tenant * 10 + i}` : `${o.tenant}-${i}`, enabled: i % 2 === 0, isDefault: i === 1 })) }
       const entry = { v, at: o.at, until: o.at + 10 }
       layer.set(id, entry)
       if (!model.has(id) && model.size >= max) model.delete(model.keys().next().value!)
