@@ -48,9 +48,9 @@ function asBankNumber (id: string): number | undefined {
  * GUID index (no string or Map entry per tenant) and of a few columns: timestamps in
  * Float64Arrays (no boxed numbers), and for the usual one-bank tenant just the bank id (a
  * number when the id is a plain decimal one) and a flags byte. About 80 bytes a tenant, against
- * about 460 for an entry object holding a stored
- * answer holding a mapping holding an array holding a bank; the price is a small mapping
- * object built per read. A key that is not a GUID is not kept (every read of it is a miss).
+ * about 460 for an entry object holding a stored answer holding a mapping holding an array
+ * holding a bank; the price is a small mapping object built per read. A key that is not a GUID
+ * is not kept (every read of it is a miss).
  */
 export function createTenantLayer (maxEntries: number, { seed }: { seed?: number } = {}): LocalLayer<TenantMapping> {
   const index = createGuidIndex(seed === undefined ? {} : { seed })
@@ -74,9 +74,13 @@ export function createTenantLayer (maxEntries: number, { seed }: { seed?: number
       const bits = flags[slot]!
       if ((bits & NOT_MAPPED) !== 0) return { v: null, at: at[slot]!, until: until[slot]! }
       const other = otherBanks.get(slot)
-      const banks = (bits & NUMERIC_BANK) !== 0 || typeof other === 'string'
-        ? [{ bankId: other === undefined ? String(bankNumbers[slot]) : other as string, enabled: (bits & ENABLED) !== 0, isDefault: (bits & DEFAULT) !== 0 }]
-        : other ?? []
+      let banks: readonly TenantBank[]
+      if ((bits & NUMERIC_BANK) !== 0 || typeof other === 'string') {
+        const bankId = typeof other === 'string' ? other : String(bankNumbers[slot])
+        banks = [{ bankId, enabled: (bits & ENABLED) !== 0, isDefault: (bits & DEFAULT) !== 0 }]
+      } else {
+        banks = other ?? []
+      }
       return { v: { tenantId: key, banks }, at: at[slot]!, until: until[slot]! }
     },
     set (key, entry) {
