@@ -98,6 +98,7 @@ t.test('GET /_gateway/me answers with the profile whose audience the token carri
     businessUnits: [],
     api: 'management'
   })
+  t.same((await call(manager, '/_gateway/me')).body, me.body, 'the same answer again, from the token cache (claims decoded again from the token)')
   t.equal((await call(manager, '/_gateway/me', { 'x-bank-context': '2002' })).body.activeBankId, '2002')
   t.equal((await call(manager, '/_gateway/me', { 'x-bank-context': '1001' })).body.code, 'BANK_NOT_ALLOWED')
   const app = issuer.mint({ tenantId: HOME_TENANT, audience: SYSTEM_CLIENT, type: 'app', claims: { azp: SYSTEM_APP } })
