@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js'
 import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
 import type { SharedStore } from './shared-store.js'
-import { createMapLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
+import { createMapLayer, createSplitLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
 
 /**
  * The source of truth behind two cache layers (CONTRACT.md §4): a per-process layer
@@ -28,7 +28,7 @@ export interface CachedMappingsOptions {
   negativeTtlSec: number
   localTtlSec: number
   staleIfErrorSec: number
-  /** Upper bound of the process layer; the oldest entries go first. */
+  /** Upper bound of the process layer per kind, the oldest going first; unmapped tenants have a tenth of it apart. */
   localMaxEntries?: number
   now?: () => number
   events?: CacheEvents
@@ -53,7 +53,11 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const now = options.now ?? Date.now
   const localMax = options.localMaxEntries ?? 200_000
   // Keyed by the lower-case GUID alone; the shared store's key carries the kind.
-  const layers = { tenant: createTenantLayer(localMax), client: createMapLayer<ClientMapping>(localMax) }
+  const layers = {
+    // Unmapped tenants get a tenth of the bound, in a layer of their own.
+    tenant: createSplitLayer(createTenantLayer(localMax), createTenantLayer(Math.max(1, Math.floor(localMax / 10)))),
+    client: createMapLayer<ClientMapping>(localMax)
+  }
   // In front of the in-process memory store a second copy would only double the memory: the
   // process layer is then the whole cache, fresh for ttlSec.
   const hasSharedLayer = store.kind !== 'memory'

@@ -31,6 +31,35 @@ export function createMapLayer<T> (maxEntries: number): LocalLayer<T> {
   }
 }
 
+/**
+ * "Not mapped" answers kept apart from the mapped ones, under their own bound. Tenant ids reach
+ * the cache before any signature check (the mapping is checked before a key is fetched), so a
+ * flood of made-up ones must not push the real tenants out of the process layer.
+ */
+export function createSplitLayer<T> (mapped: LocalLayer<T>, unmapped: LocalLayer<T>): LocalLayer<T> {
+  return {
+    get: (key) => mapped.get(key) ?? unmapped.get(key),
+    set (key, entry) {
+      if (entry.v === null) {
+        mapped.delete(key)
+        unmapped.set(key, entry)
+      } else {
+        unmapped.delete(key)
+        mapped.set(key, entry)
+      }
+    },
+    delete (key) {
+      mapped.delete(key)
+      unmapped.delete(key)
+    },
+    clear () {
+      mapped.clear()
+      unmapped.clear()
+    },
+    get size () { return mapped.size + unmapped.size }
+  }
+}
+
 const ENABLED = 1
 const DEFAULT = 2
 const NOT_MAPPED = 4

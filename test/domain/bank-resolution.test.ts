@@ -74,3 +74,33 @@ t.test('property: random layouts and random tokens never yield a bank of another
   }), { numRuns: 300 })
   t.pass('300 random layouts')
 })
+
+t.test('a flood of unmapped tenant ids does not push mapped tenants out of the process layer', async (t) => {
+  const mapped = Array.from({ length: 50 }, (_, i) => `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`)
+  const queried: string[] = []
+  const source: MappingSource = {
+    kind: 'file',
+    async tenant (id) {
+      queried.push(id)
+      return mapped.includes(id) ? { tenantId: id, banks: [{ bankId: '1001', enabled: true, isDefault: false }] } : null
+    },
+    async client () { return null },
+    async clients () { return [] },
+    async ping () {},
+    async close () {}
+  }
+  const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60, localMaxEntries: 100 })
+  for (const id of mapped) await mappings.tenant(id)
+  const flood = []
+  for (let i = 0; i < 1000; i++) flood.push(await mappings.tenant(`20000000-0000-4000-8000-${String(i).padStart(12, '0')}`))
+  t.ok(flood.every((answer) => answer === null), '1,000 unmapped tenants, each answered "not mapped"')
+  queried.length = 0
+  const again = []
+  for (const id of mapped) again.push((await mappings.tenant(id))?.banks[0]?.bankId)
+  t.ok(again.every((bankId) => bankId === '1001'), 'the mapped tenants still map')
+  t.same(queried, [], 'every mapped tenant still answered from the process layer')
+  t.equal(await mappings.tenant('20000000-0000-4000-8000-000000000999'), null, 'the latest unmapped ones are cached too')
+  t.same(queried, [], 'without a query')
+  t.equal(await mappings.tenant('20000000-0000-4000-8000-000000000000'), null)
+  t.same(queried, ['20000000-0000-4000-8000-000000000000'], 'the oldest unmapped ones were the ones to go')
+})

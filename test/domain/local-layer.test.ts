@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import fc from 'fast-check'
-import { createMapLayer, createTenantLayer, type LocalEntry, type LocalLayer } from '../../src/mappings/local-layer.js'
+import { createMapLayer, createSplitLayer, createTenantLayer, type LocalEntry, type LocalLayer } from '../../src/mappings/local-layer.js'
 import type { TenantMapping } from '../../src/mappings/source.js'
 
 const guid = (n: number): string => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`
@@ -80,3 +80,22 @@ function behavesLikeBoundedMap (t: Test, make: (max: number) => LocalLayer<Tenan
 
 t.test('property: the packed tenant layer behaves as a bounded map that drops the oldest first', (t) => behavesLikeBoundedMap(t, createTenantLayer))
 t.test('property: so does the plain layer used for app registrations', (t) => behavesLikeBoundedMap(t, (max) => createMapLayer<TenantMapping>(max)))
+
+t.test('the split layer: an answer replaces the other kind for its tenant; delete and clear reach both halves', async (t) => {
+  const layer = createSplitLayer(createTenantLayer(10), createTenantLayer(2))
+  const mappedTo = (bankId: string): TenantMapping => ({ tenantId: guid(1), banks: [{ bankId, enabled: true, isDefault: false }] })
+  layer.set(guid(1), { v: null, at: 1, until: 2 })
+  layer.set(guid(1), { v: mappedTo('7'), at: 3, until: 4 })
+  t.same(layer.get(guid(1)), { v: mappedTo('7'), at: 3, until: 4 }, 'mapped now: the earlier "not mapped" is gone')
+  layer.set(guid(1), { v: null, at: 5, until: 6 })
+  t.same(layer.get(guid(1)), { v: null, at: 5, until: 6 }, 'unmapped now: the earlier mapping is gone')
+  t.equal(layer.size, 1)
+  layer.set(guid(2), { v: mappedTo('8'), at: 1, until: 2 })
+  layer.delete(guid(1))
+  t.equal(layer.get(guid(1)), undefined)
+  for (let n = 3; n < 6; n++) layer.set(guid(n), { v: null, at: n, until: n })
+  t.equal(layer.size, 3, 'the unmapped half keeps its own bound (2)')
+  t.ok(layer.get(guid(2)), 'and the mapped tenant stays')
+  layer.clear()
+  t.equal(layer.size, 0)
+})
