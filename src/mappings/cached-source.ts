@@ -45,8 +45,10 @@ export interface MappingLookup {
 interface Stored<T> { v: T | null, at: number }
 type Kind = 'tenant' | 'client'
 
-export function tenantKey (tenantId: string): string { return `tenant:${tenantId.toLowerCase()}` }
-export function clientKey (clientId: string): string { return `client:${clientId.toLowerCase()}` }
+/** The shared store's key (and the purge message's): the kind, then the lower-case GUID. */
+const sharedKey = (kind: Kind, id: string): string => `${kind}:${id.toLowerCase()}`
+export function tenantKey (tenantId: string): string { return sharedKey('tenant', tenantId) }
+export function clientKey (clientId: string): string { return sharedKey('client', clientId) }
 
 export function createCachedMappings (options: CachedMappingsOptions): MappingLookup {
   const { source, store, events = {} } = options
@@ -91,17 +93,16 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
       return cached.v
     }
     events.lookup?.('local', 'miss')
-    const key = `${kind}:${id}`
+    const key = sharedKey(kind, id)
     let inFlight = pending.get(key) as Promise<T | null> | undefined
     if (!inFlight) {
-      inFlight = resolveMiss(kind, layer, id, query, cached).finally(() => pending.delete(key))
+      inFlight = resolveMiss(kind, layer, id, key, query, cached).finally(() => pending.delete(key))
       pending.set(key, inFlight)
     }
     return await inFlight
   }
 
-  async function resolveMiss<T> (kind: Kind, layer: LocalLayer<T>, id: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
-    const key = `${kind}:${id}`
+  async function resolveMiss<T> (kind: Kind, layer: LocalLayer<T>, id: string, key: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {
     const fromShared = await readShared<T>(key)
     if (fromShared && isFresh(fromShared)) {
       events.lookup?.('shared', 'hit')

@@ -81,8 +81,8 @@ function asBankNumber (id: string): number | undefined {
  * holding a bank; the price is a small mapping object built per read. A key that is not a GUID
  * is not kept (every read of it is a miss).
  */
-export function createTenantLayer (maxEntries: number, { seed }: { seed?: number } = {}): LocalLayer<TenantMapping> {
-  const index = createGuidIndex(seed === undefined ? {} : { seed })
+export function createTenantLayer (maxEntries: number): LocalLayer<TenantMapping> {
+  const index = createGuidIndex()
   let at = new Float64Array(0)
   let until = new Float64Array(0)
   let flags = new Uint8Array(0)
