@@ -108,6 +108,29 @@ function isUnreserved (byte: number): boolean {
 }
 
 /**
+ * A prefix whose every character is unreserved (RFC 3986) or `/`: the normalizer decodes any
+ * escape of these, so a normalized path the router matched under it starts with it literally,
+ * up to case.
+ */
+export function isPlainPrefix (prefix: string): boolean {
+  return /^\/[A-Za-z0-9._~/-]*$/.test(prefix)
+}
+
+/**
+ * The path an upstream receives for a normalized request path under a route's plain `prefix`
+ * (no trailing `/`, matched case-insensitively on a segment boundary): `rewritePrefix` and the
+ * rest. Null when `path` does not start with `prefix` (up to case) on a segment boundary.
+ */
+export function upstreamPath (path: string, prefix: string, rewritePrefix: string): string | null {
+  const base = prefix === '/' ? '' : prefix
+  if (!path.startsWith(base) && path.slice(0, base.length).toLowerCase() !== base.toLowerCase()) return null
+  const rest = path.slice(base.length)
+  if (rest === '') return rewritePrefix
+  if (rest.charCodeAt(0) !== 47 /* / */) return null
+  return rewritePrefix === '/' ? rest : rewritePrefix + rest
+}
+
+/**
  * An upstream's `Location` path under `upstreamPrefix` told in the client's terms, under
  * `routePrefix` (a route with `rewritePrefix`). Absolute URLs and paths elsewhere are kept.
  */

@@ -7,7 +7,7 @@ import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
 import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers.js'
 import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
-import { rewriteLocationPrefix } from '../domain/paths.js'
+import { isPlainPrefix, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
 import { markClosingWhileDraining } from './request-guard.js'
 
@@ -26,8 +26,9 @@ export interface ProxyRoutesOptions {
 }
 
 /**
- * One @fastify/http-proxy registration per configured route (Platformatic gateway's layout).
- * Longest prefix wins through the router; matching is case-insensitive (see app.ts).
+ * One encapsulated scope per configured route: its policy hooks, then its routes (our own for
+ * plain HTTP, @fastify/http-proxy's where WebSockets are proxied). Longest prefix wins through
+ * the router; matching is case-insensitive (see app.ts).
  */
 export default async function proxyRoutes (app: FastifyInstance, { config, resources, policyFor }: ProxyRoutesOptions): Promise<void> {
   app.decorateRequest('identityHeaders', null)
@@ -37,13 +38,48 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
   for (const route of config.routes) {
     const pool = createUpstreamPool(route)
     pools.push(pool)
+    const forwardAuthorization = route.forwardAuthorization ?? config.headers.forwardAuthorization
+    const upstreamHeaders = (request: FastifyRequest, headers: HeaderMap, upgrade = false): HeaderMap =>
+      buildUpstreamHeaders(headers, {
+        requestId: request.id,
+        forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
+        forwardAuthorization,
+        identity: request.identityHeaders ?? undefined,
+        upgrade
+      })
+    const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))
     await app.register(async function routeScope (scope) {
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
       for (const hook of policyFor(route)) scope.addHook('preHandler', hook)
+      if (!route.websocket && isPlainPrefix(route.prefix)) {
+        await scope.register(async (prefixed) => { registerPrefixRoutes(prefixed, route, forward) }, { prefix: route.prefix })
+        return
+      }
       // The published types split `websocket` into two unions; the runtime takes a boolean.
-      await scope.register(httpProxy, proxyOptions(route, config, resources, pool) as FastifyHttpProxyOptions & { websocket?: false })
+      await scope.register(httpProxy, proxyOptions(route, pool, forward, upstreamHeaders) as FastifyHttpProxyOptions & { websocket?: false })
     })
   }
+}
+
+/** http-proxy's methods and routes: the prefix itself and everything below it. */
+const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+
+/**
+ * A plain HTTP route routed by us: the path is already normalized (request-guard.ts), so the
+ * upstream path is the rewrite prefix and the rest, with none of http-proxy's per-request
+ * re-parsing (three URL objects, a decode and a query re-encoding: 4–5 % of the gateway's CPU).
+ */
+function registerPrefixRoutes (scope: FastifyInstance, route: RouteConfig, forward: ForwardHandler): void {
+  const rewritePrefix = route.rewritePrefix ?? route.prefix
+  const handler = function proxyHandler (request: FastifyRequest, reply: FastifyReply): void {
+    const url = request.url
+    const q = url.indexOf('?')
+    const dest = upstreamPath(q === -1 ? url : url.slice(0, q), route.prefix, rewritePrefix)
+    // The router matched this prefix, so only a path it matched differently could land here.
+    if (dest === null) reply.send(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
+    else forward(request, reply, dest)
+  }
+  for (const url of ['/', '/*']) scope.route({ url, method: PROXIED_METHODS, config: { routeName: route.name }, handler })
 }
 
 /**
@@ -85,17 +121,9 @@ function registerStreamingBodies (scope: FastifyInstance, limit: number): void {
   })
 }
 
-function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: Resources, pool: Pool): FastifyHttpProxyOptions & { websocket: boolean } {
-  const forwardAuthorization = route.forwardAuthorization ?? config.headers.forwardAuthorization
-  const upstreamHeaders = (request: FastifyRequest, headers: HeaderMap, upgrade = false): HeaderMap =>
-    buildUpstreamHeaders(headers, {
-      requestId: request.id,
-      forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
-      forwardAuthorization,
-      identity: request.identityHeaders ?? undefined,
-      upgrade
-    })
-
+/** WebSocket routes (and prefixes that are not plain) keep @fastify/http-proxy's routing. */
+function proxyOptions (route: RouteConfig, pool: Pool, forward: ForwardHandler,
+  upstreamHeaders: (request: FastifyRequest, headers: HeaderMap, upgrade?: boolean) => HeaderMap): FastifyHttpProxyOptions & { websocket: boolean } {
   return {
     prefix: route.prefix,
     upstream: route.upstream,
@@ -104,7 +132,7 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
     proxyPayloads: false,
     // http-proxy keeps the routing, prefix rewriting, traversal checks and WebSockets; the HTTP
     // hop itself is ours (upstream/forward.ts), in place of @fastify/reply-from.
-    handler: createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers)),
+    handler: forward,
     undici: pool,
     disableRequestLogging: true,
     config: { routeName: route.name },
@@ -116,8 +144,10 @@ function proxyOptions (route: RouteConfig, config: Readonly<Config>, resources: 
   }
 }
 
+type ForwardHandler = (request: FastifyRequest, reply: FastifyReply, dest: string) => void
+
 function createForwardHandler (route: RouteConfig, config: Readonly<Config>, resources: Resources, pool: Pool,
-  headersFor: (request: FastifyRequest) => HeaderMap): (request: FastifyRequest, reply: FastifyReply, dest: string) => void {
+  headersFor: (request: FastifyRequest) => HeaderMap): ForwardHandler {
   const { metrics, health } = resources
   const rewritePrefix = route.rewritePrefix
   const rewriteLocation = rewritePrefix === undefined ? undefined : (location: string) => rewriteLocationPrefix(location, rewritePrefix, route.prefix)

@@ -59,6 +59,32 @@ t.test('rewritePrefix replaces the matched prefix; query strings pass byte for b
   t.equal(upstream.last().url, '/meetings')
   await fetch(`${gw.proxyUrl}/flat/x/y?q=1`)
   t.equal(upstream.last().url, '/x/y?q=1')
+  await fetch(`${gw.proxyUrl}/flat`)
+  t.equal(upstream.last().url, '/')
+  await fetch(`${gw.proxyUrl}/api/meetings/`)
+  t.equal(upstream.last().url, '/meetings/')
+})
+
+t.test('a route at the root, and routes the gateway leaves to http-proxy (WebSocket, a prefix that is not plain), forward alike', async (t) => {
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, {
+    routes: [
+      { name: 'root', prefix: '/', upstream: upstream.url, rewritePrefix: '/svc', auth: 'none' },
+      { name: 'live', prefix: '/live', upstream: upstream.url, rewritePrefix: '/socket', auth: 'none', websocket: true },
+      { name: 'odd', prefix: '/odd!', upstream: upstream.url, auth: 'none' }
+    ]
+  })
+  const cases: Array<[string, string]> = [
+    ['/x/y?q=1', '/svc/x/y?q=1'],
+    ['/', '/svc/'],
+    ['/LIVE/room?x=1', '/socket/room?x=1'],
+    ['/odd!/a', '/odd!/a']
+  ]
+  for (const [path, forwarded] of cases) {
+    const res = await fetch(gw.proxyUrl + path)
+    t.equal(res.status, 200, `${path} answered`)
+    t.equal(upstream.last().url, forwarded, `${path} forwarded as ${forwarded}`)
+  }
 })
 
 t.test('method, status and response headers are preserved', async (t) => {

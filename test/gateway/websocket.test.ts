@@ -80,6 +80,23 @@ t.test('routes without websocket: true do not upgrade', async (t) => {
   t.equal(upstream.handshakes.length, 0)
 })
 
+t.test('beside a websocket route, an upgrade to a plain route is answered as plain HTTP, never upgraded', async (t) => {
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, {
+    routes: [
+      { name: 'live', prefix: '/live', upstream: upstream.url, auth: 'none', websocket: true },
+      { name: 'plain', prefix: '/plain', upstream: upstream.url, auth: 'none' },
+      { name: 'locked', prefix: '/locked', upstream: upstream.url, auth: 'required', api: 'management' }
+    ],
+    apis: { management: { clientId: '00000000-0000-0000-0000-000000000001' } }
+  })
+  const base = gw.proxyUrl.replace('http', 'ws')
+  // The ws upstream answers a plain GET with 426 Upgrade Required: the handshake's headers never reached it.
+  t.equal(await refusalStatus(`${base}/plain/x`), 426, 'forwarded without its upgrade headers')
+  t.equal(await refusalStatus(`${base}/locked/x`), 401, 'the plain route\'s policy still runs first')
+  t.equal(upstream.handshakes.length, 0, 'the upstream never saw a handshake')
+})
+
 t.test('an authenticated upgrade carries the identity headers to the upstream', async (t) => {
   const { startIssuer, authConfig, BANK_TENANT, MGMT_CLIENT, DEFAULT_MAPPINGS } = await import('../helpers/issuer.js')
   const issuer = await startIssuer(t)
