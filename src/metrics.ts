@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { TalliedHistogram, talliedCounter, type CounterTally, type TalliedCounter } from './metrics-tally.js'
 
 /** Every metric name carries this prefix (CONTRACT.md §8), runtime defaults included. */
 export const METRIC_PREFIX = 'bookme_gateway_'
@@ -8,16 +9,16 @@ export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout' | 'tls' | 'other
 
 export interface GatewayMetrics {
   registry: Registry
-  requests: Counter<'route' | 'status_class'>
-  requestDuration: Histogram<'route' | 'status_class'>
+  requests: TalliedCounter<'route' | 'status_class'>
+  requestDuration: TalliedHistogram
   upstreamErrors: Counter<'route' | 'kind'>
   inFlight: Gauge
   authFailures: Counter<'code'>
   jwksFetches: Counter<'result'>
   unknownKidRefetches: Counter<'outcome'>
   jwksKeySetAge: Gauge<'jwks_uri'>
-  tokenCache: Counter<'result'>
-  mappingCache: Counter<'layer' | 'result'>
+  tokenCache: TalliedCounter<'result'>
+  mappingCache: TalliedCounter<'layer' | 'result'>
   mappingSourceQueries: Counter<'kind' | 'result'>
   mappingStaleServed: Counter<'kind'>
   cacheStoreErrors: Counter
@@ -29,19 +30,9 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
   if (defaults) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX })
   return {
     registry,
-    requests: new Counter({
-      name: `${METRIC_PREFIX}requests_total`,
-      help: 'Requests answered, by route and status class',
-      labelNames: ['route', 'status_class'],
-      registers: [registry]
-    }),
-    requestDuration: new Histogram({
-      name: `${METRIC_PREFIX}request_duration_seconds`,
-      help: 'Time from request received to response finished',
-      labelNames: ['route', 'status_class'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry]
-    }),
+    requests: talliedCounter(registry, `${METRIC_PREFIX}requests_total`, 'Requests answered, by route and status class', ['route', 'status_class']),
+    requestDuration: new TalliedHistogram(registry, `${METRIC_PREFIX}request_duration_seconds`, 'Time from request received to response finished',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     upstreamErrors: new Counter({
       name: `${METRIC_PREFIX}upstream_errors_total`,
       help: 'Upstream failures answered by the gateway, by route and kind',
@@ -67,8 +58,8 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
         for (const [uri, age] of readKeySetAges()) this.set({ jwks_uri: uri }, age)
       }
     }),
-    tokenCache: counter('token_cache_lookups_total', 'Verified-token cache lookups, by result (hit, miss)', ['result']),
-    mappingCache: counter('mapping_cache_lookups_total', 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
+    tokenCache: talliedCounter(registry, `${METRIC_PREFIX}token_cache_lookups_total`, 'Verified-token cache lookups, by result (hit, miss)', ['result']),
+    mappingCache: talliedCounter(registry, `${METRIC_PREFIX}mapping_cache_lookups_total`, 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
     mappingSourceQueries: counter('mapping_source_queries_total', 'Queries to the mapping source, by kind and result', ['kind', 'result']),
     mappingStaleServed: counter('mapping_stale_served_total', 'Expired mapping answers served while the source failed', ['kind']),
     cacheStoreErrors: counter('cache_store_errors_total', 'Shared cache (Redis) commands that failed and fell through', []),
@@ -85,22 +76,20 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
   }
 }
 
-/**
- * Per-request recording with the label children bound once per (route, status class), sparing
- * the label validation; prom-client still hashes the label set on each observation.
- */
+/** Per-request recording, with the tallies of each (route, status class) bound on first use. */
 export function createRequestRecorder (metrics: GatewayMetrics): (route: string, status: number, seconds: number) => void {
-  const children = new Map<string, { count: { inc: () => void }, duration: { observe: (v: number) => void } }>()
+  const children = new Map<string, { count: CounterTally, observe: (seconds: number) => void }>()
   return function recordRequest (route, status, seconds) {
     const klass = statusClass(status)
     const key = `${route}\u0000${klass}`
     let child = children.get(key)
     if (child === undefined) {
-      child = { count: metrics.requests.labels({ route, status_class: klass }), duration: metrics.requestDuration.labels({ route, status_class: klass }) }
+      const labels = { route, status_class: klass }
+      child = { count: metrics.requests.tally(labels), observe: metrics.requestDuration.observer(labels) }
       children.set(key, child)
     }
     child.count.inc()
-    child.duration.observe(seconds)
+    child.observe(seconds)
   }
 }
 

@@ -54,11 +54,11 @@ export async function createResources (config: Readonly<Config>, options: Resour
     readKeySetAges: () => (jwks?.sources() ?? []).flatMap((s) => { const age = s.ageSeconds(); return s.jwksUri && age !== undefined ? [[s.jwksUri, age] as [string, number]] : [] })
   })
 
-  // Label children bound once: these counters move on every request.
-  const tokenLookups = { hit: metrics.tokenCache.labels({ result: 'hit' }), miss: metrics.tokenCache.labels({ result: 'miss' }) }
+  // Tallies bound once: these counters move on every request.
+  const tokenLookups = { hit: metrics.tokenCache.tally({ result: 'hit' }), miss: metrics.tokenCache.tally({ result: 'miss' }) }
   const mappingLookups = {
-    local: { hit: metrics.mappingCache.labels({ layer: 'local', result: 'hit' }), miss: metrics.mappingCache.labels({ layer: 'local', result: 'miss' }) },
-    shared: { hit: metrics.mappingCache.labels({ layer: 'shared', result: 'hit' }), miss: metrics.mappingCache.labels({ layer: 'shared', result: 'miss' }) }
+    local: { hit: metrics.mappingCache.tally({ layer: 'local', result: 'hit' }), miss: metrics.mappingCache.tally({ layer: 'local', result: 'miss' }) },
+    shared: { hit: metrics.mappingCache.tally({ layer: 'shared', result: 'hit' }), miss: metrics.mappingCache.tally({ layer: 'shared', result: 'miss' }) }
   }
 
   const source = createMappingSource(config)
