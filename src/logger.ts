@@ -14,19 +14,52 @@ export const REDACT_PATHS = [
 
 /** Logs are flushed at least this often when the destination buffers. */
 const FLUSH_INTERVAL_MS = 1000
+/** Lines are handed to stdout in batches of about this many characters. */
+const BATCH_CHARS = 8192
 
 /**
- * The process logger. Without a destination it writes to stdout through a buffered,
- * asynchronous sonic-boom (writes batched to 8 KiB, below its 16 KiB maxWrite; flushed every
- * second and on shutdown):
- * one synchronous write per request line was a tenth of the gateway's CPU under load.
+ * The process logger. Without a destination it writes to stdout in batches of ~8 KiB through an
+ * asynchronous sonic-boom, flushed every second and on shutdown: one synchronous write per
+ * request line was a tenth of the gateway's CPU under load.
  */
 export function createLogger ({ level = 'info', destination }: { level?: string, destination?: DestinationStream } = {}): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'bookme-gateway' } }
   if (destination) return pino(options, destination)
-  const stdout = pino.destination({ dest: 1, minLength: 8192, sync: false })
+  const stdout = batchedLines(pino.destination({ dest: 1, sync: false }))
   setInterval(() => { stdout.flush() }, FLUSH_INTERVAL_MS).unref()
+  process.once('exit', () => {
+    try { stdout.flushSync() } catch { /* stdout already closed: nothing can be written */ }
+  })
   return pino(options, stdout)
+}
+
+interface LineSink { write (text: string): unknown, flushSync (): void }
+
+/**
+ * Lines gathered in an array and joined once per batch. sonic-boom's own buffering measures the
+ * UTF-8 length of everything it holds on every write: ~3 µs a line, against ~0.6 µs this way
+ * (bench: 300,000 request lines to /dev/null). Every line goes through the same batch, so their
+ * order is kept.
+ */
+function batchedLines (sink: LineSink): DestinationStream & { flush: (callback?: (error?: Error) => void) => void, flushSync: () => void } {
+  let pending: string[] = []
+  let chars = 0
+  const handOver = (): void => {
+    if (pending.length === 0) return
+    const text = pending.join('')
+    pending = []
+    chars = 0
+    sink.write(text)
+  }
+  return {
+    write (line: string) {
+      pending.push(line)
+      chars += line.length
+      if (chars >= BATCH_CHARS) handOver()
+    },
+    flush (callback) { handOver(); callback?.() },
+    flushSync () { handOver(); sink.flushSync() }
+  }
 }
 
 /** Writes what is buffered before the process exits (a no-op for synchronous destinations). */

@@ -54,6 +54,9 @@ t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight requ
   t.equal(finished.headers.connection, 'close', 'the proxied answer finished during the drain sends its client elsewhere')
   t.equal(await exited(child), 0, 'exit code 0')
   t.ok(Date.now() - stoppedAt < 5000 + 2000, 'within shutdownGraceMs + 2 s')
+  // Batched log lines are all written before the process exits, in the order they were logged.
+  const requestLines = child.output.stdout.split('\n').filter((line) => line.includes('"msg":"request"')).map((line) => JSON.parse(line) as { path: string, status: number })
+  t.same(requestLines.filter((line) => line.path.startsWith('/open')).map((line) => [line.path, line.status]), [['/open/fast', 503], ['/open/slow', 200]])
 })
 
 t.test('SIGTERM with a request longer than the grace period still exits 0 in time', async (t) => {
