@@ -1,5 +1,6 @@
 import { acceptedV1Audiences, createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
 import { createTokenCache } from './token-cache.js'
+import type { MaybePromise } from './maybe-promise.js'
 import type { JwksStore } from './jwks-store.js'
 
 /**
@@ -19,7 +20,8 @@ export interface AuthenticatorOptions {
 }
 
 export interface Authenticator {
-  verify (profileName: string, token: string): Promise<VerifiedToken>
+  /** The verified token: from the cache synchronously, else a promise of the verification. */
+  verify (profileName: string, token: string): MaybePromise<VerifiedToken>
   /** The profile whose audience an (unverified) token names, for `/_gateway/me`. */
   profileForAudience (aud: unknown): string | undefined
   /** The discovery URL each profile's keys come from. */
@@ -62,7 +64,7 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   }
 
   return {
-    async verify (profileName, token) {
+    verify (profileName, token) {
       const signature = token.slice(token.lastIndexOf('.') + 1)
       const entry = cache.get(signature)
       const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
@@ -70,15 +72,15 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       if (cached) return cached
       const key = `${profileName}\u0000${token}`
       const pending = verifying.get(key)
-      if (pending) return await pending
+      if (pending) return pending
       const verify = verifiers.get(profileName)
-      if (!verify) throw new Error(`no API profile "${profileName}"`)
+      if (!verify) return Promise.reject(new Error(`no API profile "${profileName}"`))
       const verification = verify(token).then((verified) => {
         cache.set(signature, { token, profileName, verified }, verified.expiresAt)
         return verified
       }).finally(() => verifying.delete(key))
       verifying.set(key, verification)
-      return await verification
+      return verification
     },
     profileForAudience (aud) {
       const candidates = Array.isArray(aud) ? aud : [aud]

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js'
 import type { ClientMapping, TenantMapping } from '../mappings/source.js'
 import type { VerifiedToken } from './entra-token.js'
+import { thenMaybe, type MaybePromise } from './maybe-promise.js'
 
 /**
  * The bank rules of CONTRACT.md §4, over answers already fetched: which banks a principal may
@@ -41,14 +42,14 @@ export function resolveClientBank (mapping: ClientMapping | null): BankContext {
 }
 
 export interface BankLookups {
-  tenant (tenantId: string): Promise<TenantMapping | null>
-  client (clientId: string): Promise<ClientMapping | null>
+  tenant (tenantId: string): MaybePromise<TenantMapping | null>
+  client (clientId: string): MaybePromise<ClientMapping | null>
 }
 
 /** A verified principal's banks, by the profile's `bankResolution`: tenant (tid) or client (azp/appid). */
-export async function resolveBankOf (lookups: BankLookups, bankResolution: 'tenant' | 'client', token: VerifiedToken, selection: string | undefined, requireActive = true): Promise<BankContext> {
+export function resolveBankOf (lookups: BankLookups, bankResolution: 'tenant' | 'client', token: VerifiedToken, selection: string | undefined, requireActive = true): MaybePromise<BankContext> {
   if (bankResolution === 'client') {
-    return resolveClientBank(token.clientId === undefined ? null : await lookups.client(token.clientId))
+    return token.clientId === undefined ? resolveClientBank(null) : thenMaybe(lookups.client(token.clientId), resolveClientBank)
   }
-  return resolveTenantBank(await lookups.tenant(token.tenantId), selection, { requireActive })
+  return thenMaybe(lookups.tenant(token.tenantId), (mapping) => resolveTenantBank(mapping, selection, { requireActive }))
 }

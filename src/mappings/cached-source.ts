@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors.js'
+import type { MaybePromise } from '../domain/maybe-promise.js'
 import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
 import type { SharedStore } from './shared-store.js'
 import { createMapLayer, createSplitLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
@@ -34,9 +35,13 @@ export interface CachedMappingsOptions {
   events?: CacheEvents
 }
 
+/**
+ * Lookups answer from the process layer synchronously and return a promise only on a miss: the
+ * request path then runs without a promise per step (see app.ts's policy hook).
+ */
 export interface MappingLookup {
-  tenant (tenantId: string): Promise<TenantMapping | null>
-  client (clientId: string): Promise<ClientMapping | null>
+  tenant (tenantId: string): MaybePromise<TenantMapping | null>
+  client (clientId: string): MaybePromise<ClientMapping | null>
   isTenantMapped (tenantId: string): Promise<boolean>
   /** Drops `key` ('tenant:<guid>', 'client:<guid>' or '*') from this process's layer. */
   dropLocal (key: string): void
@@ -86,7 +91,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     }
   }
 
-  async function lookup<T> (kind: Kind, layer: LocalLayer<T>, id: string, query: () => Promise<T | null>): Promise<T | null> {
+  function lookup<T> (kind: Kind, layer: LocalLayer<T>, id: string, query: () => Promise<T | null>): MaybePromise<T | null> {
     const cached = layer.get(id)
     if (cached && now() < cached.until) {
       events.lookup?.('local', 'hit')
@@ -99,7 +104,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
       inFlight = resolveMiss(kind, layer, id, key, query, cached).finally(() => pending.delete(key))
       pending.set(key, inFlight)
     }
-    return await inFlight
+    return inFlight
   }
 
   async function resolveMiss<T> (kind: Kind, layer: LocalLayer<T>, id: string, key: string, query: () => Promise<T | null>, localStale: Stored<T> | undefined): Promise<T | null> {

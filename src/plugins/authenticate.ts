@@ -24,11 +24,16 @@ export function bearerToken (request: FastifyRequest): string {
   return token
 }
 
-/** One step of a route's policy (token, bank, roles), run in order by app.ts's single hook. */
+/**
+ * One step of a route's policy (token, bank, roles), run in order by app.ts's single hook. A step
+ * answered from memory returns nothing; one that must wait returns its promise.
+ */
 export type PolicyStep = (request: FastifyRequest) => void | Promise<void>
 
 export function authenticateHook (api: string, resources: Resources): PolicyStep {
-  return async function authenticate (request) {
-    request.principal = { api, token: await resources.authenticator.verify(api, bearerToken(request)) }
+  return function authenticate (request) {
+    const verified = resources.authenticator.verify(api, bearerToken(request))
+    if (verified instanceof Promise) return verified.then((token) => { request.principal = { api, token } })
+    request.principal = { api, token: verified }
   }
 }

@@ -11,7 +11,9 @@ declare module 'fastify' {
 }
 
 export function bankContextHook (profile: ApiProfileConfig, resources: Resources): PolicyStep {
-  return async function bankContext (request) {
-    request.bank = await resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
+  return function bankContext (request) {
+    const bank = resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
+    if (bank instanceof Promise) return bank.then((resolved) => { request.bank = resolved })
+    request.bank = bank
   }
 }

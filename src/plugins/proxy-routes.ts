@@ -1,7 +1,7 @@
 import { pipeline, Readable } from 'node:stream'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { Pool } from 'undici'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import type { Config, RouteConfig } from '../config/schema.js'
 import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
@@ -22,7 +22,7 @@ export interface ProxyRoutesOptions {
   config: Readonly<Config>
   resources: Resources
   /** Per-route policy hooks (authenticate, bank, roles), run before the upstream is contacted. */
-  policyFor: (route: RouteConfig) => preHandlerAsyncHookHandler[]
+  policyFor: (route: RouteConfig) => preHandlerHookHandler[]
 }
 
 /**
