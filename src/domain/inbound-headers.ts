@@ -19,6 +19,8 @@ const FORGEABLE_PROXY_HEADERS = new Set(['forwarded', 'x-real-ip', 'x-forwarded-
   'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-forwarded-path',
   'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-envoy-original-path'])
 
+const MAX_REMEMBERED_NAMES = 1024
+
 /** Lower case, `_` and `.` folded to `-`: the name as a lenient backend would see it. */
 export function foldHeaderName (name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-')
@@ -29,9 +31,21 @@ export function createInboundHeaderPolicy ({ prefix, bankSelection }: { prefix: 
   const foldedSelection = foldHeaderName(bankSelection)
   const selectionName = bankSelection.toLowerCase()
 
-  function isForbidden (name: string): boolean {
+  function judge (name: string): boolean {
     const folded = foldHeaderName(name)
     return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded)
+  }
+
+  // Clients send the same few names on every request: each is folded once. Bounded, so a client
+  // inventing names costs the fold again, never memory.
+  const verdicts = new Map<string, boolean>()
+  function isForbidden (name: string): boolean {
+    let forbidden = verdicts.get(name)
+    if (forbidden === undefined) {
+      forbidden = judge(name)
+      if (verdicts.size < MAX_REMEMBERED_NAMES) verdicts.set(name, forbidden)
+    }
+    return forbidden
   }
 
   function strip (headers: Record<string, string | string[] | undefined>): string | undefined {
