@@ -27,7 +27,10 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   // BENCH_NODE_OPTIONS (bench/profile.ts: --cpu-prof) applies to the servers under test, not the origin.
   const profiled = process.env.BENCH_NODE_OPTIONS && !args.includes('bench/origin.ts')
   const nodeArgs = profiled ? [...process.env.BENCH_NODE_OPTIONS!.split(' '), ...args] : args
-  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs]
+  // BENCH_WRAPPER (bench/instructions.ts: valgrind) runs them under another program too.
+  const wrapper = process.env.BENCH_WRAPPER && !args.includes('bench/origin.ts') ? process.env.BENCH_WRAPPER.split(' ') : []
+  const node = [...wrapper, process.execPath, ...nodeArgs]
+  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), ...node] : node
   // Stdout goes to a file, as a container runtime would take it: a pipe read by this process
   // would put the gateway's log volume on the load generator's CPU.
   const logFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-log-')), 'stdout.log')
