@@ -38,6 +38,9 @@ export interface HopEvents {
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade',
   'http2-settings', 'te', 'trailer'])
 
+/** Bytes of an answer that may wait for a slow client before the upstream is paused. */
+const MAX_QUEUED_BYTES = 128 * 1024
+
 export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage, res: ServerResponse, request: UpstreamRequest, events: HopEvents): void {
   let abort: ((reason?: Error) => void) | null = null
   let answered = false
@@ -80,7 +83,13 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
       // One chunk is held back, so a one-chunk answer leaves with its head in a single write.
       const previous = held
       held = chunk
-      if (previous === null || res.write(previous)) return true
+      if (previous === null) return true
+      res.write(previous)
+      // write() answers false for any chunk over 16 KiB, even one the socket hands to the kernel
+      // whole on the next tick: pausing the upstream for it cost two epoll_ctl calls and a
+      // pause/resume per large answer. Hold the upstream back only while more than MAX_QUEUED
+      // bytes wait for the client ('drain' then follows: the write that queued them said false).
+      if (res.writableLength <= MAX_QUEUED_BYTES) return true
       res.once('drain', resumeUpstream!)
       return false
     },

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { request } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway, openRoute } from '../helpers/gateway.js'
 
@@ -92,4 +92,34 @@ t.test('bodyLimitBytes: a chunked body growing past the limit is cut off with 41
   t.equal(status.status, 413)
   t.equal(JSON.parse(status.body).code, 'PAYLOAD_TOO_LARGE')
   t.ok(upstream.requests.every((r) => r.bodyBytes <= 64 * 1024), 'the upstream never saw more than the limit')
+})
+
+t.test('a client that stops reading holds the upstream back: the gateway queues a bounded amount', async (t) => {
+  const chunk = Buffer.alloc(MB, 'x')
+  const total = 200
+  let written = 0
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.setHeader('content-length', String(total * MB))
+    const write = (): void => {
+      while (written < total) {
+        written++
+        if (!res.write(chunk)) { res.once('drain', write); return }
+      }
+      res.end()
+    }
+    write()
+  })
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] })
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    request(`${gw.proxyUrl}/open/slow-reader`, resolve).on('error', reject).end()
+  })
+  response.pause()
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // Socket buffers on both loopback hops hold some MB; an unbounded queue would hold all 200.
+  t.ok(written < 60, `the upstream was held back (${written} MB written of ${total})`)
+  let received = 0
+  response.on('data', (data: Buffer) => { received += data.length })
+  response.resume()
+  await new Promise((resolve) => response.on('end', resolve))
+  t.equal(received, total * MB, 'every byte arrives once the client reads')
 })
