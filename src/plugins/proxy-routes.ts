@@ -94,7 +94,11 @@ function createUpstreamPool (route: RouteConfig): Pool {
     keepAliveTimeout: 30_000,
     headersTimeout: route.timeoutMs,
     bodyTimeout: route.timeoutMs,
-    connect: { rejectUnauthorized: true, timeout: Math.min(route.timeoutMs, 10_000) }
+    // A socket's read buffer is 64 KiB: with undici's 64 KiB high-water mark every full read
+    // stopped and restarted reading (two epoll_ctl calls per large answer). At 128 KiB one full
+    // read never reaches it; a slow client still stops the socket, one read later.
+    // (Not in undici's published types: its connector passes the options on to net.connect.)
+    connect: { rejectUnauthorized: true, timeout: Math.min(route.timeoutMs, 10_000), ...{ highWaterMark: 128 * 1024 } }
   })
 }
 
