@@ -19,7 +19,9 @@ t.test('longest prefix wins, on segment boundaries, case-insensitively', async (
     ['/api/other', 'api', '/api/other'],
     ['/api', 'api', '/api'],
     // The matched prefix is forwarded in its configured spelling; the rest as sent.
-    ['/API/Admin/Users', 'api-admin', '/api/admin/Users']
+    ['/API/Admin/Users', 'api-admin', '/api/admin/Users'],
+    // An escaped unreserved character is decoded before routing: the same route, the same path.
+    ['/%61pi/%41dmin/x', 'api-admin', '/api/admin/x']
   ]
   for (const [path, route, forwarded] of cases) {
     const res = await fetch(gw.proxyUrl + path)
