@@ -30,7 +30,7 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
   if (defaults) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX })
   return {
     registry,
-    requests: talliedCounter(registry, `${METRIC_PREFIX}requests_total`, 'Requests answered, by route and status class', ['route', 'status_class']),
+    requests: tallied('requests_total', 'Requests answered, by route and status class', ['route', 'status_class']),
     requestDuration: new TalliedHistogram(registry, `${METRIC_PREFIX}request_duration_seconds`, 'Time from request received to response finished',
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     upstreamErrors: new Counter({
@@ -58,8 +58,8 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
         for (const [uri, age] of readKeySetAges()) this.set({ jwks_uri: uri }, age)
       }
     }),
-    tokenCache: talliedCounter(registry, `${METRIC_PREFIX}token_cache_lookups_total`, 'Verified-token cache lookups, by result (hit, miss)', ['result']),
-    mappingCache: talliedCounter(registry, `${METRIC_PREFIX}mapping_cache_lookups_total`, 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
+    tokenCache: tallied('token_cache_lookups_total', 'Verified-token cache lookups, by result (hit, miss)', ['result']),
+    mappingCache: tallied('mapping_cache_lookups_total', 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
     mappingSourceQueries: counter('mapping_source_queries_total', 'Queries to the mapping source, by kind and result', ['kind', 'result']),
     mappingStaleServed: counter('mapping_stale_served_total', 'Expired mapping answers served while the source failed', ['kind']),
     cacheStoreErrors: counter('cache_store_errors_total', 'Shared cache (Redis) commands that failed and fell through', []),
@@ -74,19 +74,31 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
   function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {
     return new Counter({ name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] })
   }
+
+  /** A counter moved on every request: see metrics-tally.ts. */
+  function tallied<L extends string> (name: string, help: string, labelNames: L[]): TalliedCounter<L> {
+    return talliedCounter(registry, `${METRIC_PREFIX}${name}`, help, labelNames)
+  }
 }
 
-/** Per-request recording, with the tallies of each (route, status class) bound on first use. */
+/**
+ * Per-request recording, with the tallies of each (route, status class) bound on first use and
+ * found by the route's own name, then the class: no key string is built per request.
+ */
 export function createRequestRecorder (metrics: GatewayMetrics): (route: string, status: number, seconds: number) => void {
-  const children = new Map<string, { count: CounterTally, observe: (seconds: number) => void }>()
+  const byRoute = new Map<string, Partial<Record<StatusClass, { count: CounterTally, observe: (seconds: number) => void }>>>()
   return function recordRequest (route, status, seconds) {
     const klass = statusClass(status)
-    const key = `${route}\u0000${klass}`
-    let child = children.get(key)
+    let byClass = byRoute.get(route)
+    if (byClass === undefined) {
+      byClass = {}
+      byRoute.set(route, byClass)
+    }
+    let child = byClass[klass]
     if (child === undefined) {
       const labels = { route, status_class: klass }
       child = { count: metrics.requests.tally(labels), observe: metrics.requestDuration.observer(labels) }
-      children.set(key, child)
+      byClass[klass] = child
     }
     child.count.inc()
     child.observe(seconds)

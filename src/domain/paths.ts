@@ -107,6 +107,12 @@ function isUnreserved (byte: number): boolean {
     byte === 0x2d || byte === 0x2e || byte === 0x5f || byte === 0x7e
 }
 
+/** The path of a request target, without its query string. */
+export function pathOf (target: string): string {
+  const q = target.indexOf('?')
+  return q === -1 ? target : target.slice(0, q)
+}
+
 /**
  * A prefix whose every character is unreserved (RFC 3986) or `/`: the normalizer decodes any
  * escape of these, so a normalized path the router matched under it starts with it literally,

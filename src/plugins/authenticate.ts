@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { VerifiedToken } from '../domain/entra-token.js'
 import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
+import { thenMaybe } from '../domain/maybe-promise.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,8 +33,6 @@ export type PolicyStep = (request: FastifyRequest) => void | Promise<void>
 
 export function authenticateHook (api: string, resources: Resources): PolicyStep {
   return function authenticate (request) {
-    const verified = resources.authenticator.verify(api, bearerToken(request))
-    if (verified instanceof Promise) return verified.then((token) => { request.principal = { api, token } })
-    request.principal = { api, token: verified }
+    return thenMaybe(resources.authenticator.verify(api, bearerToken(request)), (token) => { request.principal = { api, token } })
   }
 }

@@ -1,6 +1,7 @@
 import type { PolicyStep } from './authenticate.js'
 import type { ApiProfileConfig } from '../config/schema.js'
 import { resolveBankOf, type BankContext } from '../domain/bank-resolution.js'
+import { thenMaybe } from '../domain/maybe-promise.js'
 import type { Resources } from '../resources.js'
 
 declare module 'fastify' {
@@ -12,8 +13,6 @@ declare module 'fastify' {
 
 export function bankContextHook (profile: ApiProfileConfig, resources: Resources): PolicyStep {
   return function bankContext (request) {
-    const bank = resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection)
-    if (bank instanceof Promise) return bank.then((resolved) => { request.bank = resolved })
-    request.bank = bank
+    return thenMaybe(resolveBankOf(resources.mappings, profile.bankResolution, request.principal!.token, request.bankSelection), (bank) => { request.bank = bank })
   }
 }

@@ -4,6 +4,7 @@ import type { Resources } from '../resources.js'
 import { createRequestRecorder } from '../metrics.js'
 import { createAccessLog } from '../logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
+import { pathOf } from '../domain/paths.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,12 +52,10 @@ async function observability (app: FastifyInstance, { resources }: { resources: 
     const route = routeLabel(request)
     const status = reply.statusCode
     record(route, status, reply.elapsedTime / 1000)
-    const url = request.url
-    const q = url.indexOf('?')
     accessLog({
       requestId: request.id,
       method: request.method,
-      path: q === -1 ? url : url.slice(0, q),
+      path: pathOf(request.url),
       route,
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100

@@ -7,7 +7,7 @@ import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
 import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers.js'
 import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
-import { isPlainPrefix, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
+import { isPlainPrefix, pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
 import { markClosingWhileDraining } from './request-guard.js'
 
@@ -72,9 +72,7 @@ const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIO
 function registerPrefixRoutes (scope: FastifyInstance, route: RouteConfig, forward: ForwardHandler): void {
   const rewritePrefix = route.rewritePrefix ?? route.prefix
   const handler = function proxyHandler (request: FastifyRequest, reply: FastifyReply): void {
-    const url = request.url
-    const q = url.indexOf('?')
-    const dest = upstreamPath(q === -1 ? url : url.slice(0, q), route.prefix, rewritePrefix)
+    const dest = upstreamPath(pathOf(request.url), route.prefix, rewritePrefix)
     // The router matched this prefix, so only a path it matched differently could land here.
     if (dest === null) reply.send(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
     else forward(request, reply, dest)
