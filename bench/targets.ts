@@ -26,9 +26,9 @@ const HAS_TASKSET = spawnSync('taskset', ['-V']).status === 0
 export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: number, listenLine = /"listening":(\d+)|proxy port listening at http:\/\/[^:]+:(\d+)|"proxyUrl":"http:\/\/[^:]+:(\d+)"/): Promise<Started> {
   // BENCH_NODE_OPTIONS (bench/profile.ts: --cpu-prof) applies to the servers under test, not the origin.
   const profiled = process.env.BENCH_NODE_OPTIONS && !args.includes('bench/origin.ts')
-  const nodeArgs = profiled ? [...process.env.BENCH_NODE_OPTIONS!.split(' '), ...args] : args
+  const nodeArgs = profiled ? [...flagsFrom(process.env.BENCH_NODE_OPTIONS), ...args] : args
   // BENCH_WRAPPER (bench/instructions.ts: valgrind) runs them under another program too.
-  const wrapper = process.env.BENCH_WRAPPER && !args.includes('bench/origin.ts') ? process.env.BENCH_WRAPPER.split(' ') : []
+  const wrapper = args.includes('bench/origin.ts') ? [] : flagsFrom(process.env.BENCH_WRAPPER)
   const node = [...wrapper, process.execPath, ...nodeArgs]
   const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), ...node] : node
   // Stdout goes to a file, as a container runtime would take it: a pipe read by this process
