@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
-import { startTestGateway } from '../helpers/gateway.js'
+import { startTestGateway, untilReady } from '../helpers/gateway.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer, UNMAPPED_TENANT } from '../helpers/issuer.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -14,18 +14,24 @@ t.test('a flood of 500 random kids causes at most one JWKS fetch per interval', 
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, authConfig(issuer, upstream.url, { entra: { jwks: { minRefreshIntervalSec: 2 } } }), { mappings: DEFAULT_MAPPINGS })
+  await untilReady(gw)
   await sleep(2100) // past the interval that started with the initial fetch
-  const before = issuer.jwksFetches()
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
   const [h, p, s] = token.split('.')
+  const before = issuer.jwksFetches()
+  const started = Date.now()
   const results = await Promise.all(Array.from({ length: 500 }, async (_, i) => {
     const header = { ...JSON.parse(Buffer.from(h!, 'base64url').toString()), kid: `random-${i}` }
     return await status(`${gw.proxyUrl}/api/meetings`, `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${p}.${s}`)
   }))
   t.ok(results.every((r) => r.status === 401 && r.code === 'SIGNING_KEY_NOT_FOUND'), 'every random kid: 401 SIGNING_KEY_NOT_FOUND')
-  t.equal(issuer.jwksFetches() - before, 1, 'one refetch for the whole flood')
+  // One refetch per 2 s interval the flood spans: one on an idle machine, more only if the
+  // machine is so loaded that the 500 requests take longer than the interval.
+  const intervals = 1 + Math.floor((Date.now() - started) / 2000)
+  const refetches = issuer.jwksFetches() - before
+  t.ok(refetches >= 1 && refetches <= intervals, `one refetch per interval the flood spans (${refetches} in ${intervals})`)
   const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
-  t.match(metrics, /bookme_gateway_jwks_unknown_kid_refetches_total\{outcome="done"\} 1\b/)
+  t.match(metrics, new RegExp(`bookme_gateway_jwks_unknown_kid_refetches_total\\{outcome="done"\\} ${refetches}\\b`))
   t.match(metrics, /bookme_gateway_jwks_unknown_kid_refetches_total\{outcome="rate_limited"\} \d+/)
 })
 
@@ -33,7 +39,7 @@ t.test('an unmapped tenant is refused before any key fetch', async (t) => {
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, authConfig(issuer, upstream.url), { mappings: DEFAULT_MAPPINGS })
-  await sleep(200)
+  await untilReady(gw)
   const before = issuer.jwksFetches()
   for (let i = 0; i < 20; i++) {
     const token = issuer.mint({ tenantId: UNMAPPED_TENANT, audience: MGMT_CLIENT, header: { kid: `unknown-${i}` } })
@@ -87,8 +93,8 @@ t.test('readiness waits for every profile\'s keys', async (t) => {
   t.equal(down.status, 503)
   t.match(await down.json(), { dependencies: { 'keys:management': { state: 'down' }, 'keys:system': { state: 'down' } } })
   issuer.down = false
-  await sleep(1500)
-  t.equal((await fetch(`${gw.adminUrl}/readyz`)).status, 200, 'ready after the background refresh fetched the keys')
+  // refreshIntervalSec: 1, so the next background refresh finds the keys
+  await t.resolves(untilReady(gw, 5000), 'ready after the background refresh fetched the keys')
 })
 
 t.test('a JWKS endpoint that never answers is given up after timeoutMs and reported down', async (t) => {

@@ -59,3 +59,19 @@ export function writeMappingsFile (t: Test, mappings: MappingsFile): string {
 export function openRoute (upstream: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name: 'open', prefix: '/open', upstream, auth: 'none', ...extra }
 }
+
+/**
+ * Polls `/readyz` until it answers 200. Tests that count fetches from here on wait for this
+ * rather than a fixed sleep: on a loaded CI machine the start-up fetch may not be done in time.
+ */
+export async function untilReady (gateway: RunningGateway, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    const res = await fetch(`${gateway.adminUrl}/readyz`)
+    if (res.status === 200) return
+    last = `${res.status} ${await res.text()}`
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`the gateway was not ready within ${timeoutMs} ms: ${last}`)
+}
