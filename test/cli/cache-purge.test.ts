@@ -7,6 +7,7 @@ import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { startOrganizationsDb, startRedis } from '../helpers/services.js'
 import { runCli } from '../helpers/cli.js'
+import { eventually } from '../helpers/eventually.js'
 import { authConfig, BANK_TENANT, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
 t.test('cache purge --tenant drops the answer in Redis and in every replica\'s process layer', async (t) => {
@@ -41,8 +42,9 @@ t.test('cache purge --tenant drops the answer in Redis and in every replica\'s p
   const purged = await runCli(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--config', join(dir, 'gateway.yaml')])
   t.equal(purged.code, 0, purged.stderr)
   t.match(purged.stdout, /^ok cache purge tenant:11111111-1111-4111-8111-111111111111: 1 shared entry removed/)
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  t.same(await bankIdsSeen(), ['1001,1002', '1001,1002'], 'both replicas read the new answer')
+  // The purge reaches the replicas' process layers by Redis pub/sub, a moment after the CLI exits.
+  const seen = await eventually(bankIdsSeen, (ids) => ids.every((id) => id === '1001,1002'))
+  t.same(seen, ['1001,1002', '1001,1002'], 'both replicas read the new answer')
 
   const all = await runCli(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
   t.equal(all.code, 0)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { authConfig, startIssuer } from '../helpers/issuer.js'
+import { eventually } from '../helpers/eventually.js'
 
 t.test('secret expiry is a gauge per client and a warning within 30 days', async (t) => {
   const issuer = await startIssuer(t)
@@ -18,8 +19,8 @@ t.test('secret expiry is a gauge per client and a warning within 30 days', async
       ]
     }
   })
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+  // The gauges are set once the mappings are read at start-up.
+  const metrics = await eventually(async () => await (await fetch(`${gw.adminUrl}/metrics`)).text(), (text) => text.includes('aaaaaaaa-0000-4000-8000-000000000002'))
   const gauge = (client: string): number | undefined => {
     const m = new RegExp(`bookme_gateway_bank_client_secret_expiry_timestamp_seconds\\{client_id="${client}",bank_id="1001"\\} (\\S+)`).exec(metrics)
     return m ? Number(m[1]) : undefined

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Agent, request } from 'node:http'
 import { startUpstream } from '../helpers/upstream.js'
 import { exited, startCliGateway } from '../helpers/cli.js'
+import { eventually } from '../helpers/eventually.js'
 
 function get (url: string, agent: Agent | false = false): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
@@ -17,8 +18,11 @@ function get (url: string, agent: Agent | false = false): Promise<{ status: numb
 }
 
 t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight request finishes, exit 0', async (t) => {
+  // Each step waits for the state it needs rather than a fixed time, so a loaded machine cannot
+  // reorder them: the slow request is at the upstream before SIGTERM, the drain has begun before
+  // the new request.
   const upstream = await startUpstream(t, (req, res) => {
-    if (req.url?.includes('slow')) setTimeout(() => res.end('finished'), 1500)
+    if (req.url?.includes('slow')) setTimeout(() => res.end('finished'), 3000)
     else res.end('fast')
   })
   const dir = mkdtempSync(join(tmpdir(), 'bookme-shutdown-'))
@@ -35,12 +39,11 @@ t.test('SIGTERM: readyz 503, new requests SHUTTING_DOWN, the slow in-flight requ
   const keepAlive = new Agent({ keepAlive: true })
   t.teardown(() => keepAlive.destroy())
   const slow = get(`${proxyUrl}/open/slow`, keepAlive)
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await eventually(() => upstream.requests.length, (n) => n > 0)
   const stoppedAt = Date.now()
   child.kill('SIGTERM')
-  await new Promise((resolve) => setTimeout(resolve, 200))
 
-  const ready = await get(`${adminUrl}/readyz`)
+  const ready = await eventually(() => get(`${adminUrl}/readyz`), (res) => res.status !== 200)
   t.equal(ready.status, 503, 'not ready while draining')
   t.match(JSON.parse(ready.body), { draining: true })
   const refused = await get(`${proxyUrl}/open/fast`)
@@ -70,7 +73,7 @@ t.test('SIGTERM with a request longer than the grace period still exits 0 in tim
   ].join('\n'))
   const { child, proxyUrl } = await startCliGateway(t, ['start', '--config', join(dir, 'gateway.yaml')])
   const stuck = get(`${proxyUrl}/open/stuck`).catch((err: Error) => err)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await eventually(() => upstream.requests.length, (n) => n > 0)
   const stoppedAt = Date.now()
   child.kill('SIGTERM')
   t.equal(await exited(child), 0)

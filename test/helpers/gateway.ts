@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/logger.js'
 import { startGateway, type RunningGateway } from '../../src/server.js'
+import { eventually } from './eventually.js'
 
 export interface TestGateway extends RunningGateway {
   config: Readonly<Config>
@@ -60,18 +61,8 @@ export function openRoute (upstream: string, extra: Record<string, unknown> = {}
   return { name: 'open', prefix: '/open', upstream, auth: 'none', ...extra }
 }
 
-/**
- * Polls `/readyz` until it answers 200. Tests that count fetches from here on wait for this
- * rather than a fixed sleep: on a loaded CI machine the start-up fetch may not be done in time.
- */
+/** Waits until `/readyz` answers 200; fetch counts taken after it exclude the start-up fetches. */
 export async function untilReady (gateway: RunningGateway, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last = ''
-  while (Date.now() < deadline) {
-    const res = await fetch(`${gateway.adminUrl}/readyz`)
-    if (res.status === 200) return
-    last = `${res.status} ${await res.text()}`
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`the gateway was not ready within ${timeoutMs} ms: ${last}`)
+  const last = await eventually(async () => await fetch(`${gateway.adminUrl}/readyz`).then(async (res) => ({ status: res.status, body: await res.text() })), (res) => res.status === 200, timeoutMs)
+  if (last.status !== 200) throw new Error(`the gateway was not ready within ${timeoutMs} ms: ${last.status} ${last.body}`)
 }

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { createServer, connect, type AddressInfo } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -94,13 +94,18 @@ export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'bookme-mariadb-'))
   const datadir = join(dir, 'data')
   const socket = join(dir, 'mysqld.sock')
+  // A temp dir of its own: a starting mariadbd deletes every `#sql*` file in its tmpdir, so in a
+  // shared /tmp it removed the temporary tables of another one bootstrapping beside it
+  // ("Could not remove temporary table", then install-db aborted; seen under load).
+  const scratch = join(dir, 'tmp')
+  mkdirSync(scratch)
   const osUser = userInfo().username
-  const install = spawnSync('mariadb-install-db', [`--datadir=${datadir}`, `--user=${osUser}`, '--auth-root-authentication-method=normal',
-    '--skip-test-db', '--skip-name-resolve'], { encoding: 'utf8' })
+  const install = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, `--user=${osUser}`, '--auth-root-authentication-method=normal',
+    '--skip-test-db', '--skip-name-resolve', `--tmpdir=${scratch}`], { encoding: 'utf8' })
   if (install.status !== 0) throw new Error(`mariadb-install-db failed:\n${install.stdout}\n${install.stderr}`)
   const service = managed(t, 'mariadbd', dir, () => spawn(MARIADB_BIN, [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    `--pid-file=${join(dir, 'mysqld.pid')}`, `--user=${osUser}`, '--skip-name-resolve', '--skip-log-bin',
+    `--pid-file=${join(dir, 'mysqld.pid')}`, `--user=${osUser}`, '--skip-name-resolve', '--skip-log-bin', `--tmpdir=${scratch}`,
     '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M'
   ], { stdio: ['ignore', 'pipe', 'pipe'] }), port, 30_000)
   await service.start()
