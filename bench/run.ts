@@ -6,6 +6,11 @@
  * ratios against the first target paired round by round.
  *
  *   npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--targets bare,gateway-open]
+ *                    [--pace-ms 10]
+ *
+ * `--pace-ms` compares latency at one load below saturation: each connection waits that long
+ * after an answer (wrk only). At saturation on two cores the load generator and the origin share
+ * a core, and the tail moves with them more than with the target.
  */
 import { parseArgs } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -21,7 +26,8 @@ const { values } = parseArgs({
     // The baseline-* targets only when there is another build to run (BENCH_BASELINE_DIST).
     targets: { type: 'string', default: Object.keys(TARGETS).filter((name) => process.env.BENCH_BASELINE_DIST !== undefined || !name.startsWith('baseline-')).join(',') },
     body: { type: 'string', default: 'small' },
-    loader: { type: 'string', default: DEFAULT_LOADER }
+    loader: { type: 'string', default: DEFAULT_LOADER },
+    'pace-ms': { type: 'string' }
   }
 })
 const duration = Number(values.duration)
@@ -29,22 +35,27 @@ const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 const names = values.targets!.split(',')
 const path = values.body === '64k' ? '/api/data?size=65536' : '/api/data'
+const paceMs = values['pace-ms'] === undefined ? undefined : Number(values['pace-ms'])
 
-interface Round { rps: number, p99: number, cpuPer10k: number, errors: number, non2xx: number }
+/** `mainPer10k`: the event loop's thread alone. Requests queue behind it, so it sets latency. */
+interface Round { rps: number, p50: number, p99: number, cpuPer10k: number, mainPer10k: number, errors: number, non2xx: number }
 
-function cpuSeconds (pid: number): number {
+function cpuSeconds (pid: number, thread?: number): number {
   // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 Hz on Linux).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 async function measure (target: Started): Promise<Round> {
   const before = cpuSeconds(target.pid)
+  const mainBefore = cpuSeconds(target.pid, target.pid)
   // The load generator shares CPU 1 with the origin; the target has CPU 0 to itself.
-  const result = await runLoad(values.loader!, { url: `http://127.0.0.1:${target.port}`, path, connections, duration, requests: target.requests, cpu: 1 })
+  const result = await runLoad(values.loader!, { url: `http://127.0.0.1:${target.port}`, path, connections, duration, requests: target.requests, cpu: 1, paceMs })
   const cpu = cpuSeconds(target.pid) - before
-  return { rps: result.rps, p99: result.p99, cpuPer10k: result.total > 0 ? cpu / result.total * 10_000 : NaN, errors: result.errors, non2xx: result.non2xx }
+  const main = cpuSeconds(target.pid, target.pid) - mainBefore
+  const per10k = (seconds: number): number => result.total > 0 ? seconds / result.total * 10_000 : NaN
+  return { rps: result.rps, p50: result.p50, p99: result.p99, cpuPer10k: per10k(cpu), mainPer10k: per10k(main), errors: result.errors, non2xx: result.non2xx }
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
@@ -63,7 +74,7 @@ try {
     for (const name of names) {
       const r = await measure(started[name]!)
       results[name]!.push(r)
-      process.stderr.write(`round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99} ms cpu/10k ${r.cpuPer10k.toFixed(2)} s errors ${r.errors} non2xx ${r.non2xx}\n`)
+      process.stderr.write(`round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50} p99 ${r.p99} ms cpu/10k ${r.cpuPer10k.toFixed(2)} s (main thread ${r.mainPer10k.toFixed(2)}) errors ${r.errors} non2xx ${r.non2xx}\n`)
     }
   }
 } finally {
@@ -77,17 +88,17 @@ const base = names[0]!
 const pairedRatio = (name: string, pick: (r: Round) => number): number =>
   median(results[name]!.map((r, i) => pick(r) / pick(results[base]![i]!)))
 const lines = [
-  `node ${process.version}, ${values.loader}, ${connections} connections, ${duration} s × ${rounds} rounds, body ${values.body}`,
+  `node ${process.version}, ${values.loader}, ${connections} connections${paceMs === undefined ? '' : `, paced ${paceMs} ms`}, ${duration} s × ${rounds} rounds, body ${values.body}`,
   '',
-  '| target | req/s (median) | min–max | p99 ms | CPU s / 10k req | req/s ratio vs ' + base + ' | CPU ratio |',
-  '| --- | ---: | --- | ---: | ---: | ---: | ---: |'
+  '| target | req/s (median) | min–max | p50 ms | p99 ms | CPU s / 10k req | main thread | req/s ratio vs ' + base + ' | CPU ratio | p99 ratio |',
+  '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
 ]
 for (const name of names) {
   const rs = results[name]!
   const rps = median(rs.map((r) => r.rps))
   const cpu = median(rs.map((r) => r.cpuPer10k))
   const bad = rs.reduce((n, r) => n + r.errors + r.non2xx, 0)
-  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} |`)
+  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${median(rs.map((r) => r.mainPer10k)).toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} | ${pairedRatio(name, (r) => r.p99).toFixed(2)} |`)
 }
 process.stdout.write(lines.join('\n') + '\n')
 writeFileSync(fileURLToPath(new URL(`./results/${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, results }, null, 2))
