@@ -1,18 +1,16 @@
 import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
-import { startTestGateway, untilReady } from '../helpers/gateway.js'
+import { readiness, startTestGateway, untilReady, type Readiness } from '../helpers/gateway.js'
 import { eventually } from '../helpers/eventually.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer, UNMAPPED_TENANT } from '../helpers/issuer.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function readiness (adminUrl: string): Promise<{ status: number, body: { dependencies?: Record<string, { state: string }> } }> {
-  const res = await fetch(`${adminUrl}/readyz`)
-  return { status: res.status, body: await res.json() as { dependencies?: Record<string, { state: string }> } }
+/** The dependency has answered once, up or down. */
+const settled = (name: string) => (ready: Readiness): boolean => {
+  const state = ready.body.dependencies?.[name]?.state
+  return state !== undefined && state !== 'pending'
 }
-
-const settled = (name: string) => (ready: { body: { dependencies?: Record<string, { state: string }> } }): boolean =>
-  ready.body.dependencies?.[name]?.state !== undefined && ready.body.dependencies[name]!.state !== 'pending'
 
 async function status (url: string, token: string): Promise<{ status: number, code?: string }> {
   const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
@@ -97,7 +95,7 @@ t.test('readiness waits for every profile\'s keys', async (t) => {
   issuer.down = true
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, authConfig(issuer, upstream.url, { entra: { jwks: { refreshIntervalSec: 1 } } }), { mappings: DEFAULT_MAPPINGS })
-  const down = await eventually(() => readiness(gw.adminUrl), (r) => settled('keys:management')(r) && settled('keys:system')(r))
+  const down = await eventually(() => readiness(gw), (r) => settled('keys:management')(r) && settled('keys:system')(r))
   t.equal(down.status, 503)
   t.match(down.body, { dependencies: { 'keys:management': { state: 'down' }, 'keys:system': { state: 'down' } } })
   issuer.down = false
@@ -117,7 +115,7 @@ t.test('a JWKS endpoint that never answers is given up after timeoutMs and repor
     apis: { management: { clientId: MGMT_CLIENT } },
     routes: [{ name: 'm', prefix: '/m', upstream: upstream.url, api: 'management' }]
   }, { mappings: DEFAULT_MAPPINGS })
-  const ready = await eventually(() => readiness(gw.adminUrl), settled('keys:management'))
+  const ready = await eventually(() => readiness(gw), settled('keys:management'))
   t.equal(ready.status, 503)
   t.match(ready.body, { dependencies: { 'keys:management': { state: 'down' } } }, 'reported down, not left pending')
   const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text()

@@ -61,8 +61,19 @@ export function openRoute (upstream: string, extra: Record<string, unknown> = {}
   return { name: 'open', prefix: '/open', upstream, auth: 'none', ...extra }
 }
 
+/** What `/readyz` answered: its status and JSON body. */
+export interface Readiness {
+  status: number
+  body: { draining?: boolean, dependencies?: Record<string, { state: string }> }
+}
+
+export async function readiness (gateway: Pick<RunningGateway, 'adminUrl'>): Promise<Readiness> {
+  const res = await fetch(`${gateway.adminUrl}/readyz`)
+  return { status: res.status, body: await res.json() as Readiness['body'] }
+}
+
 /** Waits until `/readyz` answers 200; fetch counts taken after it exclude the start-up fetches. */
 export async function untilReady (gateway: RunningGateway, timeoutMs = 10_000): Promise<void> {
-  const last = await eventually(async () => await fetch(`${gateway.adminUrl}/readyz`).then(async (res) => ({ status: res.status, body: await res.text() })), (res) => res.status === 200, timeoutMs)
-  if (last.status !== 200) throw new Error(`the gateway was not ready within ${timeoutMs} ms: ${last.status} ${last.body}`)
+  const last = await eventually(() => readiness(gateway), (ready) => ready.status === 200, timeoutMs)
+  if (last.status !== 200) throw new Error(`the gateway was not ready within ${timeoutMs} ms: ${last.status} ${JSON.stringify(last.body)}`)
 }
