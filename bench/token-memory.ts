@@ -17,7 +17,7 @@ const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
 const issuer = await startLocalIssuer()
 const store = createJwksStore({ timeoutMs: 10_000, cacheTtlSec: 86400, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60, onError: (err) => console.error('jwks', err) })
 const authenticator = createAuthenticator({
-  profiles: { m: { clientId: CLIENT_ID, appIdUri: 'api://x', tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+  profiles: { m: { clientId: CLIENT_ID, appIdUris: ['api://x'], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
   authority: issuer.url,
   v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
   v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',

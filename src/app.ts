@@ -1,7 +1,10 @@
+import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyRequest, type preHandlerHookHandler } from 'fastify'
 import type { Config, RouteConfig } from './config/schema.js'
 import type { Resources } from './resources.js'
-import { fastifyLogOptions } from './logger.js'
+import { createAccessLog, fastifyLogOptions } from './logger.js'
+import { createRequestRecorder } from './metrics.js'
+import { createClientErrorHandler } from './client-errors.js'
 import { authenticateHook, type PolicyStep } from './plugins/authenticate.js'
 import { bankContextHook } from './plugins/bank-context.js'
 import { authorizeHook } from './plugins/authorize.js'
@@ -19,7 +22,9 @@ import me from './plugins/me.js'
  * /_gateway/me → proxied routes (each: token → bank → roles → identity headers → upstream).
  */
 export async function buildApp (config: Readonly<Config>, resources: Resources): Promise<FastifyInstance> {
-  const app = Fastify({
+  const record = createRequestRecorder(resources.metrics)
+  const accessLog = createAccessLog(resources.logger)
+  const app: FastifyInstance = Fastify({
     ...fastifyLogOptions(resources.logger),
     genReqId: requestIdFor,
     requestIdHeader: false,
@@ -29,6 +34,8 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
     return503OnClosing: false,
     forceCloseConnections: true,
     rewriteUrl: normalizeUrl,
+    clientErrorHandler: createClientErrorHandler({ record, accessLog }),
+    http: { shouldUpgradeCallback: (request) => isWebSocketUpgrade(request) && app.server.listenerCount('upgrade') > 0 },
     // Case-insensitive prefixes: `/API/Admin` must meet `/api/admin`'s policy, not a looser
     // route's, because many upstreams (ASP.NET among them) route case-insensitively.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
@@ -36,7 +43,7 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
 
   await app.register(problemErrors)
   await app.register(requestId)
-  await app.register(observability, { resources })
+  await app.register(observability, { resources, record, accessLog })
   await app.register(requestGuard, { config, health: resources.health })
   await app.register(cors, { config })
   app.decorateRequest('principal', null)
@@ -82,6 +89,17 @@ function runPolicySteps (steps: PolicyStep[], from: number, request: FastifyRequ
     }
   }
   done()
+}
+
+/**
+ * Only a WebSocket handshake is taken over as an upgrade (Node ≥ 22.21 `shouldUpgradeCallback`).
+ * Any other request naming `Upgrade` — a POST with `Connection: upgrade, Upgrade: h2c` — stays a
+ * plain HTTP request with its body; taken as an upgrade, its body would be left on the socket
+ * and the upstream would receive none.
+ */
+function isWebSocketUpgrade (request: IncomingMessage): boolean {
+  const upgrade = request.headers.upgrade
+  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
 }
 
 /** A hop count becomes proxy-addr's own hop rule; Fastify's types only take the other forms. */

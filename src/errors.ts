@@ -22,6 +22,7 @@ export const ERRORS = {
   NO_ROLE: { status: 403, title: 'No role' },
   ROLE_REQUIRED: { status: 403, title: 'Role required' },
   BANK_CONTEXT_REQUIRED: { status: 400, title: 'Bank context required' },
+  REQUEST_INVALID: { status: 400, title: 'Request invalid' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   RATE_LIMITED: { status: 429, title: 'Rate limited' },

@@ -85,7 +85,9 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
  * Per-request recording, with the tallies of each (route, status class) bound on first use and
  * found by the route's own name, then the class: no key string is built per request.
  */
-export function createRequestRecorder (metrics: GatewayMetrics): (route: string, status: number, seconds: number) => void {
+export type RequestRecorder = (route: string, status: number, seconds: number) => void
+
+export function createRequestRecorder (metrics: GatewayMetrics): RequestRecorder {
   const byRoute = new Map<string, Partial<Record<StatusClass, { count: CounterTally, observe: (seconds: number) => void }>>>()
   return function recordRequest (route, status, seconds) {
     const klass = statusClass(status)

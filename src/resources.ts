@@ -13,6 +13,7 @@ import type { MappingSource } from './mappings/source.js'
 import type { SharedStore } from './mappings/shared-store.js'
 import { createClaimMapper, type MappedIdentity } from './domain/roles.js'
 import { watchClientSecrets } from './mappings/secret-expiry.js'
+import { failureReason } from './failure-reason.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -67,7 +68,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const sharedStore = createSharedStore(config, (err) => {
     if (Date.now() - cacheErrorLoggedAt < CACHE_ERROR_LOG_INTERVAL_MS) return
     cacheErrorLoggedAt = Date.now()
-    logger.warn({ err: { message: err.message } }, 'shared cache error (repeats are not logged for 30 s)')
+    logger.warn({ reason: failureReason(err) }, 'shared cache error (repeats are not logged for 30 s)')
   })
   const mappings = createCachedMappings({
     source,
@@ -84,7 +85,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       },
       staleServed: (kind) => metrics.mappingStaleServed.inc({ kind }),
       storeError: () => metrics.cacheStoreErrors.inc(),
-      sourceError: (err) => logger.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'mapping source query failed')
+      sourceError: (err) => logger.warn({ reason: failureReason(err) }, 'mapping source query failed')
     }
   })
   sharedStore.onPurge((key) => {
@@ -100,15 +101,15 @@ export async function createResources (config: Readonly<Config>, options: Resour
     onFetch: (result, keySource) => {
       metrics.jwksFetches.inc({ result })
       for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {
-        health.report(`keys:${profile}`, result === 'ok' ? 'up' : 'down', result === 'ok' ? undefined : 'discovery or JWKS fetch failed')
+        health.report(`keys:${profile}`, result === 'ok' ? 'up' : 'down', result === 'ok' ? undefined : failureReason(keySource.lastError))
       }
     },
     onRefetch: (outcome) => metrics.unknownKidRefetches.inc({ outcome }),
-    onError: (err, keySource) => logger.warn({ discoveryUrl: keySource.discoveryUrl, err: { message: (err as Error).message } }, 'signing keys could not be fetched')
+    onError: (err, keySource) => logger.warn({ discoveryUrl: keySource.discoveryUrl, reason: failureReason(err) }, 'signing keys could not be fetched')
   })
   const profiles = Object.fromEntries(Object.entries(config.apis).map(([name, api]) => [name, {
     clientId: api.clientId,
-    appIdUri: api.appIdUri ?? `api://${api.clientId}`,
+    appIdUris: api.appIdUri === undefined ? [`api://${api.clientId}`] : typeof api.appIdUri === 'string' ? [api.appIdUri] : api.appIdUri,
     tenancy: api.tenancy,
     tenantId: api.tenantId,
     principals: api.principals
@@ -134,10 +135,11 @@ export async function createResources (config: Readonly<Config>, options: Resour
 
   // "The mapping source (or the shared cache) answered once" (CONTRACT.md §8).
   const probeMappings = async (): Promise<void> => {
-    const answers = await Promise.allSettled([source.ping(), sharedStore.ping()])
-    const up = answers.some((a) => a.status === 'fulfilled')
-    health.report('mappings', up ? 'up' : 'down', up ? undefined : 'neither the mapping source nor the shared cache answers')
-    if (sharedStore.kind === 'redis') health.report('cache', answers[1]!.status === 'fulfilled' ? 'up' : 'down')
+    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ping()])
+    const up = sourceAnswer.status === 'fulfilled' || cacheAnswer.status === 'fulfilled'
+    const why = (answer: PromiseSettledResult<void>): string => answer.status === 'rejected' ? failureReason(answer.reason) : 'answers'
+    health.report('mappings', up ? 'up' : 'down', up ? undefined : `neither the mapping source (${why(sourceAnswer)}) nor the shared cache (${why(cacheAnswer)}) answers`)
+    if (sharedStore.kind === 'redis') health.report('cache', cacheAnswer.status === 'fulfilled' ? 'up' : 'down', cacheAnswer.status === 'fulfilled' ? undefined : why(cacheAnswer))
   }
   void probeMappings()
   const probe = setInterval(() => { void probeMappings() }, DEPENDENCY_PROBE_MS)

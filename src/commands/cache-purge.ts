@@ -22,8 +22,10 @@ export async function runCachePurge (config: Readonly<Config>, target: { tenant?
   try {
     await store.ready(config.cache.redis!.connectTimeoutMs * 3)
     const removed = await store.purge(key)
-    await store.publishPurge(key)
-    out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, process layers notified`)
+    const gateways = await store.publishPurge(key)
+    out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, ${gateways} gateway${gateways === 1 ? '' : 's'} notified`)
+    // Not a failure (the shared entries are gone), but nobody dropped a process layer.
+    if (gateways === 0) out('warning cache purge: no running gateway received the message (none is connected to this Redis and key prefix)')
     return 0
   } catch (err) {
     out(`FAIL cache purge: ${(err as Error).message}`)

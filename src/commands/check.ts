@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
+import { failureReason } from '../failure-reason.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
@@ -20,7 +21,6 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
   } catch (err) {
     return configFailed(err)
   }
-  out('ok config')
   let failed = false
   const report = (ok: boolean, name: string, why: string): void => {
     out(ok ? `ok ${name}${why ? ` (${why})` : ''}` : `FAIL ${name}: ${why}`)
@@ -31,22 +31,23 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
   try {
     resources = await createResources(config, { logger: createLogger({ level: 'silent' }), registry: new Registry() })
   } catch (err) {
-    // A bad mappings file surfaces here, as a config problem too.
+    // A bad mappings file surfaces here, as a config problem too: `ok config` waits for it.
     return configFailed(err)
   }
+  out('ok config')
   try {
     for (const api of Object.keys(config.apis)) {
       const source = resources.jwks.source(resources.authenticator.discoveryUrlOf(api))
       await source.refresh()
-      const why = source.lastError === undefined ? `${source.keyCount} signing keys` : (source.lastError as Error).message
+      const why = source.lastError === undefined ? `${source.keyCount} signing keys` : failureReason(source.lastError)
       report(source.fetchedOnce && source.lastError === undefined && source.keyCount > 0, `discovery and JWKS for ${api}`, source.keyCount === 0 && source.lastError === undefined ? 'no RSA signing keys published' : why)
     }
     if (Object.keys(config.apis).length > 0) {
-      const answer = await resources.source.ping().then(() => undefined, (err: Error) => err.message)
+      const answer = await resources.source.ping().then(() => undefined, (err: unknown) => failureReason(err))
       report(answer === undefined, `mapping source ${config.mappings.source}`, answer ?? (config.mappings.source === 'file' ? config.mappings.file : `${config.mappings.mysql!.host}:${config.mappings.mysql!.port}/${config.mappings.mysql!.database}`))
     }
     const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000)
-      .then(() => resources.sharedStore.ping()).then(() => undefined, (err: Error) => err.message)
+      .then(() => resources.sharedStore.ping()).then(() => undefined, (err: unknown) => failureReason(err))
     report(cache === undefined, `cache ${config.cache.store}`, cache ?? '')
   } finally {
     await resources.close()

@@ -51,7 +51,7 @@ const Entra = section({
 
 const ApiProfile = Type.Object({
   clientId: Guid,
-  appIdUri: Type.Optional(NonEmpty),
+  appIdUri: Type.Optional(Type.Union([NonEmpty, Type.Array(NonEmpty, { minItems: 1, uniqueItems: true })])),
   tenancy: oneOf(['multi', 'single'] as const, { default: 'multi' }),
   tenantId: Type.Optional(Guid),
   principals: Type.Array(oneOf(['user', 'app'] as const), { minItems: 1, uniqueItems: true, default: ['user'] }),

@@ -4,10 +4,11 @@ import type { KeySource, SigningKey } from './jwks-store.js'
 
 /**
  * Entra ID access-token verification for one API profile (CONTRACT.md §3), in the order of
- * ENTRA.md §0: everything that can be decided from the unverified token — algorithm, shape,
- * tenant, issuer form, audience — is decided before any key is looked up, so a token for an
- * unknown tenant or another API costs no JWKS fetch. Then signature and lifetime (fast-jwt),
- * then the signing key's own scope (issuer, cloud), then the principal type.
+ * ENTRA.md §0: everything the unverified token's own claims decide — algorithm, shape, issuer
+ * form, audience, principal type — first, so a token for another API costs no JWKS fetch; then
+ * signature and lifetime (fast-jwt) and the signing key's own scope (issuer, cloud); only then
+ * the tenant mapping, so a forged or unsigned token never learns whether its tenant is a
+ * BookMe customer (it gets the same 401 whichever `tid` it names).
  */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -67,7 +68,8 @@ class VerifiedEntraToken implements VerifiedToken {
 export interface TokenProfile {
   name: string
   clientId: string
-  appIdUri: string
+  /** Every App ID URI of the API (an Entra app may have several identifier URIs). */
+  appIdUris: readonly string[]
   tenancy: 'multi' | 'single'
   tenantId: string | undefined
   principals: readonly PrincipalType[]
@@ -108,15 +110,18 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
     const tenantId = readTenant(token, payload)
     if (tenantId === CONSUMER_TENANT) fail('TOKEN_ISSUER_INVALID', 'Consumer (personal) Microsoft accounts are not accepted')
     const version = issuerVersion(payload, tenantId, v2IssuerTemplate, v1IssuerTemplate)
+    if (pinnedTenant !== undefined && tenantId !== pinnedTenant) fail('TOKEN_ISSUER_INVALID', 'The token was issued by another tenant')
 
-    if (pinnedTenant !== undefined) {
-      if (tenantId !== pinnedTenant) fail('TOKEN_ISSUER_INVALID', 'The token was issued by another tenant')
-    } else if (!await isTenantMapped(tenantId)) {
-      fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
+    if (!audienceMatches(payload.aud, version === 2 ? (aud) => aud.toLowerCase() === clientId : (aud) => v1Audiences.has(aud.toLowerCase()))) {
+      fail('TOKEN_AUDIENCE_INVALID', `The token is not for this API (expected a ${version === 2 ? 'v2 client id' : 'v1 App ID URI or client id'} audience)`)
     }
 
-    if (!audienceMatches(payload.aud, version === 2 ? (aud) => aud.toLowerCase() === clientId : (aud) => v1Audiences.has(aud) || v1Audiences.has(aud.toLowerCase()))) {
-      fail('TOKEN_AUDIENCE_INVALID', `The token is not for this API (expected a ${version === 2 ? 'v2 client id' : 'v1 App ID URI or client id'} audience)`)
+    const principalType = classifyPrincipal(payload)
+    if (!profile.principals.includes(principalType)) fail('PRINCIPAL_TYPE_NOT_ALLOWED', `${principalType === 'app' ? 'App-only' : 'User'} tokens are not accepted by this API`)
+    const client = version === 2 ? payload.azp : payload.appid
+    if (principalType === 'app') {
+      const acr = version === 2 ? payload.azpacr : payload.appidacr
+      if (acr !== '1' && acr !== '2') fail('PRINCIPAL_TYPE_NOT_ALLOWED', 'App-only tokens must come from a confidential client')
     }
 
     const keyId = typeof header.kid === 'string' && header.kid !== '' ? header.kid : typeof header.x5t === 'string' && header.x5t !== '' ? header.x5t : undefined
@@ -125,27 +130,33 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
     if (!key) fail('SIGNING_KEY_NOT_FOUND', 'The token\'s signing key is not published by the authority')
 
     const verified = verifySignature(key, token)
-    // Authorize on the object whose bytes were verified (ENTRA.md §4.12), re-checking what
-    // was read before the signature from the unverified decode.
+    // Authorize on the object whose bytes were verified (ENTRA.md §4.12): the claims read
+    // before the signature came from the same text, by the same decoder; re-check the ones
+    // every later step keys on.
     if (verified.tid !== payload.tid || verified.iss !== payload.iss) fail('TOKEN_MALFORMED', 'The token changed under verification')
     checkKeyScope(key, keys, tenantId, version, v2IssuerTemplate, payload.iss as string)
 
-    const principalType = classifyPrincipal(verified)
-    if (!profile.principals.includes(principalType)) fail('PRINCIPAL_TYPE_NOT_ALLOWED', `${principalType === 'app' ? 'App-only' : 'User'} tokens are not accepted by this API`)
-    const client = version === 2 ? verified.azp : verified.appid
-    if (principalType === 'app') {
-      const acr = version === 2 ? verified.azpacr : verified.appidacr
-      if (acr !== '1' && acr !== '2') fail('PRINCIPAL_TYPE_NOT_ALLOWED', 'App-only tokens must come from a confidential client')
+    // Last, and only for a token whose signature holds: the answer must not leak to forgers.
+    if (pinnedTenant === undefined && !await isTenantMapped(tenantId)) {
+      fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
     }
 
     return new VerifiedEntraToken(token, verified, tenantId, version, principalType, typeof client === 'string' ? client.toLowerCase() : undefined, (verified.exp as number) * 1000)
   }
 }
 
-/** v1 tokens name the API by App ID URI, with or without a trailing slash, or by client id (ENTRA.md §1.3). */
-export function acceptedV1Audiences (profile: Pick<TokenProfile, 'clientId' | 'appIdUri'>): string[] {
-  const uri = profile.appIdUri.replace(/\/$/, '')
-  return [uri, `${uri}/`, profile.clientId.toLowerCase()]
+/**
+ * v1 tokens name the API by any of its App ID URIs, with or without a trailing slash, or by
+ * client id (ENTRA.md §1.3), all lower case: audiences compare case-insensitively, GUIDs in
+ * them included, exactly as v2's client-id audience does.
+ */
+export function acceptedV1Audiences (profile: Pick<TokenProfile, 'clientId' | 'appIdUris'>): string[] {
+  const accepted = [profile.clientId.toLowerCase()]
+  for (const appIdUri of profile.appIdUris) {
+    const uri = appIdUri.replace(/\/$/, '').toLowerCase()
+    accepted.push(uri, `${uri}/`)
+  }
+  return accepted
 }
 
 function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {
@@ -175,10 +186,33 @@ function readTenant (token: string, payload: Record<string, unknown>): string {
   for (const name of Object.keys(payload)) {
     if (name !== 'tid' && name.toLowerCase() === 'tid') fail('TOKEN_MALFORMED', 'The token carries more than one tid')
   }
-  // JSON.parse keeps the last of two equal keys silently; count them in the payload text.
+  // JSON.parse keeps the last of two equal keys silently, escaped spellings (`t\u0069d`)
+  // included: count the top-level keys of the payload text once unescaped.
   const text = Buffer.from(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')), 'base64url').toString('utf8')
-  if ((text.match(/"tid"\s*:/g) ?? []).length !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
+  if (countTopLevelKey(text, 'tid') !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
   return tid.toLowerCase()
+}
+
+/**
+ * How often `name` is a key of the outermost object of `json` (valid JSON: JSON.parse accepted
+ * it), each key compared after JSON unescaping. A string is a key when a `:` follows it.
+ */
+export function countTopLevelKey (json: string, name: string): number {
+  let depth = 0
+  let count = 0
+  for (let i = 0; i < json.length; i++) {
+    const char = json.charCodeAt(i)
+    if (char === 0x22) { // "
+      const start = i
+      for (i++; i < json.length && json.charCodeAt(i) !== 0x22; i++) if (json.charCodeAt(i) === 0x5c) i++
+      if (depth !== 1) continue
+      let next = i + 1
+      while (next < json.length && (json[next] === ' ' || json[next] === '\t' || json[next] === '\n' || json[next] === '\r')) next++
+      if (json[next] === ':' && JSON.parse(json.slice(start, i + 1)) === name) count++
+    } else if (char === 0x7b || char === 0x5b) depth++ // { [
+    else if (char === 0x7d || char === 0x5d) depth-- // } ]
+  }
+  return count
 }
 
 /** `iss` must be the v2 or v1 form with the token's own `tid`, and `ver` must agree with it. */

@@ -12,12 +12,16 @@ export interface InboundHeaderPolicy {
 
 /**
  * Proxy-state headers a client could forge to steer an upstream's idea of the caller or the path
- * (oauth2-proxy CVE-2026-40575 `X-Forwarded-Uri`, Envoy CVE-2023-27487 `x-envoy-original-path`).
- * The gateway writes X-Forwarded-For/-Proto/-Host itself from what `trustProxy` allows.
+ * (CONTRACT.md §6; oauth2-proxy CVE-2026-40575 `X-Forwarded-Uri`, Envoy CVE-2023-27487
+ * `x-envoy-original-path`): `Forwarded`, the whole `X-Forwarded-*` family (`-User`, `-Email`,
+ * `-Groups`, `-Access-Token`, `-Client-Cert` are identity to the proxies that set them), every
+ * `X-Original-*`, and the client-address and identity aliases below. The gateway writes
+ * X-Forwarded-For/-Proto/-Host itself from what `trustProxy` allows.
  */
-const FORGEABLE_PROXY_HEADERS = new Set(['forwarded', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto',
-  'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-uri', 'x-forwarded-path',
-  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-envoy-original-path'])
+const FORGEABLE_PROXY_HEADERS = new Set(['forwarded', 'x-forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip',
+  'x-remote-user', 'x-remote-addr', 'x-cluster-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-rewrite-url',
+  'x-envoy-original-path'])
+const FORGEABLE_PROXY_PREFIXES = ['x-forwarded-', 'x-original-']
 
 const MAX_REMEMBERED_NAMES = 1024
 
@@ -33,7 +37,8 @@ export function createInboundHeaderPolicy ({ prefix, bankSelection }: { prefix: 
 
   function judge (name: string): boolean {
     const folded = foldHeaderName(name)
-    return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded)
+    return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded) ||
+      FORGEABLE_PROXY_PREFIXES.some((family) => folded.startsWith(family))
   }
 
   // Clients send the same few names on every request: each is folded once. Bounded, so a client

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createVerifier } from 'fast-jwt'
+import { failureReason } from '../failure-reason.js'
 
 /**
  * Signing keys found through OpenID discovery at the configured authority (CONTRACT.md §3),
@@ -63,29 +64,49 @@ export interface JwksStore {
   close (): void
 }
 
+/** Every failure names the URL and its cause (`GET https://…: connect ECONNREFUSED …`). */
 export async function fetchJson (url: string, timeoutMs: number): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } })
+  const signal = AbortSignal.timeout(timeoutMs)
+  let response: Response
+  try {
+    response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
+  } catch (err) {
+    throw new Error(`GET ${url}: ${failureReason(err, timeoutMs)}`, { cause: err })
+  }
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`)
-  return await response.json()
+  try {
+    return await response.json()
+  } catch (err) {
+    throw new Error(`GET ${url}: ${signal.aborted ? `timeout after ${timeoutMs} ms` : 'the answer is not JSON'}`, { cause: err })
+  }
 }
+
+const RETRY_FIRST_MS = 1000
+const RETRY_MAX_MS = 30_000
 
 export function createJwksStore (options: JwksStoreOptions): JwksStore {
   const now = options.now ?? Date.now
   const fetchJsonFrom = options.fetchJson ?? fetchJson
   const byUrl = new Map<string, KeySource>()
   const timers: NodeJS.Timeout[] = []
+  const cancels: Array<() => void> = []
+  let closed = false
 
   function createSource (discoveryUrl: string): KeySource {
     const keys = new Map<string, SigningKey>()
     let jwksUri: string | undefined
     let cloudInstanceName: string | undefined
     let lastSuccess: number | undefined
-    let lastAttempt = -Infinity
+    // The unknown-kid allowance is spent only by unknown-kid refetches: a start-up or scheduled
+    // fetch must not use it, since the key missing from one front end's answer may be in the
+    // next (ENTRA.md §3.3).
+    let lastUnknownKidRefetch = -Infinity
     let inFlight: Promise<void> | undefined
     let lastError: unknown
+    let retryDelayMs = RETRY_FIRST_MS
+    let retryTimer: NodeJS.Timeout | undefined
 
     async function fetchOnce (): Promise<void> {
-      lastAttempt = now()
       try {
         const discovery = await fetchJsonFrom(discoveryUrl, options.timeoutMs) as { jwks_uri?: unknown, cloud_instance_name?: unknown }
         if (typeof discovery?.jwks_uri !== 'string') throw new Error(`${discoveryUrl}: no jwks_uri`)
@@ -97,13 +118,31 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
         cloudInstanceName = typeof discovery.cloud_instance_name === 'string' ? discovery.cloud_instance_name : undefined
         merge(document.keys)
         lastSuccess = now()
+        retryDelayMs = RETRY_FIRST_MS
         options.onFetch?.('ok', source)
       } catch (err) {
         lastError = err
         options.onFetch?.('error', source)
         options.onError?.(err, source)
+        scheduleRetry()
       }
     }
+
+    /**
+     * A failed fetch is tried again after 1 s, doubling to 30 s, until one succeeds: a gateway
+     * started during a short authority outage becomes ready as soon as the authority answers,
+     * not at the next `refreshIntervalSec`.
+     */
+    function scheduleRetry (): void {
+      if (retryTimer !== undefined || closed) return
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined
+        void refresh()
+      }, retryDelayMs)
+      retryTimer.unref()
+      retryDelayMs = Math.min(retryDelayMs * 2, RETRY_MAX_MS)
+    }
+    cancels.push(() => { clearTimeout(retryTimer); retryTimer = undefined })
 
     function merge (jwks: unknown[]): void {
       const seenAt = now()
@@ -154,13 +193,22 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
       async getKey (id) {
         const known = lookup(id)
         if (known) return known
+        // A fetch already under way (start-up, scheduled, a retry or another refetch) may bring it.
+        if (inFlight !== undefined) {
+          await inFlight
+          const fetched = lookup(id)
+          if (fetched) return fetched
+        }
         // Unknown key: one refetch shared by every waiting request, at most once per interval
         // (a flood of random kids must not become a flood of JWKS downloads, ENTRA.md §4.11).
-        if (inFlight === undefined && now() - lastAttempt < options.minRefreshIntervalSec * 1000) {
+        if (inFlight === undefined && now() - lastUnknownKidRefetch < options.minRefreshIntervalSec * 1000) {
           options.onRefetch?.('rate_limited')
           return undefined
         }
-        if (inFlight === undefined) options.onRefetch?.('done')
+        if (inFlight === undefined) {
+          lastUnknownKidRefetch = now()
+          options.onRefetch?.('done')
+        }
         await refresh()
         return lookup(id)
       },
@@ -184,7 +232,11 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
       return source
     },
     sources () { return [...byUrl.values()] },
-    close () { for (const timer of timers) clearInterval(timer) }
+    close () {
+      closed = true
+      for (const timer of timers) clearInterval(timer)
+      for (const cancel of cancels) cancel()
+    }
   }
 }
 

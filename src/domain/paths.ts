@@ -2,12 +2,16 @@
  * Request-target normalization, done once before routing so that the path the route policy sees
  * is exactly the path forwarded (CONTRACT.md §1.2). Classes it closes: `..`/`%2e%2e` traversal
  * (CVE-2021-21321, GHSA-2q7r-29rg-6m5h), `//`, `%2F`, `%5C` (Istio CVE-2021-31920), `#fragment`
- * (CVE-2021-39156 / CVE-2021-32779), Tomcat-style `..;` segments.
+ * (CVE-2021-39156 / CVE-2021-32779), path parameters (`;`, `%3B`: Tomcat, Jetty and Spring strip
+ * `;…` from a segment before mapping, so `/admin;/x` would meet a looser policy here than the
+ * handler it reaches there), segments ending in `.` (stripped by some servers, `admin.` = `admin`),
+ * and invalid UTF-8 (`%c0%ae`, an overlong `.`).
  *
  * Rules: fragment dropped; `\` and `%5C` and `%2F` become `/`; percent-encoded unreserved
  * characters are decoded, every other escape is kept with upper-case hex; runs of `/` merge;
  * `.` and `..` segments are resolved (never above the root); a trailing `/` is kept.
- * Anything that cannot be made safe (bad escape, control character, not origin-form) is `null`.
+ * Anything that cannot be made safe (bad escape, invalid UTF-8, control character, `;`, a segment
+ * ending in `.`, not origin-form) is `null`.
  */
 export interface NormalizedTarget {
   path: string
@@ -28,7 +32,7 @@ export function normalizeRequestTarget (target: string): NormalizedTarget | null
   if (rawPath.charCodeAt(0) !== 47 /* / */) return null
 
   const decoded = decodeSafely(rawPath)
-  if (decoded === null) return null
+  if (decoded === null || !isUtf8(decoded)) return null
   const path = resolveSegments(decoded)
   return path === null ? null : { path, query }
 }
@@ -38,7 +42,11 @@ export function isAlreadyNormal (target: string): boolean {
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i)
     if (c === 63 /* ? */) return true
-    if (c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */ || c < 0x21 || c > 0x7e) return false
+    if (c === 37 /* % */ || c === 92 /* \ */ || c === 35 /* # */ || c === 59 /* ; */ || c < 0x21 || c > 0x7e) return false
+    if (c === 46 /* . */) {
+      const next = target.charCodeAt(i + 1)
+      if (next === 47 || next === 63 || Number.isNaN(next)) return false
+    }
     if (c === 47 /* / */) {
       const next = target.charCodeAt(i + 1)
       if (next === 47) return false
@@ -58,13 +66,13 @@ function decodeSafely (raw: string): string | null {
       if (hi < 0 || lo < 0) return null
       const byte = hi * 16 + lo
       i += 2
-      if (byte < 0x20 || byte === 0x7f) return null
+      if (byte < 0x20 || byte === 0x7f || byte === 0x3b /* ; */) return null
       if (byte === 0x2f || byte === 0x5c) out += '/'
       else if (isUnreserved(byte)) out += String.fromCharCode(byte)
       else out += '%' + HEX[hi] + HEX[lo]
     } else if (c === 92 /* \ */) {
       out += '/'
-    } else if (c < 0x20 || c === 0x7f) {
+    } else if (c < 0x20 || c === 0x7f || c === 0x3b /* ; */) {
       return null
     } else if (c > 0x7e || c === 0x20) {
       // Node hands raw bytes over as latin1 characters: escape them so the upstream gets ASCII.
@@ -86,13 +94,23 @@ function resolveSegments (path: string): string | null {
       segments.pop()
       continue
     }
-    // `..;x` and `.;x` are dot segments to Tomcat-family servers.
-    if (part.startsWith('..;') || part.startsWith('.;')) return null
+    if (part.endsWith('.')) return null
     segments.push(part)
   }
   const last = parts[parts.length - 1]
   const trailingSlash = segments.length > 0 && (last === '' || last === '.' || last === '..')
   return '/' + segments.join('/') + (trailingSlash ? '/' : '')
+}
+
+/** The escaped bytes of a decoded path form valid UTF-8 (no overlong forms, no surrogates). */
+function isUtf8 (path: string): boolean {
+  if (!path.includes('%')) return true
+  try {
+    decodeURIComponent(path)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function hexValue (c: number): number {

@@ -40,14 +40,18 @@ export function expandRoles (roles: Iterable<PlatformRole>): PlatformRole[] {
   return PLATFORM_ROLES.filter((role) => out.has(role))
 }
 
-/** The claim at a dotted path as a list of strings, or undefined when it is absent. */
+/**
+ * The claim at a dotted path as a list of strings, or undefined when it is absent. `scp` is a
+ * space-separated list of scopes (RFC 8693 §4.2, ENTRA.md §1): it is its words; no other string
+ * claim is split.
+ */
 export function readClaim (payload: Readonly<Record<string, unknown>>, path: string): string[] | undefined {
   let current: unknown = payload
   for (const part of path.split('.')) {
     if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, part)) return undefined
     current = (current as Record<string, unknown>)[part]
   }
-  if (typeof current === 'string') return [current]
+  if (typeof current === 'string') return path === 'scp' ? current.split(' ').filter((word) => word !== '') : [current]
   if (typeof current === 'number' || typeof current === 'boolean') return [String(current)]
   if (Array.isArray(current)) return current.filter((v): v is string | number => typeof v === 'string' || typeof v === 'number').map(String)
   if (current !== null && typeof current === 'object') return Object.keys(current)

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
+import { failureReason } from '../failure-reason.js'
 
 /**
  * The shared cache behind the per-process layer (`cache.store`). Values are JSON text with a
@@ -11,8 +12,11 @@ export interface SharedStore {
   set (key: string, value: string, lifetimeSec: number): Promise<void>
   /** Deletes `key`, or every key of this gateway when `key` is '*'. */
   purge (key: string): Promise<number>
-  /** Tells every gateway sharing the store to drop `key` ('*' = all) from its process layer. */
-  publishPurge (key: string): Promise<void>
+  /**
+   * Tells every gateway sharing the store to drop `key` ('*' = all) from its process layer;
+   * resolves to how many received it.
+   */
+  publishPurge (key: string): Promise<number>
   onPurge (listener: (key: string) => void): void
   ping (): Promise<void>
   /** Resolves once connected (at once for memory); rejects after `timeoutMs`. */
@@ -38,7 +42,10 @@ export function createMemoryStore (now: () => number = Date.now): SharedStore {
       entries.clear()
       return n
     },
-    async publishPurge (key) { for (const listener of listeners) listener(key) },
+    async publishPurge (key) {
+      for (const listener of listeners) listener(key)
+      return listeners.length
+    },
     onPurge (listener) { listeners.push(listener) },
     async ping () {},
     async ready () {},
@@ -75,8 +82,9 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
   const client = new Redis(options.url, redisOptions(options))
   let subscriber: Redis | undefined
   const channel = `${options.keyPrefix}purge`
+  let lastError: Error | undefined
   const report = (err: Error): void => options.onError?.(err)
-  client.on('error', report)
+  client.on('error', (err: Error) => { lastError = err; report(err) })
 
   return {
     kind: 'redis',
@@ -94,7 +102,7 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       } while (cursor !== '0')
       return removed
     },
-    async publishPurge (key) { await client.publish(channel, key) },
+    async publishPurge (key) { return await client.publish(channel, key) },
     onPurge (listener) {
       subscriber ??= new Redis(options.url, { ...redisOptions(options), enableOfflineQueue: true, commandTimeout: undefined })
       subscriber.on('error', report)
@@ -105,7 +113,11 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
     ready (timeoutMs) {
       if (client.status === 'ready') return Promise.resolve()
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { client.off('ready', onReady); reject(new Error(`Redis not reachable within ${timeoutMs} ms`)) }, timeoutMs)
+        const timer = setTimeout(() => {
+          client.off('ready', onReady)
+          const why = lastError === undefined ? `no answer within ${timeoutMs} ms` : failureReason(lastError)
+          reject(new Error(`Redis ${redisAddress(options.url)}: ${why}`))
+        }, timeoutMs)
         const onReady = (): void => { clearTimeout(timer); resolve() }
         client.once('ready', onReady)
       })
@@ -114,6 +126,16 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       client.disconnect()
       subscriber?.disconnect()
     }
+  }
+}
+
+/** host:port of a Redis URL, never its credentials. */
+export function redisAddress (url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}`
+  } catch {
+    return 'at the configured URL'
   }
 }
 

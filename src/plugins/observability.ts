@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Resources } from '../resources.js'
-import { createRequestRecorder } from '../metrics.js'
-import { createAccessLog } from '../logger.js'
+import type { RequestRecorder } from '../metrics.js'
+import type { AccessLog } from '../logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
 import { pathOf } from '../domain/paths.js'
 
@@ -21,24 +21,22 @@ export function routeLabel (request: FastifyRequest): string {
  * In-flight count, request metrics and the one log line per request. The line holds the path
  * without its query string (a query may carry a token) and never a header.
  */
-async function observability (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
-  const { metrics, inFlight } = resources
-  const accessLog = createAccessLog(resources.logger)
-  const record = createRequestRecorder(metrics)
+export interface ObservabilityOptions {
+  resources: Resources
+  record: RequestRecorder
+  accessLog: AccessLog
+}
 
-  app.addHook('onRequest', function trackInFlight (request, _reply, done) {
+async function observability (app: FastifyInstance, { resources, record, accessLog }: ObservabilityOptions): Promise<void> {
+  const { metrics, inFlight } = resources
+
+  app.addHook('onRequest', function trackInFlight (request, reply, done) {
     inFlight.enter()
-    if (request.raw.headers.upgrade === undefined) {
-      // 'close' comes once per message: `on` spares the once-wrapper's removal on every request.
-      request.raw.on('close', inFlight.leave)
-    } else {
-      // An upgraded request never emits 'close' on the message itself, only its socket does;
-      // one refused or served as plain HTTP does. Whichever comes first counts, once.
-      let left = false
-      const leaveOnce = (): void => { if (!left) { left = true; inFlight.leave() } }
-      request.raw.once('close', leaveOnce)
-      request.raw.socket.once('close', leaveOnce)
-    }
+    // Counted out on the response's 'close', which comes once per response whatever happened:
+    // answered, aborted, answered before its body arrived and then abandoned, or upgraded (a
+    // WebSocket's response is tied to its own socket). Nothing is added to the socket, which a
+    // keep-alive connection shares with every request it carries.
+    reply.raw.on('close', inFlight.leave)
     done()
   })
 

@@ -45,6 +45,12 @@ function asGatewayError (err: unknown): GatewayError | undefined {
   const code = (err as FastifyError | undefined)?.code
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GatewayError('PAYLOAD_TOO_LARGE', 'The request body is larger than the gateway accepts')
   if (code === 'FST_ERR_NOT_FOUND') return new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path')
+  // Every other refusal of Fastify's own (a bad URL, a content-type or body it cannot take):
+  // the contract's code, and a detail of ours, since Fastify's messages quote the request.
+  const status = (err as FastifyError | undefined)?.statusCode
+  if (code?.startsWith('FST_') && status !== undefined && status >= 400 && status < 500) {
+    return new GatewayError('REQUEST_INVALID', 'The request cannot be handled by the gateway')
+  }
   return undefined
 }
 

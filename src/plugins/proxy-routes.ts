@@ -9,6 +9,7 @@ import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers
 import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
 import { isPlainPrefix, pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
+import { PROXIED_METHODS } from '../domain/methods.js'
 import { markClosingWhileDraining } from './request-guard.js'
 
 declare module 'fastify' {
@@ -61,9 +62,6 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
   }
 }
 
-/** http-proxy's methods and routes: the prefix itself and everything below it. */
-const PROXIED_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
-
 /**
  * A plain HTTP route routed by us: the path is already normalized (request-guard.ts), so the
  * upstream path is the rewrite prefix and the rest, with none of http-proxy's per-request
@@ -77,7 +75,7 @@ function registerPrefixRoutes (scope: FastifyInstance, route: RouteConfig, forwa
     if (dest === null) reply.send(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
     else forward(request, reply, dest)
   }
-  for (const url of ['/', '/*']) scope.route({ url, method: PROXIED_METHODS, config: { routeName: route.name }, handler })
+  for (const url of ['/', '/*']) scope.route({ url, method: [...PROXIED_METHODS], config: { routeName: route.name }, handler })
 }
 
 /**

@@ -14,7 +14,7 @@ function contractCodes (text: string): Map<string, number> {
   const list = section.slice(section.indexOf('Codes:'), section.indexOf('A token is never'))
   const codes = new Map<string, number>()
   for (const group of list.split(';')) {
-    const status = Number(/\((\d{3})\)/.exec(group)?.[1])
+    const status = Number(/\((\d{3})[):]/.exec(group)?.[1])
     for (const match of group.matchAll(/`([A-Z_]+)`/g)) codes.set(match[1]!, status)
   }
   return codes

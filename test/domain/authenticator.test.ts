@@ -18,7 +18,7 @@ t.test('concurrent requests with one fresh token share a single verification; th
     }
   }
   const authenticator = createAuthenticator({
-    profiles: { m: { clientId: MGMT_CLIENT, appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    profiles: { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
     authority: issuer.url,
     v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
     v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
@@ -43,10 +43,10 @@ t.test('a cached token vouches only for its own bytes and its own profile', asyn
   const issuer = await startIssuer(t)
   const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
   t.teardown(() => store.close())
-  const profile = { appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi' as const, tenantId: undefined, principals: ['user' as const] }
+  const profile = { appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi' as const, tenantId: undefined, principals: ['user' as const] }
   const lookups: string[] = []
   const authenticator = createAuthenticator({
-    profiles: { m: { ...profile, clientId: MGMT_CLIENT }, other: { ...profile, clientId: '77777777-7777-4777-8777-777777777777', appIdUri: 'api://other' } },
+    profiles: { m: { ...profile, clientId: MGMT_CLIENT }, other: { ...profile, clientId: '77777777-7777-4777-8777-777777777777', appIdUris: ['api://other'] } },
     authority: issuer.url,
     v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
     v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
@@ -81,7 +81,7 @@ t.test('a cached token lets its decoded claims go after authorization and decode
   const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
   t.teardown(() => store.close())
   const authenticator = createAuthenticator({
-    profiles: { m: { clientId: MGMT_CLIENT, appIdUri: `api://${MGMT_CLIENT}`, tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    profiles: { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
     authority: issuer.url,
     v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
     v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
