@@ -62,3 +62,18 @@ t.test('identical outcomes are one frozen object; different ones stay apart; pas
   const late = map({ roles: ['Admin'], groups: ['late'] })
   t.same(late, { roles: ['Admin'], effectiveRoles: ['Admin', 'Configurator', 'Manager', 'Employee'], teams: ['late'], businessUnits: [] }, 'an outcome past the bound is computed as ever')
 })
+
+t.test('scp is a list of its space-separated words; no other string claim is split', async (t) => {
+  const mapper = createClaimMapper({
+    roles: [{ attribute: 'scp', value: 'Bookings.Write', name: 'Manager' }, { attribute: 'roles', value: '*' }],
+    teams: [{ attribute: 'scp', value: 'Teams.North', name: 'north' }, { attribute: 'department', value: 'Retail', name: 'retail' }],
+    businessUnits: [{ attribute: 'scp', value: '*' }]
+  })
+  const mapped = mapper({ scp: 'User.Read  Bookings.Write Teams.North', roles: ['Employee'], department: 'Retail Banking' })
+  t.same(mapped.roles, ['Manager', 'Employee'], 'a scope word grants a role')
+  t.same(mapped.teams, ['north'], 'a scope word names a team; "Retail Banking" is not split into "Retail"')
+  t.same(mapped.businessUnits, ['User.Read', 'Bookings.Write', 'Teams.North'], 'a wildcard passes each word through')
+  t.same(readClaim({ scp: 'a b' }, 'scp'), ['a', 'b'])
+  t.same(readClaim({ name: 'a b' }, 'name'), ['a b'])
+  t.same(readClaim({ ext: { scp: 'a b' } }, 'ext.scp'), ['a b'], 'only the top-level scp claim')
+})

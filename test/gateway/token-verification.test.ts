@@ -136,3 +136,32 @@ t.test('tokens are never logged', async (t) => {
     for (const part of token.split('.')) t.notOk(log.includes(part), 'no token segment in the log')
   }
 })
+
+t.test('v1 audiences: GUIDs compare case-insensitively; appIdUri takes a list, spn: forms included', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const upper = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE'
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url, {
+    apis: {
+      upper: { clientId: upper, tenancy: 'multi', principals: ['user'] },
+      uris: { clientId: '55555555-5555-4555-8555-555555555555', appIdUri: ['https://bookme.bank.example/api', 'spn:55555555-5555-4555-8555-555555555555'], tenancy: 'multi', principals: ['user'] }
+    },
+    routes: [
+      { name: 'upper', prefix: '/upper', upstream: upstream.url, api: 'upper' },
+      { name: 'uris', prefix: '/uris', upstream: upstream.url, api: 'uris' }
+    ]
+  }), { mappings: DEFAULT_MAPPINGS })
+  const status = async (path: string, audience: string, version: 1 | 2 = 1) => {
+    const res = await fetch(`${gw.proxyUrl}${path}`, { headers: { authorization: `Bearer ${issuer.mint({ version, tenantId: BANK_TENANT, audience })}` } })
+    return `${res.status} ${(await res.json() as { code?: string }).code ?? ''}`.trim()
+  }
+  for (const aud of [`api://${upper.toLowerCase()}`, `api://${upper}`, `api://${upper.toLowerCase()}/`, upper.toLowerCase(), upper]) {
+    t.equal(await status('/upper', aud), '200', `v1 ${aud} for an upper-case clientId`)
+  }
+  t.equal(await status('/upper', upper.toLowerCase(), 2), '200', 'v2 as before')
+  for (const aud of ['https://bookme.bank.example/api', 'https://bookme.bank.example/api/', 'spn:55555555-5555-4555-8555-555555555555', '55555555-5555-4555-8555-555555555555']) {
+    t.equal(await status('/uris', aud), '200', `v1 ${aud} from the list`)
+  }
+  t.equal(await status('/uris', 'api://55555555-5555-4555-8555-555555555555'), '401 TOKEN_AUDIENCE_INVALID', 'the api:// default applies only when appIdUri is not set')
+  t.equal(await status('/uris', 'https://bookme.bank.example/api/extra'), '401 TOKEN_AUDIENCE_INVALID', 'no prefix match')
+})
