@@ -1,74 +1,87 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfigFile, resolveConfigPath } from './config/load.js'
 import type { Config } from './config/schema.js'
 import { UsageError } from './commands/usage.js'
+import { commandUsage, USAGE } from './commands/help.js'
 
 /** argv → command. Exit codes (CONTRACT.md §9): 0 ok, 1 failed check/decision, 2 usage, 78 config. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const
 
-const USAGE = `usage: bookme-gateway <command> [options]
-  start [--config PATH]                  run the gateway
-  check [--config PATH]                  validate config, reach discovery/JWKS, mapping source, cache
-  explain --token JWT [--path P] [--method M] [--bank B] [--jwks FILE] [--config PATH]
-                                         what the gateway would decide, as JSON; exit 0 allow, 1 deny
-  demo                                   a complete local setup (issuer, echo upstream, file mappings)
-  clients [--expiring-within 90d] [--config PATH]
-                                         registered bank clients and their secret expiry
-  cache purge --tenant GUID | --client GUID | --all [--config PATH]
-                                         drop cached answers in every running gateway
-`
-
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
 
 async function main (argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
+  const [first, ...rest] = argv
+  if (first === undefined) return usage(USAGE, EXIT.usage)
+  if (first === '--help' || first === '-h') return usage(USAGE, EXIT.ok)
+  if (first === '--version') return usage(`${version()}\n`, EXIT.ok)
+  if (first === 'help') return helpFor(rest.join(' '))
+  const command = first === 'cache' && rest[0] === 'purge' ? 'cache purge' : first
+  const args = command === 'cache purge' ? rest.slice(1) : rest
+  if (args.includes('--help') || args.includes('-h')) return helpFor(command)
+
   switch (command) {
     case 'start': {
-      const { values } = parse(rest, { config: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' } })
       const config = loadConfig(values.config)
       const { exitOnSignals, startGateway } = await import('./server.js')
       exitOnSignals(await startGateway(config), config)
       return -1 // keep running
     }
     case 'check': {
-      const { values } = parse(rest, { config: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' } })
       const { runCheck } = await import('./commands/check.js')
       return await runCheck(() => loadConfig(values.config), out)
     }
     case 'explain': {
-      const { values } = parse(rest, { config: { type: 'string' }, token: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' }, bank: { type: 'string' }, jwks: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, token: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' }, bank: { type: 'string' }, jwks: { type: 'string' }, at: { type: 'string' } })
       if (values.token === undefined) throw new UsageError('explain needs --token JWT')
-      const { runExplain } = await import('./commands/explain.js')
-      return await runExplain(loadConfig(values.config), { token: values.token, path: values.path ?? '/', method: values.method ?? 'GET', bank: values.bank, jwksFile: values.jwks }, out)
+      const { runExplain, readJwksFile, parseInstant } = await import('./commands/explain.js')
+      // Usage errors before the config is read: they name the flag to fix.
+      const jwks = values.jwks === undefined ? undefined : readJwksFile(values.jwks)
+      const at = values.at === undefined ? undefined : parseInstant(values.at)
+      return await runExplain(loadConfig(values.config), { token: values.token, path: values.path, method: values.method ?? 'GET', bank: values.bank, jwks, at }, out)
     }
     case 'demo': {
-      parse(rest, {})
+      parse(args, {})
       const { runDemo } = await import('./commands/demo.js')
       await runDemo(out)
       return -1
     }
     case 'clients': {
-      const { values } = parse(rest, { config: { type: 'string' }, 'expiring-within': { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, 'expiring-within': { type: 'string' }, json: { type: 'boolean' } })
       const { runClients, parseWindow } = await import('./commands/clients.js')
       const window = values['expiring-within'] === undefined ? undefined : parseWindow(values['expiring-within'])
-      return await runClients(loadConfig(values.config), window, out)
+      return await runClients(loadConfig(values.config), { windowMs: window, json: values.json === true }, out)
     }
-    case 'cache': {
-      const [sub, ...args] = rest
-      if (sub !== 'purge') throw new UsageError('cache needs the subcommand purge')
+    case 'cache purge': {
       const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, all: { type: 'boolean' } })
       const { runCachePurge } = await import('./commands/cache-purge.js')
       return await runCachePurge(loadConfig(values.config), { tenant: values.tenant, client: values.client, all: values.all }, out)
     }
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE)
-      return command === undefined ? EXIT.usage : EXIT.ok
+    case 'cache':
+      throw new UsageError('cache needs the subcommand purge')
     default:
       throw new UsageError(`unknown command "${command}"`)
   }
+}
+
+function usage (text: string, code: number): number {
+  process.stdout.write(text)
+  return code
+}
+
+function helpFor (command: string): number {
+  if (command === '') return usage(USAGE, EXIT.ok)
+  const text = commandUsage(command)
+  if (text === undefined) throw new UsageError(`unknown command "${command}"`)
+  return usage(text, EXIT.ok)
+}
+
+function version (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return `bookme-gateway ${pkg.version}`
 }
 
 function loadConfig (flag: string | undefined): Readonly<Config> {
@@ -83,6 +96,12 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>> (args: s
   }
 }
 
+// Output piped into `head` that stops reading: end quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok)
+  throw err
+})
+
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) {
     // Commands that opened pools or sockets must not linger once they have answered.
@@ -95,7 +114,7 @@ main(process.argv.slice(2)).then((code) => {
     process.exit(EXIT.config)
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`error: ${err.message}\n${USAGE}`)
+    process.stderr.write(`error: ${err.message}\nrun "bookme-gateway --help" for the commands and their options\n`)
     process.exit(EXIT.usage)
   }
   process.stderr.write(`error: ${(err as Error).message}\n`)

@@ -38,6 +38,8 @@ export interface ResourceOptions {
   registry?: Registry
   /** How discovery and JWKS documents are fetched (`explain --jwks FILE` reads a file). */
   fetchJson?: (url: string, timeoutMs: number) => Promise<unknown>
+  /** ms since the epoch: judge token lifetimes at this instant instead of now (`explain --at`). */
+  verifyAt?: number
 }
 
 /** How often readiness re-asks the mapping source / shared cache, for the /readyz body. */
@@ -98,6 +100,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     ...config.entra.jwks,
     clockToleranceSec: config.entra.clockToleranceSec,
     ...(options.fetchJson ? { fetchJson: options.fetchJson } : {}),
+    ...(options.verifyAt !== undefined ? { verifyAt: options.verifyAt } : {}),
     onFetch: (result, keySource) => {
       metrics.jwksFetches.inc({ result })
       for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {

@@ -4,17 +4,18 @@ import type { ClientListing } from '../mappings/source.js'
 import { UsageError } from './usage.js'
 
 /**
- * `clients [--expiring-within 90d]` (CONTRACT.md §9): every BankClient with its bank and secret
- * expiry, soonest first (unknown expiry last), disabled ones marked. With the option, only
- * secrets expiring within the window — already expired ones included, they are the most urgent.
+ * `clients [--expiring-within 90d] [--json]` (CONTRACT.md §9): every BankClient with its bank
+ * and secret expiry, soonest first (unknown expiry last), disabled ones marked. With the window,
+ * only secrets expiring within it — already expired ones included, they are the most urgent —
+ * and exit 1 when there is any, so a scheduled job can alert on it.
  */
 const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
-/** `90d`, `12h`, `2w`, or a bare number of days → milliseconds. */
+/** `90d`, `12h`, `2w` → milliseconds. A bare number is refused: days or hours is a guess. */
 export function parseWindow (text: string): number {
-  const match = /^(\d+)([hdw]?)$/.exec(text.trim())
-  if (!match) throw new UsageError(`--expiring-within takes a duration like 90d, 12h or 2w, not "${text}"`)
-  return Number(match[1]) * UNIT_MS[match[2] || 'd']!
+  const match = /^(\d+)([hdw])$/.exec(text.trim())
+  if (!match) throw new UsageError(`--expiring-within takes a number with a unit (h, d or w), like 90d, 12h or 2w, not "${text}"`)
+  return Number(match[1]) * UNIT_MS[match[2]!]!
 }
 
 export function sortBySecretExpiry (clients: ClientListing[]): ClientListing[] {
@@ -34,14 +35,19 @@ export function formatClient (client: ClientListing, now = Date.now()): string {
     .filter(Boolean).join('  ')
 }
 
-export async function runClients (config: Readonly<Config>, windowMs: number | undefined, out: (line: string) => void): Promise<number> {
+function withDaysLeft (client: ClientListing, now = Date.now()): ClientListing & { daysLeft: number | null } {
+  return { ...client, daysLeft: client.secretExpiresAt === null ? null : Math.floor((Date.parse(client.secretExpiresAt) - now) / 86_400_000) }
+}
+
+export async function runClients (config: Readonly<Config>, { windowMs, json }: { windowMs: number | undefined, json: boolean }, out: (line: string) => void): Promise<number> {
   const source = createMappingSource(config)
   try {
     let clients = sortBySecretExpiry(await source.clients())
     if (windowMs !== undefined) clients = expiringWithin(clients, windowMs)
-    for (const client of clients) out(formatClient(client))
-    if (clients.length === 0) out(windowMs === undefined ? 'no bank clients registered' : 'no client secret expires in that window')
-    return 0
+    if (json) out(JSON.stringify(clients.map(withDaysLeft), null, 2))
+    else for (const client of clients) out(formatClient(client))
+    if (clients.length === 0 && !json) out(windowMs === undefined ? 'no bank clients registered' : 'no client secret expires in that window')
+    return windowMs !== undefined && clients.length > 0 ? 1 : 0
   } catch (err) {
     out(`FAIL clients: ${(err as Error).message}`)
     return 1

@@ -2,33 +2,72 @@ import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { authorize } from '../domain/authorization.js'
+import { peekAudience } from '../domain/entra-token.js'
 import { normalizeRequestTarget } from '../domain/paths.js'
 import { matchRoute } from '../domain/route-match.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { resolveBankOf } from '../domain/bank-resolution.js'
 import { createResources } from '../resources.js'
+import { UsageError } from './usage.js'
 
 /**
- * `explain --token JWT [--path P] [--method M] [--bank B] [--jwks FILE]` (CONTRACT.md §9):
- * the decision the proxy port would take, as JSON, through the same code (verification, bank
- * resolution, roles, identity headers), without proxying. `--jwks FILE` works offline: the
- * keys come from the file instead of the authority. Exit 0 allow, 1 deny.
+ * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
+ * (CONTRACT.md §9): the decision the proxy port would take, as JSON, through the same code
+ * (verification, bank resolution, roles, identity headers), without proxying. Without `--path`
+ * the token is judged against the profile its audience names, with that profile's required
+ * roles and no route's. `--jwks FILE` works offline: the keys come from the file instead of the
+ * authority. `--at` replays a captured token at the instant it was used. Exit 0 allow, 1 deny.
  */
-export interface ExplainRequest { token: string, path: string, method: string, bank: string | undefined, jwksFile: string | undefined }
+export interface ExplainRequest {
+  token: string
+  path: string | undefined
+  method: string
+  bank: string | undefined
+  /** A JWKS document (`readJwksFile`), used instead of the authority's keys. */
+  jwks: { keys: unknown[] } | undefined
+  /** ms since the epoch: the instant the token's lifetime is judged at. */
+  at: number | undefined
+}
 
-/** Offline keys: a JWKS document from a file, treated as Entra public cloud's. */
-function offlineFetch (file: string): (url: string) => Promise<unknown> {
-  const document = JSON.parse(readFileSync(file, 'utf8')) as unknown
+/** `--jwks FILE`: a readable JSON file with a `keys` array, or a usage error naming the flag. */
+export function readJwksFile (file: string): { keys: unknown[] } {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`--jwks: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch {
+    throw new UsageError(`--jwks: ${file} is not JSON`)
+  }
+  const keys = (document as { keys?: unknown } | null)?.keys
+  if (!Array.isArray(keys)) throw new UsageError(`--jwks: ${file} has no "keys" array (a JWKS document is {"keys": [...]}, as the authority's jwks_uri serves it)`)
+  return { keys }
+}
+
+/** `--at TIME`: ISO 8601 with a zone, or seconds since the epoch. */
+export function parseInstant (text: string): number {
+  if (/^\d{9,11}$/.test(text)) return Number(text) * 1000
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text) : NaN
+  if (Number.isNaN(at)) throw new UsageError(`--at takes an ISO 8601 time with a zone (2026-12-01T09:30:00Z) or seconds since the epoch, not "${text}"`)
+  return at
+}
+
+/** Offline keys: the JWKS document, served as Entra public cloud's. */
+function offlineFetch (document: { keys: unknown[] }): (url: string) => Promise<unknown> {
   return async (url) => url.endsWith('/.well-known/openid-configuration')
     ? { jwks_uri: `${new URL(url).origin}/offline/keys`, cloud_instance_name: 'microsoftonline.com' }
     : document
 }
 
 export async function runExplain (config: Readonly<Config>, request: ExplainRequest, out: (line: string) => void): Promise<number> {
-  const target = normalizeRequestTarget(request.path.startsWith('/') ? request.path : `/${request.path}`)
-  const route = target === null ? undefined : matchRoute(config.routes, target.path)
-  const base = { method: request.method.toUpperCase(), path: target?.path ?? request.path, route: route?.name ?? null, api: route?.api ?? null }
+  const target = request.path === undefined ? undefined : normalizeRequestTarget(request.path.startsWith('/') ? request.path : `/${request.path}`)
+  const route = target === undefined || target === null ? undefined : matchRoute(config.routes, target.path)
+  const base: Record<string, unknown> = { method: request.method.toUpperCase(), path: target?.path ?? request.path ?? null, route: route?.name ?? null, api: route?.api ?? null }
   const answer = (decision: Record<string, unknown>): number => {
     out(JSON.stringify({ ...decision, ...base }, null, 2))
     return decision.decision === 'allow' ? 0 : 1
@@ -38,21 +77,26 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     if (!known) return answer({ decision: 'deny', status: 500, code: 'INTERNAL_ERROR', detail: (err as Error).message, headers: {} })
     return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), headers: {} })
   }
-  if (!route) return deny(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
-  if (route.auth === 'none') return answer({ decision: 'allow', status: 200, code: null, detail: 'The route needs no authentication', headers: {} })
+  if (target === null) return deny(new GatewayError('REQUEST_INVALID', 'The path is not accepted: path parameters (;), segments ending in a dot, invalid escapes or invalid UTF-8 are refused'))
+  if (request.path !== undefined && !route) return deny(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
+  if (route?.auth === 'none') return answer({ decision: 'allow', status: 200, code: null, detail: 'The route needs no authentication', headers: {} })
 
   const resources = await createResources(config, {
     logger: createLogger({ level: 'silent' }),
     registry: new Registry(),
-    ...(request.jwksFile ? { fetchJson: offlineFetch(request.jwksFile) } : {})
+    ...(request.jwks ? { fetchJson: offlineFetch(request.jwks) } : {}),
+    ...(request.at !== undefined ? { verifyAt: request.at } : {})
   })
   try {
-    const api = route.api!
+    const raw = request.token.replace(/^bearer\s+/i, '')
+    const api = route?.api ?? resources.authenticator.profileForAudience(peekAudience(raw))
+    if (api === undefined) throw new GatewayError('TOKEN_AUDIENCE_INVALID', 'The token\'s audience names none of the configured API profiles')
+    base.api = api
     const profile = config.apis[api]!
-    const token = await resources.authenticator.verify(api, request.token.replace(/^bearer\s+/i, ''))
+    const token = await resources.authenticator.verify(api, raw)
     const bank = await resolveBankOf(resources.mappings, profile.bankResolution, token, request.bank)
-    const { headers } = authorize({ api, token, bank, routeRoles: route.roles, requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix: config.headers.prefix })
-    return answer({ decision: 'allow', status: 200, code: null, detail: `Forwarded to ${route.upstream}`, headers })
+    const { headers } = authorize({ api, token, bank, routeRoles: route?.roles ?? [], requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix: config.headers.prefix })
+    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers })
   } catch (err) {
     return deny(err)
   } finally {

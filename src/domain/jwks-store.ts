@@ -51,6 +51,8 @@ export interface JwksStoreOptions {
   refreshIntervalSec: number
   minRefreshIntervalSec: number
   clockToleranceSec: number
+  /** ms since the epoch: verify tokens' exp/nbf at this instant instead of now (`explain --at`). */
+  verifyAt?: number
   now?: () => number
   fetchJson?: (url: string, timeoutMs: number) => Promise<unknown>
   onFetch?: (result: FetchResult, source: KeySource) => void
@@ -147,7 +149,7 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
     function merge (jwks: unknown[]): void {
       const seenAt = now()
       for (const jwk of jwks) {
-        const parsed = parseJwk(jwk, seenAt, options.clockToleranceSec)
+        const parsed = parseJwk(jwk, seenAt, options.clockToleranceSec, options.verifyAt)
         if (!parsed) continue
         const known = keys.get(parsed.id)
         // Same kid, same material: only refresh lastSeen (keeps the built verifier).
@@ -246,7 +248,7 @@ function assertSameOrigin (discoveryUrl: string, jwksUri: string): void {
 }
 
 /** RSA signing keys only; anything else in the set is ignored. */
-function parseJwk (jwk: unknown, seenAt: number, clockToleranceSec: number): SigningKey | undefined {
+function parseJwk (jwk: unknown, seenAt: number, clockToleranceSec: number, verifyAt: number | undefined): SigningKey | undefined {
   if (jwk === null || typeof jwk !== 'object') return undefined
   const { kty, kid, x5t, use, n, e, issuer, cloud_instance_name: cloud } = jwk as Record<string, unknown>
   if (kty !== 'RSA' || (use !== undefined && use !== 'sig') || typeof n !== 'string' || typeof e !== 'string') return undefined
@@ -265,6 +267,7 @@ function parseJwk (jwk: unknown, seenAt: number, clockToleranceSec: number): Sig
     algorithms: ['RS256'],
     requiredClaims: ['exp'],
     clockTolerance: clockToleranceSec * 1000,
+    ...(verifyAt !== undefined ? { clockTimestamp: verifyAt } : {}),
     cache: false
   })
   return {

@@ -1,0 +1,42 @@
+/** Each command's usage (CONTRACT.md §9), for `--help`, `<command> --help` and `help <command>`. */
+export const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  start: `start [--config PATH]
+    Run the gateway: the proxy port and the admin port (/healthz, /readyz, /metrics).
+    SIGTERM drains in-flight requests for up to server.shutdownGraceMs.`,
+  check: `check [--config PATH]
+    Validate the config, then reach each profile's discovery and JWKS, the mapping source and
+    the cache. One line per check, "ok <check>" or "FAIL <check>: <why>"; exit 1 on any failure.`,
+  explain: `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE] [--config PATH]
+    Print as JSON what the gateway would decide for this token, without proxying; exit 0 allow,
+    1 deny. Without --path the token is judged against the API profile its audience names.
+    --at TIME    evaluate at an instant (ISO 8601, e.g. 2026-12-01T09:30:00Z, or epoch seconds):
+                 replays a captured token as it was judged then
+    --jwks FILE  take the signing keys from a JWKS file ({"keys": [...]}) instead of the authority`,
+  demo: `demo
+    Start a complete local setup with no external services (a local test issuer, file mappings,
+    the memory cache, an echo upstream) and print ready-to-run curl commands.`,
+  clients: `clients [--expiring-within DURATION] [--json] [--config PATH]
+    Every registered bank client with its bank and secret expiry, soonest first.
+    --expiring-within 90d  only secrets expiring within the window (h, d or w: 12h, 90d, 2w),
+                           expired ones included; exit 1 when there is any, for alerting
+    --json                 one JSON array instead of lines`,
+  'cache purge': `cache purge --tenant GUID | --client GUID | --all [--config PATH]
+    Drop cached answers in the shared cache (Redis) and, through it, in every running gateway's
+    process layer; says how many gateways received the message.`
+}
+
+export const USAGE = `usage: bookme-gateway <command> [options]
+
+${Object.values(COMMAND_USAGE).map((text) => `  ${text.split('\n')[0]}`).join('\n')}
+
+  help <command>, <command> --help   that command's options
+  --version                          the gateway's version
+
+Exit codes: 0 success, 1 a check or decision failed, 2 usage error, 78 configuration error.
+`
+
+/** The usage of one command, or undefined for an unknown one. */
+export function commandUsage (name: string): string | undefined {
+  const text = COMMAND_USAGE[name]
+  return text === undefined ? undefined : `usage: bookme-gateway ${text}\n`
+}
