@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
-import { parse as parseYaml } from 'yaml'
+import { readYamlFile } from './yaml-file.js'
 import { ConfigSchema, type Config } from './schema.js'
 import { interpolateEnv } from './interpolate.js'
 import { crossCheck } from './cross-checks.js'
@@ -20,19 +19,7 @@ export function resolveConfigPath (flag: string | undefined, env: NodeJS.Process
 }
 
 export function loadConfigFile (path: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new ConfigError([`(file): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`])
-  }
-  let raw: unknown
-  try {
-    raw = parseYaml(text, { strict: true, uniqueKeys: true, prettyErrors: false })
-  } catch (err) {
-    throw new ConfigError([`(yaml): ${(err as Error).message.split('\n')[0]}`])
-  }
-  return parseConfig(raw, { env, baseDir: dirname(path) })
+  return parseConfig(readYamlFile(path, '(file)'), { env, baseDir: dirname(path) })
 }
 
 /**

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
 import { Ajv } from 'ajv'
-import { parse as parseYaml } from 'yaml'
+import { readYamlFile } from '../config/yaml-file.js'
 import { ConfigError, GUID_PATTERN_SCHEMA, formatAjvErrors } from '../config/validation.js'
 import type { ClientListing, MappingSource, TenantMapping } from './source.js'
 
@@ -29,13 +28,7 @@ const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false }).
 
 /** Reads and validates the file once; every problem is `mappings.file: path: message` (exit 78). */
 export function loadMappingsFile (path: string): MappingsFile {
-  let raw: unknown
-  try {
-    // The YAML core schema keeps `2027-05-01` a string; no timestamp type to surprise us.
-    raw = parseYaml(readFileSync(path, 'utf8'), { strict: true, uniqueKeys: true })
-  } catch (err) {
-    throw new ConfigError([`mappings.file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message.split('\n')[0]}`])
-  }
+  const raw = readYamlFile(path, 'mappings.file')
   if (!validate(raw)) throw new ConfigError(formatAjvErrors(validate.errors ?? []).map((p) => `mappings.file: ${p}`))
   const problems = crossCheckMappings(raw)
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `mappings.file: ${p}`))

@@ -2,7 +2,9 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConfigError, loadConfigFile, parseConfig, resolveConfigPath } from '../../src/config/load.js'
+import { loadMappingsFile } from '../../src/mappings/file-source.js'
 
 const ROUTE = { name: 'r', prefix: '/r', upstream: 'http://127.0.0.1:1', auth: 'none' }
 const GUID = '00000000-0000-0000-0000-000000000001'
@@ -132,4 +134,18 @@ t.test('config file: YAML errors and duplicate keys are problems; path resolutio
   t.equal(resolveConfigPath('/a.yaml', { BOOKME_GATEWAY_CONFIG: '/b.yaml' }), '/a.yaml', '--config first')
   t.equal(resolveConfigPath(undefined, { BOOKME_GATEWAY_CONFIG: '/b.yaml' }), '/b.yaml', 'then the environment')
   t.match(resolveConfigPath(undefined, {}), /config\/gateway\.yaml$/, 'then config/gateway.yaml')
+})
+
+t.test('the shipped config/gateway.yaml and the mappings file it names load as they are', async (t) => {
+  const config = loadConfigFile(fileURLToPath(new URL('../../config/gateway.yaml', import.meta.url)), {})
+  t.match(config.mappings.file, /config\/mappings\.yaml$/)
+  t.doesNotThrow(() => loadMappingsFile(config.mappings.file), 'config/mappings.yaml is shipped and valid')
+})
+
+t.test('a YAML syntax error names the file, line and column', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-yaml-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'bad.yaml'), 'server:\n  port: 1\n  port: 2\n')
+  const err = (() => { try { loadConfigFile(join(dir, 'bad.yaml'), {}) } catch (e) { return e } })()
+  t.match(err, { problems: [`(file): ${join(dir, 'bad.yaml')}:3:3: Map keys must be unique`] })
 })

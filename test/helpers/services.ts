@@ -68,15 +68,21 @@ function managed (t: Test, name: string, dir: string, launch: () => ChildProcess
   return { host: '127.0.0.1', port, kill, restart: start, start }
 }
 
-/** redis-server with no persistence, on a free loopback port. */
-export async function startRedis (t: Test): Promise<RunningService & { url: string }> {
+/**
+ * redis-server with no persistence, on a free loopback port; with `tls`, TLS only on that port
+ * (`rediss://`), serving the given certificate.
+ */
+export async function startRedis (t: Test, { tls }: { tls?: { certFile: string, keyFile: string } } = {}): Promise<RunningService & { url: string }> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'bookme-redis-'))
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)]
   const service = managed(t, 'redis-server', dir, () => spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir
+    ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir
   ], { stdio: ['ignore', 'pipe', 'pipe'] }), port, 10_000)
   await service.start()
-  return { ...service, url: `redis://127.0.0.1:${port}` }
+  return { ...service, url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` }
 }
 
 export interface RunningMariaDb extends RunningService {
