@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # BookMe gateway image: built with dev dependencies, run with production ones only,
-# on distroless Node 20 (no shell, no package manager) as a numeric non-root user.
+# on distroless Node 24, the current LTS (no shell, no package manager), as a numeric non-root user.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,12 +10,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime-deps
+FROM node:24-bookworm-slim AS runtime-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM gcr.io/distroless/nodejs20-debian12:nonroot
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 ENV NODE_ENV=production
 # glibc gives each thread that mallocs its own arena; two are plenty for one event loop and
