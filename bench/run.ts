@@ -13,7 +13,7 @@
  * a core, and the tail moves with them more than with the target.
  */
 import { parseArgs } from 'node:util'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { TARGETS, startOrigin, type Started } from './targets.js'
 import { DEFAULT_LOADER, runLoad } from './load.js'
@@ -101,5 +101,8 @@ for (const name of names) {
   lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${median(rs.map((r) => r.mainPer10k)).toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} | ${pairedRatio(name, (r) => r.p99).toFixed(2)} |`)
 }
 process.stdout.write(lines.join('\n') + '\n')
-writeFileSync(fileURLToPath(new URL(`./results/${Date.now()}.json`, import.meta.url)), JSON.stringify({ values, results }, null, 2))
+// bench/results/ is not in the repository (its JSON files are ignored): made on first use.
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
+mkdirSync(resultsDir, { recursive: true })
+writeFileSync(`${resultsDir}${Date.now()}.json`, JSON.stringify({ values, results }, null, 2))
 process.exit(0) // the in-process test issuer would keep the harness alive

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto'
  * by backward shift), and slots are chained in insertion order so the oldest can go first.
  * About 30 bytes an entry where a Map keyed by the GUID string costs about 95 (issue 7: the
  * process layer's 100,000 tenants). The hash is seeded per process, so nobody can choose
- * tenant ids (they reach the cache before any signature check) that all land in one probe run.
+ * tenant ids (anyone can create Entra tenants) that all land in one probe run.
  * A string that is not a GUID has no slot: the caller simply does not cache it.
  */
 export interface GuidIndex {

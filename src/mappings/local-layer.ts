@@ -32,9 +32,10 @@ export function createMapLayer<T> (maxEntries: number): LocalLayer<T> {
 }
 
 /**
- * "Not mapped" answers kept apart from the mapped ones, under their own bound. Tenant ids reach
- * the cache before any signature check (the mapping is checked before a key is fetched), so a
- * flood of made-up ones must not push the real tenants out of the process layer.
+ * "Not mapped" answers kept apart from the mapped ones, under their own bound. Only signed
+ * tokens reach the mapping (CONTRACT.md §3), but anyone can create Entra tenants and sign in
+ * from them, and the lookup serves other callers too: a flood of unmapped tenant ids must not
+ * push the real tenants out of the process layer.
  */
 export function createSplitLayer<T> (mapped: LocalLayer<T>, unmapped: LocalLayer<T>): LocalLayer<T> {
   return {

@@ -3,7 +3,8 @@ import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { rawGet, rawRequest } from '../helpers/raw-http.js'
 
-// Path parameters and dot-ended segments (CONTRACT.md §1.2): Tomcat, Jetty and Spring strip
+// Path parameters and dot-ended segments (CONTRACT.md §1.2; ADVISORIES.md: Apache Shiro
+// CVE-2020-1957 / CVE-2020-11989, "Breaking Parser Logic"): Tomcat, Jetty and Spring strip
 // `;…` from a segment before mapping, and some servers drop a trailing `.`, so
 // `/api/meetings/admin;/settings` would be matched here to the looser `/api/meetings` route and
 // served there by the stricter `/api/meetings/admin` handler. The path the policy sees must be
