@@ -208,7 +208,10 @@ export function countTopLevelKey (json: string, name: string): number {
       if (depth !== 1) continue
       let next = i + 1
       while (next < json.length && (json[next] === ' ' || json[next] === '\t' || json[next] === '\n' || json[next] === '\r')) next++
-      if (json[next] === ':' && JSON.parse(json.slice(start, i + 1)) === name) count++
+      if (json[next] !== ':') continue
+      // Most keys hold no escape: compared as they stand, without a parse.
+      const key = json.slice(start + 1, i)
+      if ((key.includes('\\') ? JSON.parse(json.slice(start, i + 1)) : key) === name) count++
     } else if (char === 0x7b || char === 0x5b) depth++ // { [
     else if (char === 0x7d || char === 0x5d) depth-- // } ]
   }
