@@ -1,13 +1,11 @@
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyInstance, type FastifyRequest, type preHandlerHookHandler } from 'fastify'
-import type { Config, RouteConfig } from './config/schema.js'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Config } from './config/schema.js'
 import type { Resources } from './resources.js'
 import { createAccessLog, fastifyLogOptions } from './logger.js'
 import { createRequestRecorder } from './metrics.js'
 import { createClientErrorHandler } from './client-errors.js'
-import { authenticateHook, type PolicyStep } from './plugins/authenticate.js'
-import { bankContextHook } from './plugins/bank-context.js'
-import { authorizeHook } from './plugins/authorize.js'
+import { decorateDecision, policyFor } from './plugins/policy.js'
 import problemErrors from './plugins/problem-errors.js'
 import requestId, { requestIdFor } from './plugins/request-id.js'
 import observability from './plugins/observability.js'
@@ -46,49 +44,10 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   await app.register(observability, { resources, record, accessLog })
   await app.register(requestGuard, { config, health: resources.health })
   await app.register(cors, { config })
-  app.decorateRequest('principal', null)
-  app.decorateRequest('bank', null)
-  app.decorateRequest('mapped', null)
-  await app.register(me, { config, resources })
-  await app.register(proxyRoutes, { config, resources, policyFor: (route) => policyFor(route, config, resources) })
+  decorateDecision(app)
+  await app.register(me, { resources })
+  await app.register(proxyRoutes, { config, resources, policyFor: (route) => policyFor(route, resources.decider) })
   return app
-}
-
-/**
- * The per-route policy, in order: token (§3) → bank (§4) → roles and identity headers (§5, §6).
- * One callback-style hook running the three steps: each Fastify hook costs its own round trip,
- * and steps answered from memory (a cached token, a cached bank) run without any promise.
- */
-function policyFor (route: RouteConfig, config: Readonly<Config>, resources: Resources): preHandlerHookHandler[] {
-  if (route.auth === 'none') return []
-  const api = route.api!
-  const profile = config.apis[api]!
-  const steps = [
-    authenticateHook(api, resources),
-    bankContextHook(profile, resources),
-    authorizeHook(route, profile, resources, config.headers.prefix)
-  ]
-  return [function policy (request, _reply, done) {
-    runPolicySteps(steps, 0, request, done)
-  }]
-}
-
-/** Runs `steps` from `from` on, synchronously until one returns a promise; any failure ends it. */
-function runPolicySteps (steps: PolicyStep[], from: number, request: FastifyRequest, done: (error?: Error) => void): void {
-  for (let i = from; i < steps.length; i++) {
-    let pending: void | Promise<void>
-    try {
-      pending = steps[i]!(request)
-    } catch (error) {
-      done(error as Error)
-      return
-    }
-    if (pending instanceof Promise) {
-      pending.then(() => { runPolicySteps(steps, i + 1, request, done) }, done)
-      return
-    }
-  }
-  done()
 }
 
 /**

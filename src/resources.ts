@@ -11,7 +11,8 @@ import { createMappingSource, createSharedStore } from './mappings/create.js'
 import { createCachedMappings, type MappingLookup } from './mappings/cached-source.js'
 import type { MappingSource } from './mappings/source.js'
 import type { SharedStore } from './mappings/shared-store.js'
-import { createClaimMapper, type MappedIdentity } from './domain/roles.js'
+import { createClaimMapper } from './domain/roles.js'
+import { createDecider, type Decider } from './domain/decision.js'
 import { watchClientSecrets } from './mappings/secret-expiry.js'
 import { failureReason } from './failure-reason.js'
 
@@ -29,7 +30,8 @@ export interface Resources {
   source: MappingSource
   sharedStore: SharedStore
   mappings: MappingLookup
-  mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
+  /** The one access decision (domain/decision.ts), over the authenticator and the mappings. */
+  decider: Decider
   close (): Promise<void>
 }
 
@@ -159,10 +161,17 @@ export async function createResources (config: Readonly<Config>, options: Resour
     source,
     sharedStore,
     mappings,
-    mapClaims: createClaimMapper({
-      roles: config.roles.mappings.map((r) => ({ attribute: r.attribute, value: r.value, name: r.role })),
-      teams: config.teams.map((r) => ({ attribute: r.attribute, value: r.value, name: r.team })),
-      businessUnits: config.businessUnits.map((r) => ({ attribute: r.attribute, value: r.value, name: r.businessUnit }))
+    decider: createDecider({
+      verify: (api, token) => authenticator.verify(api, token),
+      profileForAudience: (aud) => authenticator.profileForAudience(aud),
+      lookups: mappings,
+      profiles: config.apis,
+      mapClaims: createClaimMapper({
+        roles: config.roles.mappings.map((r) => ({ attribute: r.attribute, value: r.value, name: r.role })),
+        teams: config.teams.map((r) => ({ attribute: r.attribute, value: r.value, name: r.team })),
+        businessUnits: config.businessUnits.map((r) => ({ attribute: r.attribute, value: r.value, name: r.businessUnit }))
+      }),
+      headerPrefix: config.headers.prefix
     }),
     async close () {
       clearInterval(probe)

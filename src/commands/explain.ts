@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
-import { authorize } from '../domain/authorization.js'
-import { peekAudience } from '../domain/entra-token.js'
 import { normalizeRequestTarget } from '../domain/paths.js'
 import { matchRoute } from '../domain/route-match.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
-import { resolveBankOf } from '../domain/bank-resolution.js'
 import { createResources } from '../resources.js'
 import { UsageError } from './usage.js'
 
@@ -88,14 +85,10 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     ...(request.at !== undefined ? { verifyAt: request.at } : {})
   })
   try {
-    const raw = request.token.replace(/^bearer\s+/i, '')
-    const api = route?.api ?? resources.authenticator.profileForAudience(peekAudience(raw))
-    if (api === undefined) throw new GatewayError('TOKEN_AUDIENCE_INVALID', 'The token\'s audience names none of the configured API profiles')
+    const token = request.token.replace(/^bearer\s+/i, '')
+    const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
-    const profile = config.apis[api]!
-    const token = await resources.authenticator.verify(api, raw)
-    const bank = await resolveBankOf(resources.mappings, profile.bankResolution, token, request.bank)
-    const { headers } = authorize({ api, token, bank, routeRoles: route?.roles ?? [], requiredRoles: profile.requiredRoles, mapClaims: resources.mapClaims, headerPrefix: config.headers.prefix })
+    const { headers } = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], requireActiveBank: true })
     return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers })
   } catch (err) {
     return deny(err)

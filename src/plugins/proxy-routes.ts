@@ -12,13 +12,6 @@ import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
 import { markClosingWhileDraining } from './request-guard.js'
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Identity headers to inject, set by the authentication pipeline (empty on auth: none). */
-    identityHeaders: Readonly<Record<string, string>> | null
-  }
-}
-
 export interface ProxyRoutesOptions {
   config: Readonly<Config>
   resources: Resources
@@ -32,7 +25,6 @@ export interface ProxyRoutesOptions {
  * the router; matching is case-insensitive (see app.ts).
  */
 export default async function proxyRoutes (app: FastifyInstance, { config, resources, policyFor }: ProxyRoutesOptions): Promise<void> {
-  app.decorateRequest('identityHeaders', null)
   const pools: Pool[] = []
   app.addHook('onClose', async () => { await Promise.all(pools.map((pool) => pool.close())) })
 
@@ -45,7 +37,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         requestId: request.id,
         forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
         forwardAuthorization,
-        identity: request.identityHeaders ?? undefined,
+        identity: request.decision?.headers,
         upgrade
       })
     const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))

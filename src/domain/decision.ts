@@ -1,0 +1,84 @@
+import { GatewayError } from '../errors.js'
+import { authorize } from './authorization.js'
+import { resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
+import { peekAudience, type VerifiedToken } from './entra-token.js'
+import { thenMaybe, type MaybePromise } from './maybe-promise.js'
+import type { PlatformRole } from './platform-roles.js'
+import type { MappedIdentity } from './roles.js'
+
+/**
+ * The gateway's one access decision (CONTRACT.md §3–§6): token → bank → roles → identity
+ * headers. The proxy policy, `/_gateway/me` and `explain` all ask it; what differs between them
+ * is only the request they describe (a route's roles, or none; whether a user of several banks
+ * must have chosen one). Answered without a promise when the token and the bank are cached.
+ */
+export interface Decision {
+  readonly api: string
+  readonly token: VerifiedToken
+  readonly bank: BankContext
+  readonly mapped: MappedIdentity
+  /** The identity headers to inject upstream (§6). */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface DecisionRequest {
+  /** The API profile the token must be valid for. */
+  api: string
+  /** The bearer token's text. */
+  token: string
+  /** The bank-selection header as received. */
+  selection: string | undefined
+  /** The route's roles (any of); none for `/_gateway/me` and `explain` without a path. */
+  routeRoles: readonly PlatformRole[]
+  /** A user of several banks without a default must have chosen one (not for `/_gateway/me`). */
+  requireActiveBank: boolean
+}
+
+export interface DeciderOptions {
+  verify: (api: string, token: string) => MaybePromise<VerifiedToken>
+  /** The profile an unverified token's audience names. */
+  profileForAudience: (aud: unknown) => string | undefined
+  lookups: BankLookups
+  profiles: Readonly<Record<string, { bankResolution: 'tenant' | 'client', requiredRoles: readonly PlatformRole[] }>>
+  mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
+  headerPrefix: string
+}
+
+export interface Decider {
+  decide (request: DecisionRequest): MaybePromise<Decision>
+  /** The profile whose audience the token names, or TOKEN_AUDIENCE_INVALID. */
+  profileFor (token: string): string
+}
+
+export function createDecider (options: DeciderOptions): Decider {
+  const { verify, lookups, profiles, mapClaims, headerPrefix } = options
+  return {
+    decide ({ api, token, selection, routeRoles, requireActiveBank }) {
+      const profile = profiles[api]
+      if (profile === undefined) throw new Error(`no API profile "${api}"`)
+      return thenMaybe(verify(api, token), (verified) =>
+        thenMaybe(resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank), (bank) => {
+          const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
+          return { api, token: verified, bank, mapped, headers }
+        }))
+    },
+    profileFor (token) {
+      const api = options.profileForAudience(peekAudience(token))
+      if (api === undefined) throw new GatewayError('TOKEN_AUDIENCE_INVALID', 'The token\'s audience names none of the API profiles of this gateway')
+      return api
+    }
+  }
+}
+
+/**
+ * `Authorization: Bearer <jwt>` (scheme case-insensitive, RFC 7235 §2.1) → the raw token;
+ * no header, another scheme or an empty value → TOKEN_MISSING.
+ */
+export function bearerTokenOf (header: string | string[] | undefined): string {
+  if (typeof header !== 'string') throw new GatewayError('TOKEN_MISSING', 'A bearer token is required')
+  const space = header.indexOf(' ')
+  const scheme = space === -1 ? header : header.slice(0, space)
+  const token = space === -1 ? '' : header.slice(space + 1).trim()
+  if (scheme.toLowerCase() !== 'bearer' || token === '') throw new GatewayError('TOKEN_MISSING', 'A bearer token is required')
+  return token
+}

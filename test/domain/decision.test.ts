@@ -1,0 +1,60 @@
+import t from 'tap'
+import { createAuthenticator } from '../../src/domain/authenticator.js'
+import { createJwksStore } from '../../src/domain/jwks-store.js'
+import { bearerTokenOf, createDecider } from '../../src/domain/decision.js'
+import { createClaimMapper } from '../../src/domain/roles.js'
+import type { TenantMapping } from '../../src/mappings/source.js'
+import { startIssuer, MGMT_CLIENT, BANK_TENANT, MULTI_BANK_TENANT } from '../helpers/issuer.js'
+
+t.test('one decision: token, bank, roles and headers; synchronous once the token and the bank are known', async (t) => {
+  const issuer = await startIssuer(t)
+  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
+  t.teardown(() => store.close())
+  const authenticator = createAuthenticator({
+    profiles: { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    authority: issuer.url,
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    store,
+    isTenantMapped: async () => true,
+    tokenCache: { maxEntries: 100, ttlSec: 300 }
+  })
+  const tenants: Record<string, TenantMapping> = {
+    [BANK_TENANT]: { tenantId: BANK_TENANT, banks: [{ bankId: '1001', enabled: true, isDefault: false }] },
+    [MULTI_BANK_TENANT]: { tenantId: MULTI_BANK_TENANT, banks: [{ bankId: '2001', enabled: true, isDefault: false }, { bankId: '2002', enabled: true, isDefault: false }] }
+  }
+  const decider = createDecider({
+    verify: (api, token) => authenticator.verify(api, token),
+    profileForAudience: (aud) => authenticator.profileForAudience(aud),
+    lookups: { tenant: (id) => tenants[id] ?? null, client: () => null },
+    profiles: { m: { bankResolution: 'tenant', requiredRoles: [] } },
+    mapClaims: createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [], businessUnits: [] }),
+    headerPrefix: 'x-bookme-'
+  })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'] } })
+  const request = { api: 'm', token, selection: undefined, routeRoles: ['Employee'] as const, requireActiveBank: true }
+  const first = decider.decide(request)
+  t.ok(first instanceof Promise, 'a fresh token is verified asynchronously')
+  const decision = await first
+  t.match(decision, { api: 'm', bank: { activeBankId: '1001', bankIds: ['1001'] }, mapped: { roles: ['Manager'] }, headers: { 'x-bookme-bank-id': '1001', 'x-bookme-roles': 'Manager,Employee', 'x-bookme-api': 'm' } })
+  const again = decider.decide(request)
+  t.notOk(again instanceof Promise, 'cached token and bank: no promise')
+  t.equal((again as typeof decision).headers, decision.headers, 'the same memoized headers')
+  t.throws(() => decider.decide({ ...request, routeRoles: ['Admin'] }), { code: 'ROLE_REQUIRED' })
+
+  const multi = issuer.mint({ tenantId: MULTI_BANK_TENANT, audience: MGMT_CLIENT })
+  await t.rejects(Promise.resolve(decider.decide({ ...request, token: multi })), { code: 'BANK_CONTEXT_REQUIRED' }, 'a route needs an active bank')
+  t.match(await decider.decide({ ...request, token: multi, requireActiveBank: false }), { bank: { activeBankId: null, bankIds: ['2001', '2002'] } }, '/_gateway/me does not')
+  t.match(await decider.decide({ ...request, token: multi, selection: '2002' }), { headers: { 'x-bookme-bank-id': '2002' } })
+
+  t.equal(decider.profileFor(token), 'm')
+  t.throws(() => decider.profileFor(issuer.mint({ tenantId: BANK_TENANT, audience: 'ffffffff-0000-4000-8000-000000000000' })), { code: 'TOKEN_AUDIENCE_INVALID' })
+})
+
+t.test('bearerTokenOf: the Bearer scheme, case-insensitive, and a token', async (t) => {
+  t.equal(bearerTokenOf('Bearer abc'), 'abc')
+  t.equal(bearerTokenOf('bEaReR  abc '), 'abc')
+  for (const header of [undefined, ['Bearer a', 'Bearer b'], 'Basic abc', 'Bearer', 'Bearer ', 'abc']) {
+    t.throws(() => bearerTokenOf(header), { code: 'TOKEN_MISSING' }, String(header))
+  }
+})
