@@ -7,7 +7,8 @@ import { createRequestRecorder } from './metrics.js'
 import { createClientErrorHandler } from './client-errors.js'
 import { decorateDecision, policyFor } from './plugins/policy.js'
 import problemErrors from './plugins/problem-errors.js'
-import requestId, { requestIdFor } from './plugins/request-id.js'
+import { requestIdFor } from './domain/request-id.js'
+import responseHeaders from './plugins/response-headers.js'
 import observability from './plugins/observability.js'
 import requestGuard, { normalizeUrl } from './plugins/request-guard.js'
 import proxyRoutes from './plugins/proxy-routes.js'
@@ -40,7 +41,7 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   })
 
   await app.register(problemErrors)
-  await app.register(requestId)
+  await app.register(responseHeaders, { config, health: resources.health })
   await app.register(observability, { resources, record, accessLog })
   await app.register(requestGuard, { config, health: resources.health })
   await app.register(cors, { config })

@@ -3,10 +3,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.js'
 
 /**
- * CORS for the Management UI (CONTRACT.md §8): preflights are answered 204 at the edge, never
- * proxied; a listed origin gets the allow headers, credentials included, any other origin gets
- * no CORS header at all (so the browser refuses). Answers to listed origins carry
- * `Access-Control-Allow-Origin` for that exact origin and `Vary: Origin` for caches.
+ * CORS preflights for the Management UI (CONTRACT.md §8): answered 204 at the edge, never
+ * proxied; a listed origin gets the methods and headers it may use, any other origin no CORS
+ * header at all (so the browser refuses).
  */
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
 const MAX_AGE_SEC = '600'
@@ -17,21 +16,15 @@ async function cors (app: FastifyInstance, { config }: { config: Readonly<Config
   if (origins.size === 0) return
   const allowedHeaders = ['authorization', 'content-type', config.headers.bankSelection.toLowerCase(), 'x-request-id', 'traceparent'].join(', ')
 
-  app.addHook('onRequest', function answerCors (request, reply, done) {
+  // The answer headers for a listed origin come with every answer (response-headers.ts); a
+  // preflight also gets what it asks about, and is answered here, never proxied.
+  app.addHook('onRequest', function answerPreflight (request, reply, done) {
     const origin = request.headers.origin
-    const listed = typeof origin === 'string' && origins.has(origin.toLowerCase())
-    const preflight = request.method === 'OPTIONS' && origin !== undefined && request.headers['access-control-request-method'] !== undefined
-    if (listed) {
-      reply.header('access-control-allow-origin', origin)
-      reply.header('access-control-allow-credentials', 'true')
-      reply.header('access-control-expose-headers', 'x-request-id, www-authenticate')
-      reply.header('vary', 'Origin')
-    }
-    if (!preflight) {
+    if (request.method !== 'OPTIONS' || origin === undefined || request.headers['access-control-request-method'] === undefined) {
       done()
       return
     }
-    if (listed) {
+    if (origins.has(origin.toLowerCase())) {
       reply.header('access-control-allow-methods', ALLOWED_METHODS)
       reply.header('access-control-allow-headers', allowedHeaders)
       reply.header('access-control-max-age', MAX_AGE_SEC)

@@ -10,7 +10,6 @@ import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from
 import { isPlainPrefix, pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
-import { markClosingWhileDraining } from './request-guard.js'
 
 export interface ProxyRoutesOptions {
   config: Readonly<Config>
@@ -140,7 +139,7 @@ type ForwardHandler = (request: FastifyRequest, reply: FastifyReply, dest: strin
 
 function createForwardHandler (route: RouteConfig, config: Readonly<Config>, resources: Resources, pool: Pool,
   headersFor: (request: FastifyRequest) => HeaderMap): ForwardHandler {
-  const { metrics, health } = resources
+  const { metrics } = resources
   const rewritePrefix = route.rewritePrefix
   const rewriteLocation = rewritePrefix === undefined ? undefined : (location: string) => rewriteLocationPrefix(location, rewritePrefix, route.prefix)
 
@@ -160,10 +159,7 @@ function createForwardHandler (route: RouteConfig, config: Readonly<Config>, res
       timeoutMs: route.timeoutMs
     }, {
       rewriteLocation,
-      ownHeaders () {
-        markClosingWhileDraining(reply, health)
-        return reply.getHeaders()
-      },
+      ownHeaders () { return request.server.gatewayHeaders(request) },
       // Only now: if writing the head failed, Fastify must still be able to send the 502.
       responseStarted () { reply.hijack() },
       failedBeforeResponse (error) {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import type { Config } from '../config/schema.js'
 import type { Health } from '../health.js'
@@ -55,7 +55,6 @@ async function requestGuard (app: FastifyInstance, { config, health }: { config:
       return
     }
     if (health.draining) {
-      reply.header('connection', 'close')
       done(new GatewayError('SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance'))
       return
     }
@@ -63,16 +62,6 @@ async function requestGuard (app: FastifyInstance, { config, health }: { config:
     request.bankSelection = headerPolicy.strip(request.headers)
     done()
   })
-
-  app.addHook('onSend', function closeWhileDraining (_request, reply, payload, done) {
-    markClosingWhileDraining(reply, health)
-    done(null, payload)
-  })
-}
-
-/** Once draining, every answer tells its client to take the next request elsewhere. */
-export function markClosingWhileDraining (reply: FastifyReply, health: Health): void {
-  if (health.draining) reply.header('connection', 'close')
 }
 
 /** With trustProxy off, `ips` is just the socket address; with it on, the trusted chain too. */

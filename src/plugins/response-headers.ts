@@ -1,0 +1,54 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config/schema.js'
+import type { Health } from '../health.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway's own response headers for this request (see below). */
+    gatewayHeaders: (request: FastifyRequest) => Record<string, string>
+  }
+}
+
+export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
+
+/**
+ * The gateway's own response headers, built by this one function for every answer: proxied
+ * ones (written by the hop, past Fastify's onSend), problem+json refusals, `/_gateway/me`,
+ * CORS preflights and WebSocket refusals. A header added here reaches all of them.
+ * - `x-request-id` (CONTRACT.md §6), so a caller can quote it;
+ * - for a listed Management UI origin, the CORS answer headers (§8), credentials included, and
+ *   `Vary: Origin` for caches; any other origin gets none, so the browser refuses;
+ * - `connection: close` once draining, so the client takes its next request elsewhere (§9).
+ */
+export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: readonly string[], health: Health }): GatewayHeaders {
+  const origins = new Set(corsOrigins.map((o) => o.toLowerCase()))
+  return function gatewayHeaders (request) {
+    const headers: Record<string, string> = { 'x-request-id': request.id }
+    const origin = request.headers.origin
+    if (origins.size > 0 && typeof origin === 'string' && origins.has(origin.toLowerCase())) {
+      headers['access-control-allow-origin'] = origin
+      headers['access-control-allow-credentials'] = 'true'
+      headers['access-control-expose-headers'] = 'x-request-id, www-authenticate'
+      headers.vary = 'Origin'
+    }
+    if (health.draining) headers.connection = 'close'
+    return headers
+  }
+}
+
+/** Applies the gateway's headers to an answer Fastify sends (every answer but a proxied one). */
+function applyOnSend (gatewayHeaders: GatewayHeaders) {
+  return function addGatewayHeaders (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void): void {
+    reply.headers(gatewayHeaders(request))
+    done(null, payload)
+  }
+}
+
+async function responseHeaders (app: FastifyInstance, { config, health }: { config: Readonly<Config>, health: Health }): Promise<void> {
+  const gatewayHeaders = createGatewayHeaders({ corsOrigins: config.cors.origins, health })
+  app.decorate('gatewayHeaders', gatewayHeaders)
+  app.addHook('onSend', applyOnSend(gatewayHeaders))
+}
+
+export default fp(responseHeaders, { name: 'response-headers', fastify: '5.x' })
