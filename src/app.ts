@@ -8,6 +8,7 @@ import { createClientErrorHandler } from './client-errors.js'
 import { decorateDecision, policyFor } from './plugins/policy.js'
 import problemErrors from './plugins/problem-errors.js'
 import { requestIdFor } from './domain/request-id.js'
+import { ROUTER_OPTIONS } from './domain/route-match.js'
 import responseHeaders from './plugins/response-headers.js'
 import observability from './plugins/observability.js'
 import requestGuard, { normalizeUrl } from './plugins/request-guard.js'
@@ -35,9 +36,7 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
     rewriteUrl: normalizeUrl,
     clientErrorHandler: createClientErrorHandler({ record, accessLog }),
     http: { shouldUpgradeCallback: (request) => isWebSocketUpgrade(request) && app.server.listenerCount('upgrade') > 0 },
-    // Case-insensitive prefixes: `/API/Admin` must meet `/api/admin`'s policy, not a looser
-    // route's, because many upstreams (ASP.NET among them) route case-insensitively.
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false }
+    routerOptions: ROUTER_OPTIONS
   })
 
   await app.register(problemErrors)

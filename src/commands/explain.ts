@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { normalizeRequestTarget } from '../domain/paths.js'
-import { matchRoute } from '../domain/route-match.js'
+import { createRouteMatcher } from '../domain/route-match.js'
+import { isProxiedMethod, PROXIED_METHODS } from '../domain/methods.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
@@ -63,7 +64,7 @@ function offlineFetch (document: { keys: unknown[] }): (url: string) => Promise<
 
 export async function runExplain (config: Readonly<Config>, request: ExplainRequest, out: (line: string) => void): Promise<number> {
   const target = request.path === undefined ? undefined : normalizeRequestTarget(request.path.startsWith('/') ? request.path : `/${request.path}`)
-  const route = target === undefined || target === null ? undefined : matchRoute(config.routes, target.path)
+  const route = target === undefined || target === null ? undefined : createRouteMatcher(config.routes)(request.method.toUpperCase(), target.path)
   const base: Record<string, unknown> = { method: request.method.toUpperCase(), path: target?.path ?? request.path ?? null, route: route?.name ?? null, api: route?.api ?? null }
   const answer = (decision: Record<string, unknown>): number => {
     out(JSON.stringify({ ...decision, ...base }, null, 2))
@@ -74,6 +75,7 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     if (!known) return answer({ decision: 'deny', status: 500, code: 'INTERNAL_ERROR', detail: (err as Error).message, headers: {} })
     return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), headers: {} })
   }
+  if (!isProxiedMethod(request.method.toUpperCase())) return deny(new GatewayError('REQUEST_INVALID', `The gateway does not handle this method (it proxies ${PROXIED_METHODS.join(', ')})`))
   if (target === null) return deny(new GatewayError('REQUEST_INVALID', 'The path is not accepted: path parameters (;), segments ending in a dot, invalid escapes or invalid UTF-8 are refused'))
   if (request.path !== undefined && !route) return deny(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
   if (route?.auth === 'none') return answer({ decision: 'allow', status: 200, code: null, detail: 'The route needs no authentication', headers: {} })

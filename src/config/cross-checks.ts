@@ -1,3 +1,4 @@
+import { isPlainPrefix } from '../domain/paths.js'
 import type { Config } from './schema.js'
 
 /**
@@ -61,7 +62,10 @@ function checkRoutes (config: Config, problems: string[]): void {
 function describePrefixProblem (prefix: string): string | undefined {
   if (!prefix.startsWith('/')) return 'must start with /'
   if (prefix.length > 1 && prefix.endsWith('/')) return 'must not end with /'
-  if (/[\s?#%\\*:]/.test(prefix)) return 'must be a plain path (no spaces, ?, #, %, \\, * or :)'
+  // Routing runs on the normalized path, which decodes escapes of unreserved characters and
+  // keeps every other escape: a prefix of other characters would match some spellings of
+  // itself and not others.
+  if (!isPlainPrefix(prefix)) return 'must be a plain path: letters, digits, -, ., _, ~ and / only'
   if (prefix.includes('//')) return 'must not contain //'
   if (prefix.split('/').some((segment) => segment === '.' || segment === '..')) return 'must not contain . or .. segments'
   return undefined

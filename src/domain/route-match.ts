@@ -1,14 +1,30 @@
+import FindMyWay from 'find-my-way'
+import { PROXIED_METHODS } from './methods.js'
+
 /**
- * Longest-prefix route matching on segment boundaries, case-insensitive — the rule the Fastify
- * router applies to the proxy port (CONTRACT.md §2), as a plain function for `explain`.
+ * The proxy port's routing (CONTRACT.md §1.2, §2): Fastify's router (find-my-way) with these
+ * options, each route registered under `routePatterns`. Case-insensitive, because many
+ * upstreams (ASP.NET among them) route case-insensitively: `/API/Admin` must meet
+ * `/api/admin`'s policy, not a looser route's. Longest prefix wins; a prefix matches on segment
+ * boundaries (`/api/admin` is not `/api/adminx`).
  */
-export function matchRoute<R extends { prefix: string }> (routes: readonly R[], normalizedPath: string): R | undefined {
-  const path = normalizedPath.toLowerCase()
-  let best: R | undefined
+export const ROUTER_OPTIONS = { caseSensitive: false, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false } as const
+
+/** The URL patterns a route prefix is registered under: the prefix itself and all below it. */
+export function routePatterns (prefix: string): string[] {
+  return prefix === '/' ? ['/', '/*'] : [prefix, `${prefix}/`, `${prefix}/*`]
+}
+
+/**
+ * The same router, built over the same patterns, for `explain`: which route a method and a
+ * normalized path reach. A test keeps it equal to the running gateway's routing.
+ */
+export function createRouteMatcher<R extends { prefix: string }> (routes: readonly R[]): (method: string, path: string) => R | undefined {
+  const router = FindMyWay(ROUTER_OPTIONS)
   for (const route of routes) {
-    const prefix = route.prefix.toLowerCase()
-    const matches = path === prefix || path.startsWith(prefix === '/' ? '/' : `${prefix}/`)
-    if (matches && (best === undefined || prefix.length > best.prefix.length)) best = route
+    for (const pattern of routePatterns(route.prefix)) router.on([...PROXIED_METHODS] as FindMyWay.HTTPMethod[], pattern, () => {}, route)
   }
-  return best
+  return function matchRoute (method, path) {
+    return (router.find(method as FindMyWay.HTTPMethod, path)?.store as R | null | undefined) ?? undefined
+  }
 }

@@ -7,9 +7,10 @@ import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
 import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers.js'
 import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
-import { isPlainPrefix, pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
+import { pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
+import { routePatterns } from '../domain/route-match.js'
 
 export interface ProxyRoutesOptions {
   config: Readonly<Config>
@@ -43,8 +44,8 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
     await app.register(async function routeScope (scope) {
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
       for (const hook of policyFor(route)) scope.addHook('preHandler', hook)
-      if (!route.websocket && isPlainPrefix(route.prefix)) {
-        await scope.register(async (prefixed) => { registerPrefixRoutes(prefixed, route, forward) }, { prefix: route.prefix })
+      if (!route.websocket) {
+        registerPrefixRoutes(scope, route, forward)
         return
       }
       // The published types split `websocket` into two unions; the runtime takes a boolean.
@@ -66,7 +67,7 @@ function registerPrefixRoutes (scope: FastifyInstance, route: RouteConfig, forwa
     if (dest === null) reply.send(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
     else forward(request, reply, dest)
   }
-  for (const url of ['/', '/*']) scope.route({ url, method: [...PROXIED_METHODS], config: { routeName: route.name }, handler })
+  for (const url of routePatterns(route.prefix)) scope.route({ url, method: [...PROXIED_METHODS], config: { routeName: route.name }, handler })
 }
 
 /**
@@ -112,7 +113,10 @@ function registerStreamingBodies (scope: FastifyInstance, limit: number): void {
   })
 }
 
-/** WebSocket routes (and prefixes that are not plain) keep @fastify/http-proxy's routing. */
+/**
+ * WebSocket routes keep @fastify/http-proxy, for its upgrade handling; their plain HTTP requests
+ * still go through the gateway's hop (`handler`), like every other route's.
+ */
 function proxyOptions (route: RouteConfig, pool: Pool, forward: ForwardHandler,
   upstreamHeaders: (request: FastifyRequest, headers: HeaderMap, upgrade?: boolean) => HeaderMap): FastifyHttpProxyOptions & { websocket: boolean } {
   return {

@@ -119,6 +119,13 @@ t.test('cross-field rules', async (t) => {
   ].sort())
 })
 
+t.test('a route prefix is a plain path: letters, digits, -, ., _, ~ and / (the router sees decoded, normalized paths)', async (t) => {
+  for (const prefix of ['/odd!', '/bänk', '/a(b)', '/a;b', '/a%20b', '/a b', '/a:b', '/a*', '/a@b', '/a+b']) {
+    t.same(problemsOf({ routes: [{ ...ROUTE, prefix }] }), ['routes[0].prefix: must be a plain path: letters, digits, -, ., _, ~ and / only'], prefix)
+  }
+  for (const prefix of ['/', '/api', '/api/v1.2/x_y-z~', '/.well-known']) t.same(problemsOf({ routes: [{ ...ROUTE, prefix }] }), [], prefix)
+})
+
 t.test('routes are required; a role rule needs a role unless it passes values through', async (t) => {
   t.same(problemsOf({}), ['routes: is required'])
   t.same(problemsOf({ routes: [ROUTE], roles: { mappings: [{ attribute: 'groups', value: 'abc' }] } }), ['roles.mappings[0].role: is required unless value is "*"'])

@@ -67,20 +67,18 @@ t.test('rewritePrefix replaces the matched prefix; query strings pass byte for b
   t.equal(upstream.last().url, '/meetings/')
 })
 
-t.test('a route at the root, and routes the gateway leaves to http-proxy (WebSocket, a prefix that is not plain), forward alike', async (t) => {
+t.test('a route at the root and a WebSocket route (left to http-proxy for its upgrades) forward alike', async (t) => {
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, {
     routes: [
       { name: 'root', prefix: '/', upstream: upstream.url, rewritePrefix: '/svc', auth: 'none' },
-      { name: 'live', prefix: '/live', upstream: upstream.url, rewritePrefix: '/socket', auth: 'none', websocket: true },
-      { name: 'odd', prefix: '/odd!', upstream: upstream.url, auth: 'none' }
+      { name: 'live', prefix: '/live', upstream: upstream.url, rewritePrefix: '/socket', auth: 'none', websocket: true }
     ]
   })
   const cases: Array<[string, string]> = [
     ['/x/y?q=1', '/svc/x/y?q=1'],
     ['/', '/svc/'],
-    ['/LIVE/room?x=1', '/socket/room?x=1'],
-    ['/odd!/a', '/odd!/a']
+    ['/LIVE/room?x=1', '/socket/room?x=1']
   ]
   for (const [path, forwarded] of cases) {
     const res = await fetch(gw.proxyUrl + path)
