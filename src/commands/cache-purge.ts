@@ -13,14 +13,15 @@ export async function runCachePurge (config: Readonly<Config>, target: { tenant?
   if (chosen !== 1) throw new UsageError('cache purge needs exactly one of --tenant GUID, --client GUID, --all')
   const id = target.tenant ?? target.client
   if (id !== undefined && !GUID.test(id)) throw new UsageError(`"${id}" is not a GUID`)
-  if (config.cache.store !== 'redis') {
+  const { cache } = config
+  if (cache.store !== 'redis') {
     out('FAIL cache purge: cache.store is memory; each gateway process holds its own cache (restart them, or wait cache.ttlSec)')
     return 1
   }
-  const key = target.all ? '*' : target.tenant !== undefined ? tenantKey(target.tenant) : clientKey(target.client!)
+  const key = target.tenant !== undefined ? tenantKey(target.tenant) : target.client !== undefined ? clientKey(target.client) : '*'
   const store = createSharedStore(config)
   try {
-    await store.ready(config.cache.redis!.connectTimeoutMs * 3)
+    await store.ready(cache.redis.connectTimeoutMs * 3)
     const removed = await store.purge(key)
     const gateways = await store.publishPurge(key)
     out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, ${gateways} gateway${gateways === 1 ? '' : 's'} notified`)

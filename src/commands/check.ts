@@ -44,7 +44,8 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     }
     if (Object.keys(config.apis).length > 0) {
       const answer = await resources.source.ping().then(() => undefined, (err: unknown) => failureReason(err))
-      report(answer === undefined, `mapping source ${config.mappings.source}`, answer ?? (config.mappings.source === 'file' ? config.mappings.file : `${config.mappings.mysql!.host}:${config.mappings.mysql!.port}/${config.mappings.mysql!.database}`))
+      const { mappings } = config
+      report(answer === undefined, `mapping source ${mappings.source}`, answer ?? (mappings.source === 'file' ? mappings.file : `${mappings.mysql.host}:${mappings.mysql.port}/${mappings.mysql.database}`))
     }
     const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000)
       .then(() => resources.sharedStore.ping()).then(() => undefined, (err: unknown) => failureReason(err))

@@ -1,9 +1,10 @@
 import { isPlainPrefix } from '../domain/paths.js'
-import type { Config } from './schema.js'
+import type { SchemaConfig as Config } from './schema.js'
 
 /**
  * Rules one JSON schema cannot say: references between sections and values that must parse.
- * Each problem is `path: message`, like the schema's.
+ * Each problem is `path: message`, like the schema's. A config with none of them has the shape
+ * of `Config` (schema.ts): the narrowing its unions describe is made here.
  */
 export function crossCheck (config: Config): string[] {
   const problems: string[] = []

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { readYamlFile } from './yaml-file.js'
-import { ConfigSchema, type Config } from './schema.js'
+import { ConfigSchema, type Config, type SchemaConfig } from './schema.js'
 import { interpolateEnv } from './interpolate.js'
 import { crossCheck } from './cross-checks.js'
 import { ConfigError, formatAjvErrors } from './validation.js'
@@ -12,7 +12,7 @@ export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml'
 export const CONFIG_ENV_VAR = 'BOOKME_GATEWAY_CONFIG'
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
-const validate = ajv.compile<Config>(ConfigSchema)
+const validate = ajv.compile<SchemaConfig>(ConfigSchema)
 
 export function resolveConfigPath (flag: string | undefined, env: NodeJS.ProcessEnv): string {
   return resolve(flag ?? env[CONFIG_ENV_VAR] ?? DEFAULT_CONFIG_PATH)
@@ -39,7 +39,8 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
   problems.push(...crossCheck(candidate))
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
   candidate.mappings.file = resolve(baseDir, candidate.mappings.file)
-  return deepFreeze(candidate)
+  // The one cast: the cross-checks just passed are what make the schema's shape a Config.
+  return deepFreeze(candidate as Config)
 }
 
 function dedupe (items: string[]): string[] {

@@ -132,6 +132,24 @@ export const ConfigSchema = Type.Object({
   routes: Type.Array(Route, { minItems: 1 })
 }, strict)
 
-export type Config = Static<typeof ConfigSchema>
-export type RouteConfig = Config['routes'][number]
+/** What the schema alone guarantees; `crossCheck` (cross-checks.ts) then narrows it to `Config`. */
+export type SchemaConfig = Static<typeof ConfigSchema>
+
+type SchemaRoute = SchemaConfig['routes'][number]
+type SchemaMappings = SchemaConfig['mappings']
+type SchemaCache = SchemaConfig['cache']
+type MysqlConfig = NonNullable<SchemaMappings['mysql']>
+type RedisConfig = NonNullable<SchemaCache['redis']>
+
+/**
+ * The schema's types as the cross-checks leave them (CONTRACT.md §2): a route that needs
+ * authentication names its API profile and an open one names none; the MySQL source has its
+ * settings; the Redis store has its URL. Unions on the field that decides, so code reading the
+ * config narrows by checking it, with no non-null assertion. Derived from the schema's own
+ * types, not written twice.
+ */
+export type RouteConfig = Omit<SchemaRoute, 'auth' | 'api'> & ({ auth: 'required', api: string } | { auth: 'none', api?: undefined })
+export type MappingsConfig = Omit<SchemaMappings, 'source' | 'mysql'> & ({ source: 'file', mysql?: MysqlConfig } | { source: 'mysql', mysql: MysqlConfig })
+export type CacheConfig = Omit<SchemaCache, 'store' | 'redis'> & ({ store: 'memory', redis?: RedisConfig } | { store: 'redis', redis: RedisConfig })
+export type Config = Omit<SchemaConfig, 'routes' | 'mappings' | 'cache'> & { routes: RouteConfig[], mappings: MappingsConfig, cache: CacheConfig }
 export type ApiProfileConfig = Config['apis'][string]

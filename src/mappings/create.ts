@@ -10,13 +10,13 @@ import type { MappingSource } from './source.js'
  */
 export function createMappingSource (config: Readonly<Config>): MappingSource {
   if (Object.keys(config.apis).length === 0) return EMPTY_SOURCE
-  if (config.mappings.source === 'mysql') return createMysqlSource(config.mappings.mysql!)
+  if (config.mappings.source === 'mysql') return createMysqlSource(config.mappings.mysql)
   return createFileSource(config.mappings.file)
 }
 
 /** The configured shared cache (`cache.store`). */
 export function createSharedStore (config: Readonly<Config>, onError?: (err: Error) => void): SharedStore {
-  if (config.cache.store === 'redis') return createRedisStore({ ...config.cache.redis!, ...(onError ? { onError } : {}) })
+  if (config.cache.store === 'redis') return createRedisStore({ ...config.cache.redis, ...(onError ? { onError } : {}) })
   return createMemoryStore()
 }
 
