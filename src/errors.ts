@@ -40,8 +40,6 @@ export type ErrorCode = keyof typeof ERRORS
  */
 export const INTERNAL_ERROR = { code: 'INTERNAL_ERROR', status: 500, title: 'Internal gateway error' } as const
 
-export const PROBLEM_TYPE_BASE = 'https://bookme.example/problems/'
-
 export class GatewayError extends Error {
   readonly code: ErrorCode
   readonly statusCode: number

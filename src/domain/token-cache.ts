@@ -1,8 +1,9 @@
 /**
  * Verified tokens, so a hot token skips the RSA verification (CONTRACT.md §3). Bounded by
  * `maxEntries` (oldest inserted goes first); an entry lives until min(exp, ttlSec after it was
- * verified). The caller keys entries by profile too, so a token verified for one API profile
- * is never accepted for another from cache. `maxEntries` 0 disables it.
+ * verified). The caller stores the whole token and its profile with each entry and compares
+ * both on a hit (authenticator.ts), so a token verified for one API profile is never accepted
+ * for another from cache. `maxEntries` 0 disables it.
  *
  * Expired entries are also swept from the oldest end, a few every few hundred reads: once a
  * burst of tokens has expired, steady traffic on a few hot ones would otherwise keep the dead

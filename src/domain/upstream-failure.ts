@@ -16,7 +16,7 @@ export interface UpstreamFailure {
   kind: UpstreamErrorKind | undefined
 }
 
-/** Maps what the proxy library reports (an error and its causes) to a contract code. */
+/** Maps what the hop's undici request failed with (an error and its causes) to a contract code. */
 export function classifyUpstreamFailure (error: unknown): UpstreamFailure {
   const codes = collectCodes(error)
   if (codes.includes(BODY_LIMIT_EXCEEDED)) return { code: 'PAYLOAD_TOO_LARGE', kind: undefined }
