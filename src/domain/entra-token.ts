@@ -1,6 +1,9 @@
-import { createDecoder } from 'fast-jwt'
 import { GatewayError, type ErrorCode } from '../errors.js'
 import type { KeySource, SigningKey } from './jwks-store.js'
+import { countTopLevelKey } from './json-keys.js'
+import { decode, VerifiedEntraToken, type PrincipalType, type VerifiedToken } from './verified-token.js'
+
+export type { PrincipalType, VerifiedToken } from './verified-token.js'
 
 /**
  * Entra ID access-token verification for one API profile (CONTRACT.md §3), in the order of
@@ -12,58 +15,6 @@ import type { KeySource, SigningKey } from './jwks-store.js'
  */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-export type PrincipalType = 'user' | 'app'
-
-export interface VerifiedToken {
-  /** The verified claims (see `releasePayload`). */
-  readonly payload: Readonly<Record<string, unknown>>
-  /** `tid`, lower case. */
-  tenantId: string
-  version: 1 | 2
-  principalType: PrincipalType
-  /** `azp` (v2) or `appid` (v1), lower case. */
-  clientId: string | undefined
-  /** ms since epoch. */
-  expiresAt: number
-  /**
-   * What later steps derive from this (immutable) token, kept with it so a token-cache hit
-   * skips the work: see authorization.ts. A plain slot, not a WeakMap, to keep GC cheap.
-   */
-  memo: Record<string, unknown>
-  /**
-   * Lets the decoded claims go once what later steps need of them is memoized; the next read
-   * of `payload` decodes them again from the verified text. A cached token then costs its text
-   * and its memo, not a second, parsed copy of its claims (about 1 KB each: issue 7's memory).
-   */
-  releasePayload?: () => void
-}
-
-/** A verified token that keeps its own text, so its claims can always be decoded again. */
-class VerifiedEntraToken implements VerifiedToken {
-  #payload: Readonly<Record<string, unknown>> | undefined
-  readonly memo: Record<string, unknown> = {}
-
-  constructor (
-    private readonly text: string,
-    payload: Readonly<Record<string, unknown>>,
-    readonly tenantId: string,
-    readonly version: 1 | 2,
-    readonly principalType: PrincipalType,
-    readonly clientId: string | undefined,
-    readonly expiresAt: number
-  ) {
-    this.#payload = payload
-  }
-
-  get payload (): Readonly<Record<string, unknown>> {
-    // The same decoder the verifier used, on the same (verified) text: the same claims.
-    this.#payload ??= (decode(this.text) as { payload: Record<string, unknown> }).payload
-    return this.#payload
-  }
-
-  releasePayload (): void { this.#payload = undefined }
-}
 
 export interface TokenProfile {
   name: string
@@ -84,8 +35,6 @@ export interface TokenVerifierOptions {
   /** Multi-tenant: does this tenant have at least one bank mapping? */
   isTenantMapped: (tenantId: string) => Promise<boolean>
 }
-
-const decode = createDecoder({ complete: true })
 
 function fail (code: ErrorCode, detail: string): never {
   throw new GatewayError(code, detail)
@@ -191,31 +140,6 @@ function readTenant (token: string, payload: Record<string, unknown>): string {
   const text = Buffer.from(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')), 'base64url').toString('utf8')
   if (countTopLevelKey(text, 'tid') !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
   return tid.toLowerCase()
-}
-
-/**
- * How often `name` is a key of the outermost object of `json` (valid JSON: JSON.parse accepted
- * it), each key compared after JSON unescaping. A string is a key when a `:` follows it.
- */
-export function countTopLevelKey (json: string, name: string): number {
-  let depth = 0
-  let count = 0
-  for (let i = 0; i < json.length; i++) {
-    const char = json.charCodeAt(i)
-    if (char === 0x22) { // "
-      const start = i
-      for (i++; i < json.length && json.charCodeAt(i) !== 0x22; i++) if (json.charCodeAt(i) === 0x5c) i++
-      if (depth !== 1) continue
-      let next = i + 1
-      while (next < json.length && (json[next] === ' ' || json[next] === '\t' || json[next] === '\n' || json[next] === '\r')) next++
-      if (json[next] !== ':') continue
-      // Most keys hold no escape: compared as they stand, without a parse.
-      const key = json.slice(start + 1, i)
-      if ((key.includes('\\') ? JSON.parse(json.slice(start, i + 1)) : key) === name) count++
-    } else if (char === 0x7b || char === 0x5b) depth++ // { [
-    else if (char === 0x7d || char === 0x5d) depth-- // } ]
-  }
-  return count
 }
 
 /** `iss` must be the v2 or v1 form with the token's own `tid`, and `ver` must agree with it. */
