@@ -3,7 +3,7 @@ import { createAuthenticator } from '../../src/domain/authenticator.js'
 import { createJwksStore, type JwksStore, type KeySource } from '../../src/domain/jwks-store.js'
 import { authorize } from '../../src/domain/authorization.js'
 import { createClaimMapper } from '../../src/domain/roles.js'
-import { startIssuer, MGMT_CLIENT, BANK_TENANT } from '../helpers/issuer.js'
+import { startIssuer, testAuthenticator, MGMT_CLIENT, BANK_TENANT } from '../helpers/issuer.js'
 
 t.test('concurrent requests with one fresh token share a single verification; the cache serves the rest', async (t) => {
   const issuer = await startIssuer(t)
@@ -41,18 +41,10 @@ t.test('concurrent requests with one fresh token share a single verification; th
 
 t.test('a cached token vouches only for its own bytes and its own profile', async (t) => {
   const issuer = await startIssuer(t)
-  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
-  t.teardown(() => store.close())
   const profile = { appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi' as const, tenantId: undefined, principals: ['user' as const] }
   const lookups: string[] = []
-  const authenticator = createAuthenticator({
+  const authenticator = testAuthenticator(t, issuer, {
     profiles: { m: { ...profile, clientId: MGMT_CLIENT }, other: { ...profile, clientId: '77777777-7777-4777-8777-777777777777', appIdUris: ['api://other'] } },
-    authority: issuer.url,
-    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
-    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
-    store,
-    isTenantMapped: async () => true,
-    tokenCache: { maxEntries: 100, ttlSec: 300 },
     onCacheLookup: (result) => { lookups.push(result) }
   })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Employee'] } })
@@ -78,17 +70,7 @@ t.test('a cached token vouches only for its own bytes and its own profile', asyn
 
 t.test('a cached token lets its decoded claims go after authorization and decodes the same ones again; a bank switch still gets that bank\'s headers', async (t) => {
   const issuer = await startIssuer(t)
-  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
-  t.teardown(() => store.close())
-  const authenticator = createAuthenticator({
-    profiles: { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
-    authority: issuer.url,
-    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
-    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
-    store,
-    isTenantMapped: async () => true,
-    tokenCache: { maxEntries: 100, ttlSec: 300 }
-  })
+  const authenticator = testAuthenticator(t, issuer)
   const mapClaims = createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [{ attribute: 'groups', value: 'g-1', name: 'Team One' }], businessUnits: [] })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'o-1', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
   const verified = await authenticator.verify('m', token)

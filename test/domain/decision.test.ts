@@ -1,24 +1,12 @@
 import t from 'tap'
-import { createAuthenticator } from '../../src/domain/authenticator.js'
-import { createJwksStore } from '../../src/domain/jwks-store.js'
 import { bearerTokenOf, createDecider } from '../../src/domain/decision.js'
 import { createClaimMapper } from '../../src/domain/roles.js'
 import type { TenantMapping } from '../../src/mappings/source.js'
-import { startIssuer, MGMT_CLIENT, BANK_TENANT, MULTI_BANK_TENANT } from '../helpers/issuer.js'
+import { startIssuer, testAuthenticator, MGMT_CLIENT, BANK_TENANT, MULTI_BANK_TENANT } from '../helpers/issuer.js'
 
 t.test('one decision: token, bank, roles and headers; synchronous once the token and the bank are known', async (t) => {
   const issuer = await startIssuer(t)
-  const store = createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
-  t.teardown(() => store.close())
-  const authenticator = createAuthenticator({
-    profiles: { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
-    authority: issuer.url,
-    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
-    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
-    store,
-    isTenantMapped: async () => true,
-    tokenCache: { maxEntries: 100, ttlSec: 300 }
-  })
+  const authenticator = testAuthenticator(t, issuer)
   const tenants: Record<string, TenantMapping> = {
     [BANK_TENANT]: { tenantId: BANK_TENANT, banks: [{ bankId: '1001', enabled: true, isDefault: false }] },
     [MULTI_BANK_TENANT]: { tenantId: MULTI_BANK_TENANT, banks: [{ bankId: '2001', enabled: true, isDefault: false }, { bankId: '2002', enabled: true, isDefault: false }] }

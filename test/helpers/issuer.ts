@@ -1,5 +1,7 @@
 import type { Test } from 'tap'
 import { startLocalIssuer, type LocalIssuer } from '../../src/demo/local-issuer.js'
+import { createAuthenticator, type Authenticator, type AuthenticatorOptions } from '../../src/domain/authenticator.js'
+import { createJwksStore } from '../../src/domain/jwks-store.js'
 
 /** The real local Entra-shaped issuer (src/demo/local-issuer.ts), closed by `t`. */
 export async function startIssuer (t: Test): Promise<LocalIssuer> {
@@ -39,4 +41,24 @@ export const DEFAULT_MAPPINGS = {
     { tenantId: MULTI_BANK_TENANT, banks: ['2001', '2002', '9001'] }
   ],
   clients: [{ clientId: SYSTEM_APP, bankId: '1001', description: 'core banking', secretExpiresAt: '2027-05-01' }]
+}
+
+/**
+ * A real authenticator (real JWKS store, the local issuer's keys) for domain tests: one
+ * multi-tenant user profile `m` for MGMT_CLIENT unless `profiles` says otherwise; the store is
+ * closed by `t`.
+ */
+export function testAuthenticator (t: Test, issuer: LocalIssuer, options: Partial<Pick<AuthenticatorOptions, 'profiles' | 'onCacheLookup' | 'store'>> = {}): Authenticator {
+  const store = options.store ?? createJwksStore({ timeoutMs: 1000, cacheTtlSec: 3600, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
+  t.teardown(() => store.close())
+  return createAuthenticator({
+    profiles: options.profiles ?? { m: { clientId: MGMT_CLIENT, appIdUris: [`api://${MGMT_CLIENT}`], tenancy: 'multi', tenantId: undefined, principals: ['user'] } },
+    authority: issuer.url,
+    v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
+    v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
+    store,
+    isTenantMapped: async () => true,
+    tokenCache: { maxEntries: 100, ttlSec: 300 },
+    ...(options.onCacheLookup ? { onCacheLookup: options.onCacheLookup } : {})
+  })
 }
