@@ -2,6 +2,7 @@ import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { request, type IncomingMessage } from 'node:http'
+import { eventually } from '../helpers/eventually.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway, openRoute } from '../helpers/gateway.js'
 
@@ -114,7 +115,15 @@ t.test('a client that stops reading holds the upstream back: the gateway queues 
     request(`${gw.proxyUrl}/open/slow-reader`, resolve).on('error', reject).end()
   })
   response.pause()
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // Until the upstream has stopped writing (the same count over 250 ms), not a fixed wait.
+  let before = -1
+  await eventually(async () => {
+    const now = written
+    const settled = now === before && now > 0
+    before = now
+    if (!settled) await new Promise((resolve) => setTimeout(resolve, 250))
+    return settled
+  }, (settled) => settled, 20_000)
   // Socket buffers on both loopback hops hold some MB; an unbounded queue would hold all 200.
   t.ok(written < 60, `the upstream was held back (${written} MB written of ${total})`)
   let received = 0
