@@ -6,7 +6,11 @@
  * ratios against the first target paired round by round.
  *
  *   npm run bench -- [--duration 10] [--rounds 3] [--connections 32] [--targets bare,gateway-open]
- *                    [--pace-ms 10]
+ *                    [--pace-ms 10] [--body 64k] [--layout split|shared] [--origin-chunked]
+ *
+ * `--layout shared` puts the origin on the target's core and leaves the load generator a core
+ * of its own; `--origin-chunked` makes the origin stream its answer in 16 KiB writes without a
+ * content-length. Both are how other harnesses on 2-core machines tend to be set up.
  *
  * `--pace-ms` compares latency at one load below saturation: each connection waits that long
  * after an answer (wrk only). At saturation on two cores the load generator and the origin share
@@ -27,7 +31,10 @@ const { values } = parseArgs({
     targets: { type: 'string', default: Object.keys(TARGETS).filter((name) => process.env.BENCH_BASELINE_DIST !== undefined || !name.startsWith('baseline-')).join(',') },
     body: { type: 'string', default: 'small' },
     loader: { type: 'string', default: DEFAULT_LOADER },
-    'pace-ms': { type: 'string' }
+    'pace-ms': { type: 'string' },
+    // shared: the origin on the target's core (CPU 0), the load generator alone on CPU 1.
+    layout: { type: 'string', default: 'split' },
+    'origin-chunked': { type: 'boolean', default: false }
   }
 })
 const duration = Number(values.duration)
@@ -60,7 +67,8 @@ async function measure (target: Started): Promise<Round> {
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
 
-const origin = await startOrigin()
+if (values.layout !== 'split' && values.layout !== 'shared') throw new Error('--layout is split or shared')
+const origin = await startOrigin({ cpu: values.layout === 'shared' ? 0 : 1, chunked: values['origin-chunked'] })
 const started: Record<string, Started> = {}
 for (const name of names) {
   const target = TARGETS[name]
@@ -88,7 +96,7 @@ const base = names[0]!
 const pairedRatio = (name: string, pick: (r: Round) => number): number =>
   median(results[name]!.map((r, i) => pick(r) / pick(results[base]![i]!)))
 const lines = [
-  `node ${process.version}, ${values.loader}, ${connections} connections${paceMs === undefined ? '' : `, paced ${paceMs} ms`}, ${duration} s × ${rounds} rounds, body ${values.body}`,
+  `node ${process.version}, ${values.loader}, ${connections} connections${paceMs === undefined ? '' : `, paced ${paceMs} ms`}, ${duration} s × ${rounds} rounds, body ${values.body}, layout ${values.layout}${values['origin-chunked'] ? ', chunked origin' : ''}`,
   '',
   '| target | req/s (median) | min–max | p50 ms | p99 ms | CPU s / 10k req | main thread | req/s ratio vs ' + base + ' | CPU ratio | p99 ratio |',
   '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'

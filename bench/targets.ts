@@ -52,8 +52,13 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, stop: () => child.kill('SIGKILL') }
 }
 
-export async function startOrigin (): Promise<Started> {
-  return await spawnServer(['--import', 'tsx', 'bench/origin.ts'], {}, 1)
+/**
+ * The origin, on CPU 1 beside the load generator (the default), or on CPU 0 beside the target
+ * (`shared`: a 2-core machine where the proxy and its upstream share one core). `chunked`: it
+ * writes its answer in 16 KiB pieces without a content-length, as a streaming framework does.
+ */
+export async function startOrigin ({ cpu = 1, chunked = false }: { cpu?: number, chunked?: boolean } = {}): Promise<Started> {
+  return await spawnServer(['--import', 'tsx', 'bench/origin.ts'], chunked ? { ORIGIN_CHUNKED: '1' } : {}, cpu)
 }
 
 /** Which gateway build runs, with which node flags (e.g. `--max-semi-space-size=8`). */
