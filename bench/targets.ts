@@ -86,6 +86,23 @@ export async function startGateway (config: string, build = thisBuild()): Promis
 }
 
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
+
+/** `BENCH_BROWSER_HEADERS=1`: what a browser's fetch from the Management UI sends besides the token. */
+const BROWSER_HEADERS: Record<string, string> = {
+  accept: 'application/json, text/plain, */*',
+  'accept-encoding': 'gzip, deflate, br, zstd',
+  'accept-language': 'en-GB,en;q=0.9,de;q=0.8',
+  origin: 'https://ui.bookme.example',
+  referer: 'https://ui.bookme.example/meetings',
+  'sec-ch-ua': '"Chromium";v="156", "Not?A_Brand";v="24"',
+  'sec-ch-ua-mobile': '?0',
+  'sec-ch-ua-platform': '"Windows"',
+  'sec-fetch-dest': 'empty',
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-site': 'same-site',
+  'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+}
 let fixture: Promise<{ issuer: LocalIssuer, mappingsFile: string, requests: Request[] }> | undefined
 
 /** 50 tenants with one bank each, 1,000 distinct valid tokens across them (issue 7's load shape). */
@@ -102,7 +119,7 @@ function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, re
     const requests: Request[] = Array.from({ length: 1000 }, (_, i) => ({
       method: 'GET',
       path: '/api/data',
-      headers: { authorization: `Bearer ${issuer.mint({ tenantId: tenants[i % 50]!, audience: CLIENT_ID, lifetimeSec: 7200 })}` }
+      headers: { ...(process.env.BENCH_BROWSER_HEADERS === '1' ? BROWSER_HEADERS : {}), authorization: `Bearer ${issuer.mint({ tenantId: tenants[i % 50]!, audience: CLIENT_ID, lifetimeSec: 7200 })}` }
     }))
     return { issuer, mappingsFile, requests }
   })()
