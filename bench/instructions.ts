@@ -31,16 +31,16 @@ const requests = Number(values.requests)
 const measures = values.measure!.split(',')
 const path = values.body === '64k' ? '/api/data?size=65536' : '/api/data'
 
-/** Sends `count` requests over `connections` keep-alive connections, rotating the token stream. */
+/** Sends `count` requests over `connections` keep-alive connections, rotating the request stream (its headers whole). */
 async function send (target: Started, count: number): Promise<void> {
   const pool = new Pool(target.url, { connections: Number(values.connections), pipelining: 1 })
-  const tokens = (target.requests ?? []).map((r) => (r.headers as Record<string, string>).authorization)
+  const headerSets = (target.requests ?? []).map((r) => (r.headers ?? {}) as Record<string, string>)
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = next++
-      const authorization = tokens[i % tokens.length]
-      const { statusCode, body } = await pool.request({ method: 'GET', path, headers: authorization ? { authorization } : {} })
+      const headers = headerSets.length === 0 ? {} : headerSets[i % headerSets.length]
+      const { statusCode, body } = await pool.request({ method: 'GET', path, headers })
       await body.dump({ limit: Infinity })
       if (statusCode !== 200) throw new Error(`request ${i}: status ${statusCode}`)
     }
