@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js'
 import { authorize } from './authorization.js'
 import { resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
 import { peekAudience, type VerifiedToken } from './entra-token.js'
-import { thenMaybe, type MaybePromise } from './maybe-promise.js'
+import type { MaybePromise } from './maybe-promise.js'
 import type { PlatformRole } from './platform-roles.js'
 import type { MappedIdentity } from './roles.js'
 
@@ -10,7 +10,9 @@ import type { MappedIdentity } from './roles.js'
  * The gateway's one access decision (CONTRACT.md §3–§6): token → bank → roles → identity
  * headers. The proxy policy, `/_gateway/me` and `explain` all ask it; what differs between them
  * is only the request they describe (a route's roles, or none; whether a user of several banks
- * must have chosen one). Answered without a promise when the token and the bank are cached.
+ * must have chosen one). The token and bank lookups below answer from memory without a promise
+ * when they can (MaybePromise); the decision itself is plain async: measured alone, keeping it
+ * promise-free too bought nothing beyond the noise (bench/README.md).
  */
 export interface Decision {
   readonly api: string
@@ -45,7 +47,7 @@ export interface DeciderOptions {
 }
 
 export interface Decider {
-  decide (request: DecisionRequest): MaybePromise<Decision>
+  decide (request: DecisionRequest): Promise<Decision>
   /** The profile whose audience the token names, or TOKEN_AUDIENCE_INVALID. */
   profileFor (token: string): string
 }
@@ -53,14 +55,13 @@ export interface Decider {
 export function createDecider (options: DeciderOptions): Decider {
   const { verify, lookups, profiles, mapClaims, headerPrefix } = options
   return {
-    decide ({ api, token, selection, routeRoles, requireActiveBank }) {
+    async decide ({ api, token, selection, routeRoles, requireActiveBank }) {
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
-      return thenMaybe(verify(api, token), (verified) =>
-        thenMaybe(resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank), (bank) => {
-          const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
-          return { api, token: verified, bank, mapped, headers }
-        }))
+      const verified = await verify(api, token)
+      const bank = await resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank)
+      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
+      return { api, token: verified, bank, mapped, headers }
     },
     profileFor (token) {
       const api = options.profileForAudience(peekAudience(token))

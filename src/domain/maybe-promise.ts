@@ -1,6 +1,6 @@
 /**
  * A value now, or a promise of it. Lookups that usually answer from memory return the value
- * itself, so the request path runs without a promise and a microtask per step.
+ * itself, so a hit costs no promise and no microtask.
  */
 export type MaybePromise<T> = T | Promise<T>
 

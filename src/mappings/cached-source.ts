@@ -36,8 +36,9 @@ export interface CachedMappingsOptions {
 }
 
 /**
- * Lookups answer from the process layer synchronously and return a promise only on a miss: the
- * request path then runs without a promise per step (see app.ts's policy hook).
+ * Lookups answer from the process layer synchronously and return a promise only on a miss: a
+ * cached tenant costs no promise (measured alone: about 1 % of the instructions of a request,
+ * bench/README.md).
  */
 export interface MappingLookup {
   tenant (tenantId: string): MaybePromise<TenantMapping | null>
