@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
-import { normalizeRequestTarget } from '../domain/paths.js'
+import { normalizeRequestTarget, pathRefusal } from '../domain/paths.js'
 import { createRouteMatcher } from '../domain/route-match.js'
-import { isProxiedMethod, PROXIED_METHODS } from '../domain/methods.js'
+import { isProxiedMethod, methodRefusal } from '../domain/methods.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
@@ -75,8 +75,8 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     if (!known) return answer({ decision: 'deny', status: 500, code: 'INTERNAL_ERROR', detail: (err as Error).message, headers: {} })
     return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), headers: {} })
   }
-  if (!isProxiedMethod(request.method.toUpperCase())) return deny(new GatewayError('REQUEST_INVALID', `The gateway does not handle this method (it proxies ${PROXIED_METHODS.join(', ')})`))
-  if (target === null) return deny(new GatewayError('REQUEST_INVALID', 'The path is not accepted: path parameters (;), segments ending in a dot, invalid escapes or invalid UTF-8 are refused'))
+  if (!isProxiedMethod(request.method.toUpperCase())) return deny(methodRefusal())
+  if (target === null) return deny(pathRefusal())
   if (request.path !== undefined && !route) return deny(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
   if (route?.auth === 'none') return answer({ decision: 'allow', status: 200, code: null, detail: 'The route needs no authentication', headers: {} })
 

@@ -1,3 +1,5 @@
+import { GatewayError } from '../errors.js'
+
 /**
  * Request-target normalization, done once before routing so that the path the route policy sees
  * is exactly the path forwarded (CONTRACT.md §1.2). Classes it closes: `..`/`%2e%2e` traversal
@@ -35,6 +37,11 @@ export function normalizeRequestTarget (target: string): NormalizedTarget | null
   if (decoded === null || !isUtf8(decoded)) return null
   const path = resolveSegments(decoded)
   return path === null ? null : { path, query }
+}
+
+/** The refusal of a target `normalizeRequestTarget` cannot make safe (the proxy port's and `explain`'s). */
+export function pathRefusal (): GatewayError {
+  return new GatewayError('REQUEST_INVALID', 'The request path is not accepted: path parameters (;), segments ending in a dot, invalid escapes or invalid UTF-8 are refused')
 }
 
 /** Fast path for the common case: nothing to decode, merge or resolve. */

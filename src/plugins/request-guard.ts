@@ -4,9 +4,9 @@ import type { IncomingMessage } from 'node:http'
 import type { Config } from '../config/schema.js'
 import type { Health } from '../health.js'
 import { GatewayError } from '../errors.js'
-import { normalizeRequestTarget, isAlreadyNormal } from '../domain/paths.js'
+import { normalizeRequestTarget, isAlreadyNormal, pathRefusal } from '../domain/paths.js'
 import { createInboundHeaderPolicy } from '../domain/inbound-headers.js'
-import { isProxiedMethod, PROXIED_METHODS } from '../domain/methods.js'
+import { isProxiedMethod, methodRefusal } from '../domain/methods.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,11 +47,11 @@ async function requestGuard (app: FastifyInstance, { config, health }: { config:
 
   app.addHook('onRequest', function guardRequest (request, reply, done) {
     if ((request.raw as MarkedRequest)[kInvalidTarget]) {
-      done(new GatewayError('REQUEST_INVALID', 'The request path is not accepted: path parameters (;), segments ending in a dot, invalid escapes or invalid UTF-8 are refused'))
+      done(pathRefusal())
       return
     }
     if (!isProxiedMethod(request.method)) {
-      done(new GatewayError('REQUEST_INVALID', `The gateway does not handle this method (it proxies ${PROXIED_METHODS.join(', ')})`))
+      done(methodRefusal())
       return
     }
     if (health.draining) {
