@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { Health } from '../health.js'
+import { createOriginCheck } from './cors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,11 +23,11 @@ export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
  * - `connection: close` once draining, so the client takes its next request elsewhere (§9).
  */
 export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: readonly string[], health: Health }): GatewayHeaders {
-  const origins = new Set(corsOrigins.map((o) => o.toLowerCase()))
+  const isListedOrigin = createOriginCheck(corsOrigins)
   return function gatewayHeaders (request) {
     const headers: Record<string, string> = { 'x-request-id': request.id }
     const origin = request.headers.origin
-    if (origins.size > 0 && typeof origin === 'string' && origins.has(origin.toLowerCase())) {
+    if (isListedOrigin(origin)) {
       headers['access-control-allow-origin'] = origin
       headers['access-control-allow-credentials'] = 'true'
       headers['access-control-expose-headers'] = 'x-request-id, www-authenticate'
