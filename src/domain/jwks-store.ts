@@ -74,7 +74,7 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
   const now = options.now ?? Date.now
   const fetchJsonFrom = options.fetchJson ?? fetchJson
   const byUrl = new Map<string, KeySource>()
-  const timers: NodeJS.Timeout[] = []
+  // What close() stops: each source's refresh interval and pending retry.
   const cancels: Array<() => void> = []
   let closed = false
 
@@ -213,14 +213,13 @@ export function createJwksStore (options: JwksStoreOptions): JwksStore {
         void refreshing.refresh()
         const timer = setInterval(() => { void refreshing.refresh() }, options.refreshIntervalSec * 1000)
         timer.unref()
-        timers.push(timer)
+        cancels.push(() => clearInterval(timer))
       }
       return source
     },
     sources () { return [...byUrl.values()] },
     close () {
       closed = true
-      for (const timer of timers) clearInterval(timer)
       for (const cancel of cancels) cancel()
     }
   }
