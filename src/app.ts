@@ -5,7 +5,6 @@ import type { Resources } from './resources.js'
 import { createAccessLog, fastifyLogOptions } from './logger.js'
 import { createRequestRecorder } from './metrics.js'
 import { createClientErrorHandler } from './client-errors.js'
-import { decorateDecision, policyFor } from './plugins/policy.js'
 import problemErrors from './plugins/problem-errors.js'
 import { requestIdFor } from './domain/request-id.js'
 import { ROUTER_OPTIONS } from './domain/route-match.js'
@@ -44,9 +43,8 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   await app.register(observability, { resources, record, accessLog })
   await app.register(requestGuard, { config, health: resources.health })
   await app.register(cors, { config })
-  decorateDecision(app)
   await app.register(me, { resources })
-  await app.register(proxyRoutes, { config, resources, policyFor: (route) => policyFor(route, resources.decider) })
+  await app.register(proxyRoutes, { config, resources })
   return app
 }
 

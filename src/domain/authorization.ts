@@ -20,11 +20,10 @@ export interface AuthorizationInput {
 }
 
 /**
- * A verified token's payload never changes, so its mapped identity and the headers built for
- * its bank context are kept in its memo (a token-cache hit then skips both); they go when the
- * token leaves the cache. One bank context is kept, the last one: a user works in one bank at
- * a time, and a switch costs one rebuild. Then the decoded claims are let go (the memo is
- * what a hit needs), so a cached token holds its claims once, as its text.
+ * A verified token never changes, so its mapped identity and the headers built for its bank
+ * context are derived once and kept with it (a token-cache hit then skips both); they go when
+ * the token leaves the cache. One bank context is kept, the last one: a user works in one bank
+ * at a time, and a switch costs one rebuild.
  */
 interface Derived {
   mapped: MappedIdentity
@@ -37,11 +36,7 @@ interface Derived {
 
 export function authorize (input: AuthorizationInput): { mapped: MappedIdentity, headers: Record<string, string> } {
   const { token } = input
-  let known = token.memo.authorization as Derived | undefined
-  if (known === undefined) {
-    known = { mapped: input.mapClaims(token.payload), api: '', headerPrefix: '', bank: undefined, headers: undefined }
-    token.memo.authorization = known
-  }
+  const known = token.derive<Derived>('authorization', (claims) => ({ mapped: input.mapClaims(claims), api: '', headerPrefix: '', bank: undefined, headers: undefined }))
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
   let headers = known.headers
@@ -52,7 +47,6 @@ export function authorize (input: AuthorizationInput): { mapped: MappedIdentity,
     known.headerPrefix = input.headerPrefix
     known.bank = input.bank
   }
-  token.releasePayload?.()
   return { mapped, headers }
 }
 

@@ -90,7 +90,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
       fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
     }
 
-    return new VerifiedEntraToken(token, verified, tenantId, version, principalType, typeof client === 'string' ? client.toLowerCase() : undefined, (verified.exp as number) * 1000)
+    return new VerifiedEntraToken(token, verified, { tenantId, version, principalType, clientId: typeof client === 'string' ? client.toLowerCase() : undefined, expiresAt: (verified.exp as number) * 1000 })
   }
 }
 

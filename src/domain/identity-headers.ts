@@ -38,22 +38,8 @@ function list (values: readonly string[]): string {
   return values.map((v) => encodeHeaderValue(v, { list: true })).join(',')
 }
 
-function claimString (payload: Readonly<Record<string, unknown>>, ...names: string[]): string | undefined {
-  for (const name of names) {
-    const value = payload[name]
-    if (typeof value === 'string' && value !== '') return value
-  }
-  return undefined
-}
-
-/** The display name of a user principal (never of an app); for display only, never authorization. */
-export function userNameOf (token: VerifiedToken): string | undefined {
-  return token.principalType === 'user' ? claimString(token.payload, 'preferred_username', 'upn', 'unique_name') : undefined
-}
-
 export function buildIdentityHeaders (prefix: string, { api, token, bank, mapped }: IdentityInput): Record<string, string> {
   const p = prefix.toLowerCase()
-  const payload = token.payload
   const headers: Record<string, string> = {}
   const put = (name: string, value: string | undefined): void => {
     if (value !== undefined && value !== '') headers[p + name] = value
@@ -62,14 +48,11 @@ export function buildIdentityHeaders (prefix: string, { api, token, bank, mapped
   put('bank-ids', list(bank.bankIds))
   put('tenant-id', token.tenantId)
   put('principal-type', token.principalType)
-  const oid = claimString(payload, 'oid')
-  put('principal-id', oid === undefined ? undefined : encodeHeaderValue(oid))
+  put('principal-id', token.objectId === undefined ? undefined : encodeHeaderValue(token.objectId))
   put('client-id', token.clientId === undefined ? undefined : encodeHeaderValue(token.clientId))
-  const userName = userNameOf(token)
-  put('user-name', userName === undefined ? undefined : encodeHeaderValue(userName))
+  put('user-name', token.userName === undefined ? undefined : encodeHeaderValue(token.userName))
   put('roles', list(mapped.effectiveRoles))
-  const scp = claimString(payload, 'scp')
-  put('scopes', scp === undefined ? undefined : encodeHeaderValue(scp))
+  put('scopes', token.scopes === undefined ? undefined : encodeHeaderValue(token.scopes))
   put('teams', list(mapped.teams))
   put('business-units', list(mapped.businessUnits))
   put('api', api)

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
 import { bearerTokenOf } from '../domain/decision.js'
-import { userNameOf } from '../domain/identity-headers.js'
 import type { Resources } from '../resources.js'
 
 /**
@@ -15,11 +14,10 @@ export default async function me (app: FastifyInstance, { resources }: { resourc
   app.get(ME_PATH, { config: { routeName: '_gateway_me' } }, async function whoAmI (request, reply) {
     const token = bearerTokenOf(request.headers.authorization)
     const { api, token: verified, bank, mapped } = await decider.decide({ api: decider.profileFor(token), token, selection: request.bankSelection, routeRoles: [], requireActiveBank: false })
-    const claims = verified.payload
     reply.header('cache-control', 'no-store')
     return {
       tenantId: verified.tenantId,
-      principal: { type: verified.principalType, id: typeof claims.oid === 'string' ? claims.oid : null, clientId: verified.clientId ?? null, userName: userNameOf(verified) ?? null },
+      principal: { type: verified.principalType, id: verified.objectId ?? null, clientId: verified.clientId ?? null, userName: verified.userName ?? null },
       bankIds: bank.bankIds,
       activeBankId: bank.activeBankId,
       roles: mapped.effectiveRoles,

@@ -1,7 +1,7 @@
 import { pipeline, Readable } from 'node:stream'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import { Pool } from 'undici'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, RouteConfig } from '../config/schema.js'
 import type { Resources } from '../resources.js'
 import { GatewayError } from '../errors.js'
@@ -11,20 +11,29 @@ import { pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
 import { routePatterns } from '../domain/route-match.js'
+import { bearerTokenOf, type Decision } from '../domain/decision.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The access decision that let this request through; null on `auth: none` routes. */
+    decision: Decision | null
+  }
+}
 
 export interface ProxyRoutesOptions {
   config: Readonly<Config>
   resources: Resources
-  /** Per-route policy hooks (authenticate, bank, roles), run before the upstream is contacted. */
-  policyFor: (route: RouteConfig) => preHandlerHookHandler[]
 }
 
 /**
- * One encapsulated scope per configured route: its policy hooks, then its routes (our own for
- * plain HTTP, @fastify/http-proxy's where WebSockets are proxied). Longest prefix wins through
- * the router; matching is case-insensitive (see app.ts).
+ * One encapsulated scope per configured route: its access decision (CONTRACT.md §3–§6, made
+ * before the upstream is asked), then its routes (our own for plain HTTP, @fastify/http-proxy's
+ * where WebSockets are proxied). Longest prefix wins through the router; matching is
+ * case-insensitive (see app.ts).
  */
-export default async function proxyRoutes (app: FastifyInstance, { config, resources, policyFor }: ProxyRoutesOptions): Promise<void> {
+export default async function proxyRoutes (app: FastifyInstance, { config, resources }: ProxyRoutesOptions): Promise<void> {
+  const { decider } = resources
+  app.decorateRequest('decision', null)
   const pools: Pool[] = []
   app.addHook('onClose', async () => { await Promise.all(pools.map((pool) => pool.close())) })
 
@@ -43,7 +52,12 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
     const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))
     await app.register(async function routeScope (scope) {
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
-      for (const hook of policyFor(route)) scope.addHook('preHandler', hook)
+      if (route.auth !== 'none') {
+        const { api, roles } = route
+        scope.addHook('preHandler', async function decide (request) {
+          request.decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
+        })
+      }
       if (!route.websocket) {
         registerPrefixRoutes(scope, route, forward)
         return

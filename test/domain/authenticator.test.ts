@@ -65,7 +65,7 @@ t.test('a cached token vouches only for its own bytes and its own profile', asyn
   t.equal(otherProfile, 'TOKEN_AUDIENCE_INVALID', 'verified for m, not taken from cache for another profile')
   t.equal(lookups.at(-1), 'miss')
   const still = await authenticator.verify('m', token)
-  t.same(still.payload.roles, ['Employee'])
+  t.same(still.claims.roles, ['Employee'])
 })
 
 t.test('a cached token lets its decoded claims go after authorization and decodes the same ones again; a bank switch still gets that bank\'s headers', async (t) => {
@@ -74,7 +74,7 @@ t.test('a cached token lets its decoded claims go after authorization and decode
   const mapClaims = createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [{ attribute: 'groups', value: 'g-1', name: 'Team One' }], businessUnits: [] })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'o-1', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
   const verified = await authenticator.verify('m', token)
-  const claims = structuredClone(verified.payload)
+  const claims = structuredClone(verified.claims)
   const asked = (bankId: string): Record<string, string> => authorize({ api: 'm', token: verified, bank: { activeBankId: bankId, bankIds: ['1001', '1002'] }, routeRoles: ['Employee'], requiredRoles: [], mapClaims, headerPrefix: 'x-bookme-' }).headers
   const first = asked('1001')
   t.equal(first['x-bookme-bank-id'], '1001')
@@ -83,6 +83,6 @@ t.test('a cached token lets its decoded claims go after authorization and decode
   t.equal(await authenticator.verify('m', token), verified, 'the same cached token')
   const switched = asked('1002')
   t.same(switched, { ...first, 'x-bookme-bank-id': '1002' }, 'another bank: only the bank header differs, every claim-derived header is intact')
-  t.same(verified.payload, claims, 'the claims read again are the verified ones')
+  t.same(verified.claims, claims, 'the claims read again are the verified ones')
   t.same(asked('1001'), first, 'and back')
 })

@@ -1,11 +1,12 @@
 import t from 'tap'
 import { buildIdentityHeaders, encodeHeaderValue } from '../../src/domain/identity-headers.js'
 import { isGatewayError } from '../../src/errors.js'
-import type { VerifiedToken } from '../../src/domain/entra-token.js'
+import { VerifiedEntraToken, type VerifiedToken } from '../../src/domain/verified-token.js'
 import type { MappedIdentity } from '../../src/domain/roles.js'
 
-const token = (payload: Record<string, unknown>, principalType: 'user' | 'app' = 'user'): VerifiedToken =>
-  ({ payload, tenantId: 'aaaaaaaa-0000-0000-0000-000000000000', version: 2, principalType, clientId: 'cccccccc-0000-0000-0000-000000000000', expiresAt: 0, memo: {} })
+const token = (claims: Record<string, unknown>, principalType: 'user' | 'app' = 'user'): VerifiedToken =>
+  new VerifiedEntraToken(unsignedText(claims), claims, { tenantId: 'aaaaaaaa-0000-0000-0000-000000000000', version: 2, principalType, clientId: 'cccccccc-0000-0000-0000-000000000000', expiresAt: 0 })
+const unsignedText = (claims: Record<string, unknown>): string => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`
 const mapped: MappedIdentity = { roles: [], effectiveRoles: ['Manager', 'Employee'], teams: [], businessUnits: [] }
 
 t.test('values are encoded so no claim can split or add a header (CVE-2023-27493 class)', async (t) => {
