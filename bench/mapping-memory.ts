@@ -15,7 +15,7 @@ const source: MappingSource = {
   async tenant (tenantId) { return { tenantId, banks: [{ bankId: String(nextBankId++), enabled: true, isDefault: false }] } },
   async client () { return null },
   async clients () { return [] },
-  async ping () {},
+  async ping () { return 'generated' },
   async close () {}
 }
 // Upper case, as a token's tid may be: the cache keeps its own (lower-case) copy, as in the

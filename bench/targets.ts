@@ -31,14 +31,17 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   const wrapper = args.includes('bench/origin.ts') ? [] : flagsFrom(process.env.BENCH_WRAPPER)
   const node = [...wrapper, process.execPath, ...nodeArgs]
   const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), ...node] : node
-  // Stdout goes to a file, as a container runtime would take it: a pipe read by this process
-  // would put the gateway's log volume on the load generator's CPU.
+  // Stdout goes to a file. BENCH_STDOUT=pipe puts a pipe between, drained by `cat` into the
+  // file on the load generator's core, the way a container runtime's shim takes a pod's output.
   const logFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-log-')), 'stdout.log')
   const out = openSync(logFile, 'w')
-  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, 'inherit'] })
+  const drain = process.env.BENCH_STDOUT === 'pipe'
+    ? spawn(HAS_TASKSET ? 'taskset' : 'cat', HAS_TASKSET ? ['-c', '1', 'cat'] : [], { stdio: ['pipe', out, 'inherit'] })
+    : undefined
+  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', drain?.stdin ?? out, 'inherit'] })
   closeSync(out)
   // However the harness ends (a crash included), the servers it started end with it.
-  process.on('exit', () => child.kill('SIGKILL'))
+  process.on('exit', () => { child.kill('SIGKILL'); drain?.kill('SIGKILL') })
   const port = await new Promise<number>((resolve, reject) => {
     const poll = setInterval(() => {
       const match = listenLine.exec(readFileSync(logFile, 'utf8').slice(0, 65536))

@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js'
 import { createLogger } from './logger.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createHealth, type Health } from './health.js'
+import { classifyBackendFailure, type Backend } from './backend-failure.js'
 import { createInFlight, type InFlight } from './in-flight.js'
 import { createJwksStore, type JwksStore } from './domain/jwks-store.js'
 import { createAuthenticator, type Authenticator } from './domain/authenticator.js'
@@ -138,13 +139,28 @@ export async function createResources (config: Readonly<Config>, options: Resour
     if (jwks.source(url).fetchedOnce) health.report(`keys:${name}`, 'up')
   }
 
-  // "The mapping source (or the shared cache) answered once" (CONTRACT.md §8).
+  // "The mapping source (or the shared cache) answered once" (CONTRACT.md §8), and neither
+  // refuses the configuration (§10): each backend is probed, and its failure classified.
+  const usesMysql = source.kind === 'mysql' && Object.keys(config.apis).length > 0
+  if (usesMysql) health.register('source', 'verdict')
+  if (sharedStore.kind === 'redis') health.register('cache', 'verdict')
+  const cacheReadyMs = config.cache.store === 'redis' ? config.cache.redis.connectTimeoutMs : 0
   const probeMappings = async (): Promise<void> => {
-    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ping()])
+    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ready(cacheReadyMs).then(async () => await sharedStore.ping())])
     const up = sourceAnswer.status === 'fulfilled' || cacheAnswer.status === 'fulfilled'
-    const why = (answer: PromiseSettledResult<void>): string => answer.status === 'rejected' ? failureReason(answer.reason) : 'answers'
+    const why = (answer: PromiseSettledResult<string>): string => answer.status === 'rejected' ? failureReason(answer.reason) : 'answers'
     health.report('mappings', up ? 'up' : 'down', up ? undefined : `neither the mapping source (${why(sourceAnswer)}) nor the shared cache (${why(cacheAnswer)}) answers`)
-    if (sharedStore.kind === 'redis') health.report('cache', cacheAnswer.status === 'fulfilled' ? 'up' : 'down', cacheAnswer.status === 'fulfilled' ? undefined : why(cacheAnswer))
+    if (usesMysql) reportBackend('source', 'mysql', sourceAnswer)
+    if (sharedStore.kind === 'redis') reportBackend('cache', 'redis', cacheAnswer)
+  }
+  const reportBackend = (name: string, backend: Backend, answer: PromiseSettledResult<string>): void => {
+    if (answer.status === 'fulfilled') {
+      health.report(name, 'up', answer.value)
+      return
+    }
+    const failure = classifyBackendFailure(backend, answer.reason)
+    health.report(name, 'down', failure.reason, failure)
+    if (failure.misconfigured) logger.error({ backend, reason: failure.reason }, 'backend refuses the configuration')
   }
   void probeMappings()
   const probe = setInterval(() => { void probeMappings() }, DEPENDENCY_PROBE_MS)

@@ -4,6 +4,7 @@ import { ConfigError } from '../config/validation.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
 import { failureReason } from '../failure-reason.js'
+import { classifyBackendFailure } from '../backend-failure.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
@@ -22,8 +23,9 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     return configFailed(err)
   }
   let failed = false
-  const report = (ok: boolean, name: string, why: string): void => {
-    out(ok ? `ok ${name}${why ? ` (${why})` : ''}` : `FAIL ${name}: ${why}`)
+  // A backend's ok line says what answered (`ok cache: redis sentinel m → 10.0.3.7:6379 (primary), TLS verified`).
+  const report = (ok: boolean, name: string, why: string, { backend = false } = {}): void => {
+    out(ok ? `ok ${name}${why ? (backend ? `: ${why}` : ` (${why})`) : ''}` : `FAIL ${name}: ${why}`)
     if (!ok) failed = true
   }
 
@@ -42,14 +44,14 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
       const why = source.lastError === undefined ? `${source.keyCount} signing keys` : failureReason(source.lastError)
       report(source.fetchedOnce && source.lastError === undefined && source.keyCount > 0, `discovery and JWKS for ${api}`, source.keyCount === 0 && source.lastError === undefined ? 'no RSA signing keys published' : why)
     }
+    // One line per backend: what answered and its TLS state, or the classified failure (§10).
     if (Object.keys(config.apis).length > 0) {
-      const answer = await resources.source.ping().then(() => undefined, (err: unknown) => failureReason(err))
-      const { mappings } = config
-      report(answer === undefined, `mapping source ${mappings.source}`, answer ?? (mappings.source === 'file' ? mappings.file : `${mappings.mysql.host}:${mappings.mysql.port}/${mappings.mysql.database}`))
+      const answer = await resources.source.ping().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('mysql', err).reason }))
+      report(answer.ok, 'mapping source', answer.why, { backend: true })
     }
-    const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000)
-      .then(() => resources.sharedStore.ping()).then(() => undefined, (err: unknown) => failureReason(err))
-    report(cache === undefined, `cache ${config.cache.store}`, cache ?? '')
+    const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000).then(async () => await resources.sharedStore.ping())
+      .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
+    report(cache.ok, 'cache', cache.why, { backend: true })
   } finally {
     await resources.close()
   }

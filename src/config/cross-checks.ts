@@ -90,10 +90,9 @@ function checkSources (config: Config, problems: string[]): void {
   if (config.mappings.source === 'mysql' && config.mappings.mysql === undefined) {
     problems.push('mappings.mysql: is required when source is mysql')
   }
-  if (config.cache.store === 'redis') {
-    if (config.cache.redis === undefined) problems.push('cache.redis: is required when store is redis')
-    else if (!/^rediss?:\/\//.test(config.cache.redis.url)) problems.push('cache.redis.url: must be a redis:// or rediss:// URL')
-  }
+  if (config.cache.store === 'redis' && config.cache.redis === undefined) problems.push('cache.redis: is required when store is redis')
+  if (config.mappings.mysql) checkTls('mappings.mysql.tls', config.mappings.mysql.tls, problems)
+  if (config.cache.redis) checkRedis(config.cache.redis, problems)
   try {
     const authority = new URL(config.entra.authority)
     if (authority.protocol !== 'https:' && authority.protocol !== 'http:') problems.push('entra.authority: must be an http(s) URL')
@@ -102,6 +101,36 @@ function checkSources (config: Config, problems: string[]): void {
   }
   if (!config.entra.v2IssuerTemplate.includes('{tenantid}')) problems.push('entra.v2IssuerTemplate: must contain {tenantid}')
   if (!config.entra.v1IssuerTemplate.includes('{tenantid}')) problems.push('entra.v1IssuerTemplate: must contain {tenantid}')
+}
+
+type RedisConfig = NonNullable<Config['cache']['redis']>
+
+function checkRedis (redis: RedisConfig, problems: string[]): void {
+  const topologies = (['url', 'sentinel', 'cluster'] as const).filter((key) => redis[key] !== undefined)
+  if (topologies.length !== 1) problems.push(`cache.redis: needs exactly one of url, sentinel, cluster${topologies.length > 1 ? ` (has ${topologies.join(', ')})` : ''}`)
+  if (redis.url !== undefined) {
+    let url: URL | undefined
+    try { url = new URL(redis.url) } catch { /* reported below */ }
+    if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) problems.push('cache.redis.url: must be a redis:// or rediss:// URL')
+    else {
+      if (url.protocol === 'rediss:' && redis.tls?.mode === 'disabled') problems.push('cache.redis.tls.mode: disabled contradicts the rediss:// URL (TLS); use redis:// for plaintext')
+      if (url.password !== '' && redis.password !== undefined) problems.push('cache.redis.password: the URL carries a password too; give it once')
+      if (url.username !== '' && redis.username !== undefined) problems.push('cache.redis.username: the URL carries a user name too; give it once')
+    }
+  }
+  for (const [at, nodes] of [['cache.redis.sentinel.nodes', redis.sentinel?.nodes], ['cache.redis.cluster.nodes', redis.cluster?.nodes]] as const) {
+    nodes?.forEach((node, i) => {
+      const port = Number(node.slice(node.lastIndexOf(':') + 1))
+      if (port < 1 || port > 65535) problems.push(`${at}[${i}]: port must be 1–65535`)
+    })
+  }
+  checkTls('cache.redis.tls', redis.tls, problems)
+}
+
+function checkTls (at: string, tls: { mode?: string, caFile?: string, certFile?: string, keyFile?: string } | undefined, problems: string[]): void {
+  if (tls === undefined) return
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) problems.push(`${at}: certFile and keyFile go together (a client certificate and its key)`)
+  if (tls.mode === 'disabled' && (tls.caFile ?? tls.certFile ?? tls.keyFile) !== undefined) problems.push(`${at}.mode: disabled, yet certificate files are given; remove them or choose a TLS mode`)
 }
 
 function checkMappingRules (config: Config, problems: string[]): void {

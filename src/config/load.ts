@@ -39,6 +39,13 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
   problems.push(...crossCheck(candidate))
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
   candidate.mappings.file = resolve(baseDir, candidate.mappings.file)
+  for (const tls of [candidate.mappings.mysql?.tls, candidate.cache.redis?.tls]) {
+    if (tls === undefined) continue
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+      const file = tls[key]
+      if (file !== undefined) tls[key] = resolve(baseDir, file)
+    }
+  }
   // The one cast: the cross-checks just passed are what make the schema's shape a Config.
   return deepFreeze(candidate as Config)
 }

@@ -64,6 +64,22 @@ const BusinessUnitRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, bus
 
 const RoleRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, role: Type.Optional(Role) }, strict)
 
+/**
+ * TLS to a backend (CONTRACT.md §10). `mode` has no schema default: when absent it depends on
+ * the host (tls-settings.ts). Files are PEM, read at start.
+ */
+const TLS_MODES = ['verify-full', 'verify-ca', 'required', 'disabled'] as const
+const TlsFields = {
+  mode: Type.Optional(oneOf(TLS_MODES)),
+  caFile: Type.Optional(NonEmpty),
+  certFile: Type.Optional(NonEmpty),
+  keyFile: Type.Optional(NonEmpty)
+}
+const Tls = Type.Object(TlsFields, strict)
+const RedisTls = Type.Object({ ...TlsFields, servername: Type.Optional(NonEmpty) }, strict)
+/** `host:port`, as sentinels and cluster seeds are listed. */
+const HostPort = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:/\\[\\]]+):[0-9]{1,5}$' })
+
 const Mappings = section({
   source: oneOf(['file', 'mysql'] as const, { default: 'file' }),
   file: Type.String({ default: 'mappings.yaml', minLength: 1 }),
@@ -75,14 +91,28 @@ const Mappings = section({
     database: Type.String({ default: 'bp_organizations_db', minLength: 1 }),
     connectionLimit: Type.Integer({ minimum: 1, default: 10 }),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
-    queryTimeoutMs: Type.Integer({ minimum: 1, default: 2000 })
+    queryTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
+    tls: Type.Optional(Tls)
   }, strict))
 })
 
 const Cache = section({
   store: oneOf(['memory', 'redis'] as const, { default: 'memory' }),
   redis: Type.Optional(Type.Object({
-    url: NonEmpty,
+    // Exactly one of url | sentinel | cluster (cross-checks.ts).
+    url: Type.Optional(NonEmpty),
+    sentinel: Type.Optional(Type.Object({
+      masterName: NonEmpty,
+      nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true }),
+      username: Type.Optional(NonEmpty),
+      password: Type.Optional(Type.String())
+    }, strict)),
+    cluster: Type.Optional(Type.Object({
+      nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true })
+    }, strict)),
+    username: Type.Optional(NonEmpty),
+    password: Type.Optional(Type.String()),
+    tls: Type.Optional(RedisTls),
     keyPrefix: Type.String({ default: 'bookme:gw:' }),
     commandTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 1000 })
@@ -153,3 +183,6 @@ export type MappingsConfig = Omit<SchemaMappings, 'source' | 'mysql'> & ({ sourc
 export type CacheConfig = Omit<SchemaCache, 'store' | 'redis'> & ({ store: 'memory', redis?: RedisConfig } | { store: 'redis', redis: RedisConfig })
 export type Config = Omit<SchemaConfig, 'routes' | 'mappings' | 'cache'> & { routes: RouteConfig[], mappings: MappingsConfig, cache: CacheConfig }
 export type ApiProfileConfig = Config['apis'][string]
+export type { MysqlConfig, RedisConfig }
+export type TlsConfig = Static<typeof RedisTls>
+export type TlsMode = typeof TLS_MODES[number]

@@ -1,7 +1,10 @@
 import type { Config } from '../config/schema.js'
 import { createFileSource } from './file-source.js'
 import { createMysqlSource } from './mysql-source.js'
-import { createMemoryStore, createRedisStore, type SharedStore } from './shared-store.js'
+import { createMemoryStore, type SharedStore } from './shared-store.js'
+import { createRedisStore } from './redis-store.js'
+import { redisSettingsFrom } from './redis-client.js'
+import { loadBackendTls, mysqlTlsMode } from './backend-tls.js'
 import type { MappingSource } from './source.js'
 
 /**
@@ -10,13 +13,16 @@ import type { MappingSource } from './source.js'
  */
 export function createMappingSource (config: Readonly<Config>): MappingSource {
   if (Object.keys(config.apis).length === 0) return EMPTY_SOURCE
-  if (config.mappings.source === 'mysql') return createMysqlSource(config.mappings.mysql)
+  if (config.mappings.source === 'mysql') {
+    const { mysql } = config.mappings
+    return createMysqlSource({ ...mysql, tls: loadBackendTls('mappings.mysql.tls', mysqlTlsMode(mysql.host, mysql.tls), mysql.tls) })
+  }
   return createFileSource(config.mappings.file)
 }
 
 /** The configured shared cache (`cache.store`). */
 export function createSharedStore (config: Readonly<Config>, onError?: (err: Error) => void): SharedStore {
-  if (config.cache.store === 'redis') return createRedisStore({ ...config.cache.redis, ...(onError ? { onError } : {}) })
+  if (config.cache.store === 'redis') return createRedisStore({ ...redisSettingsFrom(config.cache.redis), ...(onError ? { onError } : {}) })
   return createMemoryStore()
 }
 
@@ -25,6 +31,6 @@ const EMPTY_SOURCE: MappingSource = {
   async tenant () { return null },
   async client () { return null },
   async clients () { return [] },
-  async ping () {},
+  async ping () { return 'no API profile: no mappings read' },
   async close () {}
 }

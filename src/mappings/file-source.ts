@@ -86,7 +86,7 @@ export function createFileSource (path: string): MappingSource {
       return found ? { clientId: found.clientId, bankId: found.bankId, enabled: found.enabled, bankEnabled: found.bankEnabled } : null
     },
     async clients () { return [...clients.values()] },
-    async ping () {},
+    async ping () { return `file ${path}` },
     async close () {}
   }
 }

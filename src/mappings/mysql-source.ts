@@ -1,5 +1,6 @@
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
 import type { ClientListing, MappingSource } from './source.js'
+import { describeTls, mysqlSslOptions, type BackendTls } from './backend-tls.js'
 
 /**
  * `mappings.source: mysql` — the tables of CONTRACT.md §4 in `bp_organizations_db`, read only,
@@ -17,6 +18,7 @@ export interface MysqlSourceOptions {
   connectionLimit: number
   connectTimeoutMs: number
   queryTimeoutMs: number
+  tls: BackendTls
 }
 
 const TENANT_SQL = `SELECT tb.BankId AS bankId, tb.IsDefault AS isDefault, COALESCE(b.Enabled, 0) AS enabled
@@ -43,7 +45,10 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
     enableKeepAlive: true,
     // DATETIME without a zone: read as UTC, as the operators write it.
     timezone: 'Z',
-    dateStrings: false
+    dateStrings: false,
+    // TLS or not is decided here, once: mysql2 fails a connection whose handshake fails (or whose
+    // server offers no TLS) and never retries it in plaintext.
+    ...(options.tls.mode === 'disabled' ? {} : { ssl: mysqlSslOptions(options.tls) })
   })
   // Errors surface through the queries; an idle pool's socket errors must not crash the process.
   pool.on('connection', (connection) => { connection.on('error', () => {}) })
@@ -79,7 +84,13 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
         secretExpiresAt: row.secretExpiresAt == null ? null : new Date(row.secretExpiresAt as Date).toISOString()
       }))
     },
-    async ping () { await rows('SELECT 1') },
+    async ping () {
+      // The server's own word on the session's TLS, not the client's intent.
+      const [status] = await rows("SHOW SESSION STATUS LIKE 'Ssl_version'")
+      const version = status?.Value === undefined ? '' : String(status.Value)
+      const tls = options.tls.mode === 'disabled' ? describeTls('disabled') : `${describeTls(options.tls.mode)}${version ? ` (${version})` : ''}`
+      return `mysql ${options.host}:${options.port}/${options.database}, ${tls}`
+    },
     async close () { await pool.end() }
   }
 }

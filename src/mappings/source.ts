@@ -33,7 +33,7 @@ export interface MappingSource {
   tenant (tenantId: string): Promise<TenantMapping | null>
   client (clientId: string): Promise<ClientMapping | null>
   clients (): Promise<ClientListing[]>
-  /** Resolves when the source answers at all (readiness, `check`). */
-  ping (): Promise<void>
+  /** Resolves when the source answers at all (readiness, `check`), to what answered: `mysql host:port/db, TLS verified (TLSv1.3)`. */
+  ping (): Promise<string>
   close (): Promise<void>
 }

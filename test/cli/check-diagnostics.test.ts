@@ -61,7 +61,7 @@ t.test('check against rediss:// with an untrusted certificate says so', async (t
   const redis = await startRedis(t, { tls: certs.selfSigned })
   const res = await runCli(['check', '--config', writeConfig(t, { ...profile('http://127.0.0.1:1'), cache: { store: 'redis', redis: { url: redis.url, connectTimeoutMs: 500 } } })])
   t.equal(res.code, 1)
-  t.match(res.stdout, new RegExp(`^FAIL cache redis: Redis rediss://127\\.0\\.0\\.1:${redis.port}: self-signed certificate`, 'm'))
+  t.match(res.stdout, new RegExp(`^FAIL cache: TLS: unknown CA: no trusted CA signed the server's certificate \\(Redis rediss://127\\.0\\.0\\.1:${redis.port}: self-signed certificate.*\\); check cache\\.redis\\.tls\\.caFile`, 'm'))
   t.notMatch(res.stdout, /not reachable within/)
 })
 

@@ -52,7 +52,7 @@ t.test('property: random layouts and random tokens never yield a bank of another
       },
       async client () { return null },
       async clients () { return [] },
-      async ping () {},
+      async ping () { return 'test' },
       async close () {}
     }
     const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60 })
@@ -86,7 +86,7 @@ t.test('a flood of unmapped tenant ids does not push mapped tenants out of the p
     },
     async client () { return null },
     async clients () { return [] },
-    async ping () {},
+    async ping () { return 'test' },
     async close () {}
   }
   const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60, localMaxEntries: 100 })

@@ -13,7 +13,7 @@ async function setup (t: Test, lifetimes: { ttlSec: number, negativeTtlSec: numb
     INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0), ('${MULTI_BANK_TENANT}', '2001', 0);`)
   let clock = 1_800_000_000_000
   const now = (): number => clock
-  const source = createMysqlSource({ host: db.host, port: db.port, user: db.user, password: db.password, database: 'bp_organizations_db', connectionLimit: 2, connectTimeoutMs: 500, queryTimeoutMs: 1000 })
+  const source = createMysqlSource({ host: db.host, port: db.port, user: db.user, password: db.password, database: 'bp_organizations_db', connectionLimit: 2, connectTimeoutMs: 500, queryTimeoutMs: 1000, tls: { mode: 'disabled', at: 'mappings.mysql.tls' } })
   t.teardown(() => source.close())
   let queries = 0
   let stale = 0

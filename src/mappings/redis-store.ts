@@ -1,0 +1,92 @@
+import { Cluster } from 'ioredis'
+import { failureReason } from '../failure-reason.js'
+import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings } from './redis-client.js'
+import type { SharedStore } from './shared-store.js'
+
+export interface RedisStoreOptions extends RedisSettings {
+  onError?: (err: Error) => void
+}
+
+/**
+ * The shared cache on Redis, in any of its shapes (redis-client.ts). Every answer is one key,
+ * so no command touches two slots; `purge('*')` scans every primary of a cluster; purge
+ * messages are plain pub/sub, which a cluster carries to every node.
+ */
+export function createRedisStore (options: RedisStoreOptions): SharedStore & { readonly lastError: Error | undefined } {
+  const client = createRedisConnection(options)
+  let subscriber: RedisConnection | undefined
+  const channel = `${options.keyPrefix}purge`
+  let lastError: Error | undefined
+  const report = (err: Error): void => options.onError?.(err)
+  client.on('error', (err: Error) => { lastError = err; report(err) })
+  // A cluster reports a node's failure as `node error`, its own as `error`.
+  client.on('node error', (err: Error) => { lastError = err; report(err) })
+  client.on('ready', () => { lastError = undefined })
+  const notConnected = (): Error => new Error(`Redis ${describeRedisAddress(options.topology)}: ${lastError === undefined ? 'not connected' : failureReason(lastError)}`, { cause: lastError })
+
+  async function scanAndDelete (node: RedisConnection): Promise<number> {
+    let removed = 0
+    let cursor = '0'
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(options.keyPrefix)}*`, 'COUNT', 500)
+      cursor = next
+      const data = keys.filter((k) => k !== channel)
+      // One DEL per key: in a cluster the keys of one page may sit in different slots.
+      const counts = await Promise.all(data.map(async (key) => await client.del(key)))
+      removed += counts.reduce((a, b) => a + b, 0)
+    } while (cursor !== '0')
+    return removed
+  }
+
+  return {
+    kind: 'redis',
+    get lastError () { return lastError },
+    async get (key) { return await client.get(options.keyPrefix + key) },
+    async set (key, value, lifetimeSec) { await client.set(options.keyPrefix + key, value, 'EX', Math.max(1, Math.ceil(lifetimeSec))) },
+    async purge (key) {
+      if (key !== '*') return await client.del(options.keyPrefix + key)
+      const nodes = client instanceof Cluster ? client.nodes('master') : [client]
+      const counts = await Promise.all(nodes.map(scanAndDelete))
+      return counts.reduce((a, b) => a + b, 0)
+    },
+    async publishPurge (key) {
+      const received = await client.publish(channel, key)
+      if (!(client instanceof Cluster)) return received
+      // A cluster's PUBLISH counts only the receiving node's subscribers: ask every node.
+      const counts = await Promise.all(client.nodes('all').map(async (node) => {
+        const [, n] = await node.pubsub('NUMSUB', channel) as [string, number]
+        return Number(n)
+      }))
+      return counts.reduce((a, b) => a + b, 0)
+    },
+    onPurge (listener) {
+      subscriber ??= createRedisConnection(options, { subscriber: true })
+      subscriber.on('error', report)
+      void subscriber.subscribe(channel).catch(report)
+      subscriber.on('message', (from: string, key: string) => { if (from === channel) listener(key) })
+    },
+    async ping () {
+      if (client.status !== 'ready') throw notConnected()
+      return await describeRedis(client, options)
+    },
+    ready (timeoutMs) {
+      if (client.status === 'ready') return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off('ready', onReady)
+          reject(lastError === undefined ? new Error(`Redis ${describeRedisAddress(options.topology)}: no answer within ${timeoutMs} ms`) : notConnected())
+        }, timeoutMs)
+        const onReady = (): void => { clearTimeout(timer); resolve() }
+        client.once('ready', onReady)
+      })
+    },
+    async close () {
+      client.disconnect()
+      subscriber?.disconnect()
+    }
+  }
+}
+
+function escapeGlob (text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+}
