@@ -44,7 +44,7 @@ async function waitForPort (port: number, child: ChildProcess, timeoutMs: number
   throw new Error(`server did not open port ${port} in ${timeoutMs} ms:\n${output()}`)
 }
 
-function managed (t: Test, name: string, dir: string, launch: () => ChildProcess, port: number, readyMs: number): RunningService & { start: () => Promise<void> } {
+export function managed (t: Test, name: string, dir: string, launch: () => ChildProcess, port: number, readyMs: number): RunningService & { start: () => Promise<void> } {
   let child: ChildProcess | undefined
   let output = ''
   const start = async (): Promise<void> => {
@@ -68,21 +68,39 @@ function managed (t: Test, name: string, dir: string, launch: () => ChildProcess
   return { host: '127.0.0.1', port, kill, restart: start, start }
 }
 
-/**
- * redis-server with no persistence, on a free loopback port; with `tls`, TLS only on that port
- * (`rediss://`), serving the given certificate.
- */
-export async function startRedis (t: Test, { tls }: { tls?: { certFile: string, keyFile: string } } = {}): Promise<RunningService & { url: string }> {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'bookme-redis-'))
+export interface RedisServerOptions {
+  /** TLS only on the port (`rediss://`), serving this certificate. */
+  tls?: { certFile: string, keyFile: string }
+  /** With `tls`: clients must present a certificate signed by this CA. */
+  clientCaFile?: string
+  /** The default user's password (`requirepass`). */
+  password?: string
+  /** ACL users beside the default one: `user NAME on >PASSWORD ~* +@all` lines' rules. */
+  aclUsers?: Array<{ name: string, password: string, rules: string }>
+  /** More redis-server arguments (`--replicaof`, `--cluster-enabled`). */
+  extraArgs?: string[]
+  port?: number
+}
+
+/** The `redis-server` arguments of a throwaway, unpersisted server on a loopback port. */
+export function redisServerArgs (port: number, dir: string, options: RedisServerOptions): string[] {
+  const { tls } = options
   const listen = tls
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-auth-clients', 'no']
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+        ...(options.clientCaFile ? ['--tls-ca-cert-file', options.clientCaFile, '--tls-auth-clients', 'yes'] : ['--tls-auth-clients', 'no'])]
     : ['--port', String(port)]
-  const service = managed(t, 'redis-server', dir, () => spawn('redis-server', [
-    ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir
-  ], { stdio: ['ignore', 'pipe', 'pipe'] }), port, 10_000)
+  const acl = (options.aclUsers ?? []).flatMap((u) => ['--user', `${u.name} on >${u.password} ${u.rules}`])
+  return [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    ...(options.password ? ['--requirepass', options.password] : []), ...acl, ...(options.extraArgs ?? [])]
+}
+
+/** redis-server with no persistence, on a free loopback port (see RedisServerOptions). */
+export async function startRedis (t: Test, options: RedisServerOptions = {}): Promise<RunningService & { url: string }> {
+  const port = options.port ?? await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-redis-'))
+  const service = managed(t, 'redis-server', dir, () => spawn('redis-server', redisServerArgs(port, dir, options), { stdio: ['ignore', 'pipe', 'pipe'] }), port, 10_000)
   await service.start()
-  return { ...service, url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` }
+  return { ...service, url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` }
 }
 
 export interface RunningMariaDb extends RunningService {
@@ -90,12 +108,20 @@ export interface RunningMariaDb extends RunningService {
   password: string
   /** Runs SQL as root through the mariadb client (for fixtures and row changes in tests). */
   sql (statements: string, database?: string): void
+  /** The TLS certificate the next `restart` serves. */
+  useCertificate (tls: MariaDbOptions['tls']): void
 }
 
 const MARIADB_BIN = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find((p) => existsSync(p)) ?? 'mariadbd'
 
+export interface MariaDbOptions {
+  /** Serve TLS with this certificate (`--ssl-*`); without it the server offers no TLS. */
+  tls?: { caFile: string, certFile: string, keyFile: string }
+}
+
 /** A throwaway mariadbd: own datadir and socket, loopback TCP, a password user for the gateway. */
-export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
+export async function startMariaDb (t: Test, options: MariaDbOptions = {}): Promise<RunningMariaDb> {
+  let tls = options.tls
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'bookme-mariadb-'))
   const datadir = join(dir, 'data')
@@ -112,7 +138,8 @@ export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
   const service = managed(t, 'mariadbd', dir, () => spawn(MARIADB_BIN, [
     '--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
     `--pid-file=${join(dir, 'mysqld.pid')}`, `--user=${osUser}`, '--skip-name-resolve', '--skip-log-bin', `--tmpdir=${scratch}`,
-    '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M'
+    '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M',
+    ...(tls ? [`--ssl-ca=${tls.caFile}`, `--ssl-cert=${tls.certFile}`, `--ssl-key=${tls.keyFile}`] : [])
   ], { stdio: ['ignore', 'pipe', 'pipe'] }), port, 30_000)
   await service.start()
   const user = 'bookme_gw'
@@ -123,14 +150,14 @@ export async function startMariaDb (t: Test): Promise<RunningMariaDb> {
     if (result.status !== 0) throw new Error(`SQL failed: ${result.stderr}`)
   }
   sql(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'; CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}';`)
-  return { ...service, user, password, sql }
+  return { ...service, user, password, sql, useCertificate (next) { tls = next } }
 }
 
 export const SCHEMA_FILE = new URL('../../config/bp_organizations_db.sql', import.meta.url)
 
 /** MariaDB with `bp_organizations_db` created from config/bp_organizations_db.sql and SELECT granted to the gateway user. */
-export async function startOrganizationsDb (t: Test, seed = ''): Promise<RunningMariaDb> {
-  const db = await startMariaDb(t)
+export async function startOrganizationsDb (t: Test, seed = '', options: MariaDbOptions = {}): Promise<RunningMariaDb> {
+  const db = await startMariaDb(t, options)
   const { readFileSync } = await import('node:fs')
   db.sql('CREATE DATABASE bp_organizations_db;')
   db.sql(readFileSync(SCHEMA_FILE, 'utf8'), 'bp_organizations_db')
