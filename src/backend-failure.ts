@@ -24,7 +24,7 @@ const CERTIFICATE_PROBLEMS: Array<[RegExp, string]> = [
   [/CERT_NOT_YET_VALID|certificate is not yet valid/i, 'the server\'s certificate is not valid yet'],
   [/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames|Hostname\/IP does not match/i, 'host-name mismatch: the server\'s certificate does not name this host'],
   [/DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|self[- ]signed certificate|unable to (verify|get) (the first|local issuer)/i, 'unknown CA: no trusted CA signed the server\'s certificate'],
-  [/HANDSHAKE_NO_SSL_SUPPORT|does not support secure connection|wrong version number|WRONG_VERSION_NUMBER|packet length too long|http request/i, 'the server does not speak TLS'],
+  [/HANDSHAKE_NO_SSL_SUPPORT|TLS_HANDSHAKE_UNANSWERED|does not support secure connection|wrong version number|WRONG_VERSION_NUMBER|packet length too long|http request/i, 'the server does not speak TLS'],
   [/ER_SECURE_TRANSPORT_REQUIRED|insecure transport|require.*secure transport/i, 'the server requires TLS']
 ]
 

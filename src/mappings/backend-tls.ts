@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
-import type { ConnectionOptions } from 'node:tls'
+import { connect as connectTls, type ConnectionOptions } from 'node:tls'
 import type { TlsConfig, TlsMode } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
 
@@ -127,4 +127,24 @@ export function describeTls (mode: TlsMode): string {
     case 'required': return 'TLS, certificate not verified'
     case 'disabled': return 'TLS off'
   }
+}
+
+/**
+ * Why a TLS connection to `host:port` does not come up, asked directly (nothing is sent but a
+ * handshake): the certificate error, or that the server took the connection and answered no
+ * handshake (a plaintext Redis waits for a line that never comes). Undefined when it comes up.
+ */
+export async function diagnoseTls (host: string, port: number, tls: BackendTls, timeoutMs: number): Promise<Error | undefined> {
+  return await new Promise((resolve) => {
+    const socket = connectTls({ host, port, ...nodeTlsOptions(tls), ...(tls.servername === undefined && isIP(host) === 0 ? { servername: host } : {}) })
+    const done = (result: Error | undefined): void => { clearTimeout(timer); socket.destroy(); resolve(result) }
+    const timer = setTimeout(() => {
+      const connected = socket.remoteAddress !== undefined
+      done(Object.assign(new Error(connected
+        ? `the server took the connection but answered no TLS handshake within ${timeoutMs} ms`
+        : `no connection within ${timeoutMs} ms`), { code: connected ? 'TLS_HANDSHAKE_UNANSWERED' : 'ETIMEDOUT' }))
+    }, timeoutMs)
+    socket.once('secureConnect', () => done(undefined))
+    socket.once('error', (err) => done(err))
+  })
 }

@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis'
 import { failureReason } from '../failure-reason.js'
-import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings } from './redis-client.js'
+import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings, type RedisTopology } from './redis-client.js'
+import { diagnoseTls } from './backend-tls.js'
 import type { SharedStore } from './shared-store.js'
 
 export interface RedisStoreOptions extends RedisSettings {
@@ -69,22 +70,39 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore & { r
       if (client.status !== 'ready') throw notConnected()
       return await describeRedis(client, options)
     },
-    ready (timeoutMs) {
-      if (client.status === 'ready') return Promise.resolve()
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          client.off('ready', onReady)
-          reject(lastError === undefined ? new Error(`Redis ${describeRedisAddress(options.topology)}: no answer within ${timeoutMs} ms`) : notConnected())
-        }, timeoutMs)
-        const onReady = (): void => { clearTimeout(timer); resolve() }
+    async ready (timeoutMs) {
+      if (client.status === 'ready') return
+      const came = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => { client.off('ready', onReady); resolve(false) }, timeoutMs)
+        const onReady = (): void => { clearTimeout(timer); resolve(true) }
         client.once('ready', onReady)
       })
+      if (came) return
+      // A TLS connection that only timed out: ask the first node why, handshake alone.
+      if (options.tls.mode !== 'disabled' && (lastError === undefined || isTimeout(lastError))) {
+        const { host, port } = firstNode(options.topology)
+        const why = await diagnoseTls(host, port, options.tls, timeoutMs)
+        if (why !== undefined) lastError = why
+      }
+      if (lastError === undefined) throw new Error(`Redis ${describeRedisAddress(options.topology)}: no answer within ${timeoutMs} ms`)
+      throw notConnected()
     },
     async close () {
       client.disconnect()
       subscriber?.disconnect()
     }
   }
+}
+
+function isTimeout (err: Error): boolean {
+  const code = (err as { code?: unknown }).code
+  return code === 'ETIMEDOUT' || /timed? ?out/i.test(err.message)
+}
+
+function firstNode (topology: RedisTopology): { host: string, port: number } {
+  if (topology.kind !== 'standalone') return topology.nodes[0]!
+  const url = new URL(topology.url)
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) }
 }
 
 function escapeGlob (text: string): string {

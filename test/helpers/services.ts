@@ -89,7 +89,7 @@ export function redisServerArgs (port: number, dir: string, options: RedisServer
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
         ...(options.clientCaFile ? ['--tls-ca-cert-file', options.clientCaFile, '--tls-auth-clients', 'yes'] : ['--tls-auth-clients', 'no'])]
     : ['--port', String(port)]
-  const acl = (options.aclUsers ?? []).flatMap((u) => ['--user', `${u.name} on >${u.password} ${u.rules}`])
+  const acl = (options.aclUsers ?? []).flatMap((u) => ['--user', u.name, 'on', `>${u.password}`, ...u.rules.split(' ')])
   return [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
     ...(options.password ? ['--requirepass', options.password] : []), ...acl, ...(options.extraArgs ?? [])]
 }
