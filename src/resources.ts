@@ -144,9 +144,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const usesMysql = source.kind === 'mysql' && Object.keys(config.apis).length > 0
   if (usesMysql) health.register('source', 'verdict')
   if (sharedStore.kind === 'redis') health.register('cache', 'verdict')
-  const cacheReadyMs = config.cache.store === 'redis' ? config.cache.redis.connectTimeoutMs : 0
   const probeMappings = async (): Promise<void> => {
-    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ready(cacheReadyMs).then(async () => await sharedStore.ping())])
+    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ready().then(async () => await sharedStore.ping())])
     const up = sourceAnswer.status === 'fulfilled' || cacheAnswer.status === 'fulfilled'
     const why = (answer: PromiseSettledResult<string>): string => answer.status === 'rejected' ? failureReason(answer.reason) : 'answers'
     health.report('mappings', up ? 'up' : 'down', up ? undefined : `neither the mapping source (${why(sourceAnswer)}) nor the shared cache (${why(cacheAnswer)}) answers`)

@@ -21,7 +21,7 @@ export async function runCachePurge (config: Readonly<Config>, target: { tenant?
   const key = target.tenant !== undefined ? tenantKey(target.tenant) : target.client !== undefined ? clientKey(target.client) : '*'
   const store = createSharedStore(config)
   try {
-    await store.ready(cache.redis.connectTimeoutMs * 3)
+    await store.ready()
     const removed = await store.purge(key)
     const gateways = await store.publishPurge(key)
     out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, ${gateways} gateway${gateways === 1 ? '' : 's'} notified`)

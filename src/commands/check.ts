@@ -49,7 +49,7 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
       const answer = await resources.source.ping().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('mysql', err).reason }))
       report(answer.ok, 'mapping source', answer.why, { backend: true })
     }
-    const cache = await resources.sharedStore.ready(config.cache.redis?.connectTimeoutMs ?? 1000).then(async () => await resources.sharedStore.ping())
+    const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
   } finally {

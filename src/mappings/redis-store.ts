@@ -70,7 +70,7 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore & { r
       if (client.status !== 'ready') throw notConnected()
       return await describeRedis(client, options)
     },
-    async ready (timeoutMs) {
+    async ready (timeoutMs = options.connectTimeoutMs * 3) {
       if (client.status === 'ready') return
       const came = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => { client.off('ready', onReady); resolve(false) }, timeoutMs)

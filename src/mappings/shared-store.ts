@@ -17,8 +17,12 @@ export interface SharedStore {
   onPurge (listener: (key: string) => void): void
   /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
   ping (): Promise<string>
-  /** Resolves once connected (at once for memory); rejects after `timeoutMs`. */
-  ready (timeoutMs: number): Promise<void>
+  /**
+   * Resolves once connected (at once for memory); rejects after `timeoutMs`, by default the
+   * store's own allowance for a first connection (three connect timeouts: a sentinel or a seed
+   * node, the topology it names, the nodes themselves).
+   */
+  ready (timeoutMs?: number): Promise<void>
   close (): Promise<void>
 }
 

@@ -1,0 +1,88 @@
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { startUpstream } from '../helpers/upstream.js'
+import { startTestGateway, untilReady } from '../helpers/gateway.js'
+import { startOrganizationsDb } from '../helpers/services.js'
+import { redisCli, startCluster, startSentinel } from '../helpers/redis-topologies.js'
+import { runCli } from '../helpers/cli.js'
+import { eventually } from '../helpers/eventually.js'
+import { makeCertificates } from '../helpers/certs.js'
+import { authConfig, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
+
+// Sentinel and Cluster as the shared cache (CONTRACT.md §10), each with two gateways: answers
+// cached and read back, `check`'s line, and `cache purge` reaching every primary's keys and
+// every gateway's process layer.
+const TENANTS = Array.from({ length: 20 }, (_, i) => `aaaaaaaa-0000-4000-8000-${String(i).padStart(12, '0')}`)
+const SEED = `INSERT INTO Banks VALUES ('1001', 'Demo', 1), ('1002', 'Second', 1);
+  INSERT INTO TenantBanks VALUES ${TENANTS.map((id) => `('${id}', '1001', 1)`).join(', ')};`
+
+async function purgeScenario (t: Test, redis: Record<string, unknown>, keysOn: () => number[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const [issuer, upstream, db] = await Promise.all([startIssuer(t), startUpstream(t), startOrganizationsDb(t, SEED)])
+  const raw = {
+    ...authConfig(issuer, upstream.url),
+    mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: db.password } },
+    cache: { store: 'redis', redis, ttlSec: 3600, localTtlSec: 3600 }
+  }
+  const gateways = [await startTestGateway(t, raw, { env }), await startTestGateway(t, raw, { env })]
+  await Promise.all(gateways.map(async (gw) => { await untilReady(gw, 20_000) }))
+  const bankIdsSeen = async (tenantId: string): Promise<string[]> => await Promise.all(gateways.map(async (gw) => {
+    const res = await fetch(`${gw.proxyUrl}/api/meetings`, { headers: { authorization: `Bearer ${issuer.mint({ tenantId, audience: MGMT_CLIENT })}` } })
+    t.equal(res.status, 200)
+    return String(upstream.last().headers['x-bookme-bank-ids'])
+  }))
+  for (const tenant of TENANTS) await bankIdsSeen(tenant)
+  const written = keysOn()
+  t.equal(written.reduce((a, b) => a + b, 0), TENANTS.length, 'one shared key per answer')
+  db.sql(`INSERT INTO TenantBanks VALUES ('${TENANTS[0]}', '1002', 0)`, 'bp_organizations_db')
+  t.same(await bankIdsSeen(TENANTS[0]!), ['1001', '1001'], 'cached')
+
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-topology-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'gateway.yaml')
+  writeFileSync(file, stringify(raw))
+  const one = await runCli(['cache', 'purge', '--tenant', TENANTS[0]!, '--config', file], env)
+  t.match(one.stdout, /^ok cache purge tenant:\S+: 1 shared entry removed, 2 gateways notified$/m, one.stdout + one.stderr)
+  t.same(await eventually(() => bankIdsSeen(TENANTS[0]!), (ids) => ids.every((id) => id === '1001,1002')), ['1001,1002', '1001,1002'], 'both gateways read the new answer')
+  const all = await runCli(['cache', 'purge', '--all', '--config', file], env)
+  t.match(all.stdout, new RegExp(`^ok cache purge all: ${TENANTS.length} shared entries removed, 2 gateways notified$`, 'm'), all.stdout + all.stderr)
+  t.same(keysOn().filter((n) => n > 0), [], 'no key left on any primary')
+  const check = await runCli(['check', '--config', file], env)
+  t.equal(check.code, 0, check.stdout)
+  return /^ok cache: (.*)$/m.exec(check.stdout)?.[1] ?? check.stdout
+}
+
+const dbsize = (port: number, tls?: { caFile: string }, password?: string): number => Number(redisCli(port, tls, password, ['DBSIZE']).trim() || -1)
+
+t.test('Sentinel: answers, purge to every gateway, check names the primary', async (t) => {
+  const sentinel = await startSentinel(t, { password: 'data-pw', sentinelPassword: 'sentinel-pw' })
+  const line = await purgeScenario(t, {
+    sentinel: { masterName: sentinel.masterName, nodes: sentinel.nodes, password: '${SENTINEL_PASSWORD}' },
+    password: '${REDIS_PASSWORD}'
+  }, () => [dbsize(sentinel.primary.port, undefined, 'data-pw')], { SENTINEL_PASSWORD: 'sentinel-pw', REDIS_PASSWORD: 'data-pw' })
+  t.equal(line, `redis sentinel bookme → 127.0.0.1:${sentinel.primary.port} (primary), TLS off`)
+})
+
+t.test('Sentinel over TLS: the sentinels and the servers alike', async (t) => {
+  const certs = makeCertificates(t)
+  const tls = { ...certs.server, caFile: certs.caFile }
+  const sentinel = await startSentinel(t, { tls })
+  const line = await purgeScenario(t, { sentinel: { masterName: sentinel.masterName, nodes: sentinel.nodes }, tls: { caFile: certs.caFile } },
+    () => [dbsize(sentinel.primary.port, tls)])
+  t.equal(line, `redis sentinel bookme → 127.0.0.1:${sentinel.primary.port} (primary), TLS verified (TLSv1.3)`)
+})
+
+t.test('Cluster: keys spread over the primaries, purge --all scans each, check lists them', async (t) => {
+  const cluster = await startCluster(t, { password: 'cluster-pw' })
+  let spreadOver = 0
+  const line = await purgeScenario(t, { cluster: { nodes: cluster.nodes.slice(0, 1) }, password: 'cluster-pw' }, () => {
+    const sizes = cluster.primaries.map((p) => dbsize(p.port, undefined, 'cluster-pw'))
+    spreadOver = Math.max(spreadOver, sizes.filter((n) => n > 0).length)
+    return sizes
+  })
+  t.equal(spreadOver, 3, 'the answers sat on every primary')
+  const spread = cluster.primaries.map((p) => `127.0.0.1:${p.port}`).sort().join(', ')
+  t.equal(line, `redis cluster, 3 of 3 primaries answer (${spread}), TLS off`, 'one seed node was enough to find all three')
+})
