@@ -39,9 +39,9 @@ const sharedHits = async (gw: TestGateway): Promise<number> => await counter(gw,
 /** Samples /readyz until `stop()`; every status seen. */
 function watchReadiness (gw: TestGateway): { stop: () => Promise<number[]> } {
   const seen: number[] = []
-  let running = true
-  const loop = (async () => { while (running) { seen.push((await readiness(gw)).status); await new Promise((resolve) => setTimeout(resolve, 50)) } })()
-  return { async stop () { running = false; await loop; return seen } }
+  const state = { running: true }
+  const loop = (async () => { while (state.running) { seen.push((await readiness(gw)).status); await new Promise((resolve) => setTimeout(resolve, 50)) } })()
+  return { async stop () { state.running = false; await loop; return seen } }
 }
 
 t.test('Sentinel: the primary killed under traffic', async (t) => {

@@ -1,14 +1,17 @@
-import t from 'tap'
-import { readdirSync, readFileSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
-import { parse } from 'yaml'
+import { parse, stringify } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigSchema } from '../../src/config/schema.js'
 import { chartValuesSchema, VALUES_SCHEMA_PATH } from '../helpers/chart-schema.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { startUpstream } from '../helpers/upstream.js'
+import { makeCertificates } from '../helpers/certs.js'
+import { createMappingSource, createSharedStore } from '../../src/mappings/create.js'
 
 // The chart cannot be rendered without helm (`.ci/run` lints and renders it where helm exists),
 // so these tests prove what they can: values against the schema, the config against the
@@ -19,7 +22,6 @@ const read = (path: string): string => readFileSync(join(CHART, path), 'utf8')
 const defaults = parse(read('values.yaml')) as Record<string, unknown>
 const examples = readdirSync(join(CHART, 'examples')).filter((f) => f.endsWith('.yaml'))
 const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(VALUES_SCHEMA_PATH, 'utf8')) as object)
-const ENV = { MYSQL_PASSWORD: 'secret', REDIS_URL: 'redis://redis.bookme.svc:6379' }
 
 /** Helm's coalescing: maps merge key by key, anything else (lists too) is replaced. */
 function helmMerge (base: unknown, over: unknown): unknown {
@@ -38,14 +40,83 @@ t.test('values.schema.json is generated from the gateway\'s config schema and cu
   t.equal((parse(read('Chart.yaml')) as { appVersion: string }).appVersion, pkg.version, 'appVersion = package.json version')
 })
 
-t.test('default values and each example validate, and their config passes the gateway\'s validation', async (t) => {
-  t.ok(validateValues(defaults), JSON.stringify(validateValues.errors))
-  t.ok(parseConfig(defaults.config, { env: ENV }), 'default config')
-  t.ok(examples.length >= 2, 'examples exist')
-  for (const file of examples) {
-    const merged = helmMerge(defaults, parse(read(`examples/${file}`))) as Record<string, unknown>
-    t.ok(validateValues(merged), `${file}: ${JSON.stringify(validateValues.errors)}`)
-    t.ok(parseConfig(merged.config, { env: ENV }), `${file}: config`)
+/** The env vars the Deployment sets from the Secret, by the Secret key each reads. */
+function secretEnv (): Map<string, string> {
+  const dict = /range \$env, \$key := dict ((?:"[A-Z_]+" "[a-z-]+" ?)+)/.exec(read('templates/deployment.yaml'))?.[1] ?? ''
+  const words = [...dict.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+  const byKey = new Map<string, string>()
+  for (let i = 0; i < words.length; i += 2) byKey.set(words[i + 1]!, words[i]!)
+  return byKey
+}
+
+/**
+ * The environment the templates give the container for these values: the chart's own Secret
+ * holds only the secrets.* values that are set (secret.yaml's `with` blocks); an existing
+ * Secret is taken to hold every key the chart reads (the examples say which).
+ */
+function injectedEnv (values: Record<string, unknown>): NodeJS.ProcessEnv {
+  const secrets = values.secrets as Record<string, string>
+  const valueOfKey = new Map([...read('templates/secret.yaml').matchAll(/with \.Values\.secrets\.(\w+) \}\}\n\s+([a-z-]+):/g)].map((m) => [m[2]!, m[1]!]))
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, name] of secretEnv()) {
+    const value = secrets.existingSecret ? (key === 'redis-url' ? 'redis://redis.bookme.svc:6379' : `from-existing-secret-${key}`) : secrets[valueOfKey.get(key) ?? '']
+    if (value) env[name] = value
+  }
+  return env
+}
+
+/** Every file the config names must come from a mounted Secret item; writes those items under `root`. */
+function injectedFiles (values: Record<string, unknown>, root: string, pem: string, t: Test): (path: string) => string {
+  const mounts = (values.extraVolumeMounts ?? []) as Array<{ name: string, mountPath: string }>
+  const volumes = (values.extraVolumes ?? []) as Array<{ name: string, secret?: { items?: Array<{ key: string, path: string }> } }>
+  for (const mount of mounts) {
+    const volume = volumes.find((v) => v.name === mount.name)
+    t.ok(volume, `volume ${mount.name} exists`)
+    for (const item of volume?.secret?.items ?? []) {
+      mkdirSync(join(root, mount.mountPath), { recursive: true })
+      writeFileSync(join(root, mount.mountPath, item.path), pem)
+    }
+  }
+  return (path) => {
+    const mount = mounts.find((m) => path.startsWith(`${m.mountPath}/`))
+    t.ok(mount, `${path} lies in a mounted volume`)
+    t.ok(mount && existsSync(join(root, path)), `${path} is an item of the mounted Secret`)
+    return join(root, path)
+  }
+}
+
+t.test('default values and each example validate, and start with exactly the env and files the templates inject', async (t) => {
+  const certs = makeCertificates(t)
+  const root = mkdtempSync(join(tmpdir(), 'bookme-chart-'))
+  t.teardown(() => rmSync(root, { recursive: true, force: true }))
+  t.ok(examples.length >= 4, 'examples exist')
+  for (const [name, values] of [['values.yaml', defaults], ...examples.map((file) => [file, helmMerge(defaults, parse(read(`examples/${file}`)))] as const)] as const) {
+    const merged = values as Record<string, unknown>
+    t.ok(validateValues(merged), `${name}: ${JSON.stringify(validateValues.errors)}`)
+    const env = injectedEnv(merged)
+    const config = structuredClone(merged.config) as Record<string, Record<string, Record<string, Record<string, string>>>>
+    const toLocal = injectedFiles(merged, join(root, name), readFileSync(certs.caFile, 'utf8'), t)
+    for (const tls of [config.mappings?.mysql?.tls, config.cache?.redis?.tls]) {
+      for (const key of ['caFile', 'certFile', 'keyFile']) if (tls?.[key]) tls[key] = toLocal(tls[key])
+    }
+    // The ConfigMap's mappings.yaml beside gateway.yaml: relative paths resolve against that folder.
+    const configDir = join(root, name, 'etc-bookme-gateway')
+    mkdirSync(configDir, { recursive: true })
+    writeFileSync(join(configDir, 'mappings.yaml'), stringify(merged.mappingsFile))
+    let parsed
+    try {
+      parsed = parseConfig(config, { env, baseDir: configDir })
+    } catch (err) {
+      t.fail(`${name}: ${String(err)} (env: ${Object.keys(env).join(', ')})`)
+      continue
+    }
+    // The backends' clients are built (certificate files read and parsed), then closed unused.
+    const source = createMappingSource(parsed)
+    const store = createSharedStore(parsed)
+    await Promise.all([source.close(), store.close()])
+    t.pass(`${name}: starts`)
+    const apis = Object.values(parsed.apis)
+    t.ok(apis.every((api) => api.tenancy === 'multi') || name !== 'values.yaml', 'the defaults name no placeholder tenant whose discovery never answers')
   }
 })
 
@@ -82,18 +153,18 @@ t.test('every port, path, file and env var the templates name exists in the app 
 
   // The config file path: the ConfigMap key, the mount, the container args and the image's entrypoint agree.
   t.match(read('templates/configmap.yaml'), /^ {2}gateway\.yaml: \|/m)
-  t.match(deployment, /mountPath: \/etc\/bookme-gateway\n/)
+  t.match(deployment, /mountPath: \/etc\/bookme-gateway\/gateway\.yaml\n\s+subPath: gateway\.yaml\n/)
   t.match(deployment, /args: \["start", "--config", "\/etc\/bookme-gateway\/gateway\.yaml"\]/)
   t.match(dockerfile, /ENTRYPOINT \["\/nodejs\/bin\/node", "dist\/cli\.js", "start", "--config", "\/etc\/bookme-gateway\/gateway\.yaml"\]/)
   t.match(dockerfile, /USER 65532:65532/)
   t.match(deployment, /runAsUser: 65532/)
 
-  // Every ${VAR} a values config uses is an env var the Deployment sets, from a key the Secret has.
-  const envNames = new Set([...deployment.matchAll(/- name: ([A-Z_]+)\n\s+valueFrom/g)].map((m) => m[1]!))
+  // Every ${VAR} a values config uses is an env var the Deployment sets, from a key the chart's Secret can hold.
+  const env = secretEnv()
   for (const file of ['values.yaml', ...examples.map((e) => `examples/${e}`)]) {
-    for (const m of read(file).matchAll(/\$\{([A-Z_]+)\}/g)) t.ok(envNames.has(m[1]!), `${file}: \${${m[1]}} is set by the Deployment`)
+    for (const m of read(file).matchAll(/\$\{([A-Z_]+)\}/g)) t.ok([...env.values()].includes(m[1]!), `${file}: \${${m[1]}} is set by the Deployment`)
   }
-  for (const key of deployment.matchAll(/key: ([a-z-]+)/g)) t.match(read('templates/secret.yaml'), new RegExp(`^ {2}${key[1]}:`, 'm'), `secret key ${key[1]}`)
+  for (const key of env.keys()) t.match(read('templates/secret.yaml'), new RegExp(`^ {2}${key}:`, 'm'), `secret key ${key}`)
 
   // Hardening on by default.
   for (const line of ['runAsNonRoot: true', 'readOnlyRootFilesystem: true', 'drop: ["ALL"]', 'type: RuntimeDefault', 'automountServiceAccountToken: false', 'checksum/config:']) {

@@ -15,6 +15,9 @@ const anyObject = { type: 'object' }
 const anyArray = { type: 'array' }
 const nsName = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }
 const port = { type: 'integer', minimum: 1, maximum: 65535 }
+const cidrs = { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' } }
+/** A backend's egress: its namespace ('' for none), CIDRs outside the cluster, its ports. */
+const backendEgress = obj({ namespace: { anyOf: [nsName, { const: '' }] }, cidrs, ports: { type: 'array', items: port, minItems: 1 } }, ['ports'])
 
 export function chartValuesSchema (): Record<string, unknown> {
   return {
@@ -25,7 +28,10 @@ export function chartValuesSchema (): Record<string, unknown> {
       imagePullSecrets: anyArray,
       replicaCount: int(1),
       config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
-      secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str }),
+      secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str }),
+      mappingsFile: anyObject,
+      extraVolumes: anyArray,
+      extraVolumeMounts: anyArray,
       preStopSleepSeconds: int(0),
       heapMaxMb: int(64),
       resources: anyObject,
@@ -45,9 +51,9 @@ export function chartValuesSchema (): Record<string, unknown> {
         ingressControllerNamespace: nsName,
         monitoringNamespace: nsName,
         upstreams: { type: 'array', items: obj({ namespace: nsName, ports: { type: 'array', items: port, minItems: 1 } }, ['namespace', 'ports']) },
-        mysql: obj({ namespace: nsName, port }),
-        redis: obj({ namespace: nsName, port }),
-        httpsCidrs: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' } }
+        mysql: backendEgress,
+        redis: backendEgress,
+        httpsCidrs: cidrs
       }),
       ingress: obj({ enabled: bool, className: str, annotations: anyObject, hosts: { type: 'array', items: obj({ host: str, paths: { type: 'array', items: str } }, ['host', 'paths']) }, tls: anyArray }),
       serviceMonitor: obj({ enabled: bool, interval: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' }, labels: anyObject })

@@ -24,7 +24,6 @@ export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250
   const started = Date.now()
   let launched = 0
   let inFlight = 0
-  let stopping = false
   const pending = new Set<Promise<void>>()
   const one = async (caller: Caller): Promise<void> => {
     const at = Date.now()
@@ -42,7 +41,7 @@ export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250
   }
   const tick = setInterval(() => {
     const due = Math.floor((Date.now() - started) * ratePerSec / 1000)
-    while (!stopping && launched < due && inFlight < maxInFlight) {
+    while (launched < due && inFlight < maxInFlight) {
       const caller = callers[launched % callers.length]!
       launched++
       inFlight++
@@ -52,7 +51,6 @@ export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250
   }, 5)
   return {
     async stop () {
-      stopping = true
       clearInterval(tick)
       await Promise.all(pending)
       report.elapsedMs = Date.now() - started
