@@ -143,6 +143,28 @@ export function benchRedis (): Promise<string> {
   return redis
 }
 
+let redisTls: Promise<{ url: string, caFile: string }> | undefined
+
+/** The same on a TLS port, its certificate from a throwaway CA made with `openssl`. */
+export function benchRedisTls (): Promise<{ url: string, caFile: string }> {
+  redisTls ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-tls-'))
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    const run = (args: string[]): void => { spawnSync('openssl', args, { cwd: dir, stdio: 'ignore' }) }
+    run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=bench CA'])
+    run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'])
+    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n')
+    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext'])
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const child = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--tls-cert-file', join(dir, 'server.pem'), '--tls-key-file', join(dir, 'server.key'),
+      '--tls-auth-clients', 'no', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    process.on('exit', () => child.kill('SIGKILL'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return { url: `rediss://127.0.0.1:${port}`, caFile: join(dir, 'ca.pem') }
+  })()
+  return redisTls
+}
+
 async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], build = thisBuild()): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
@@ -168,6 +190,16 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
   'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
+  'gateway-auth-redis-tls': async (origin) => {
+    const { url, caFile } = await benchRedisTls()
+    return await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${url}", tls: { caFile: "${caFile}" } } }`])
+  },
+  // The process layer off: every request asks Redis, so what a Redis round trip (and TLS on it) costs shows.
+  'gateway-auth-redis-local0': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, localTtlSec: 0, redis: { url: "${await benchRedis()}" } }`]),
+  'gateway-auth-redis-tls-local0': async (origin) => {
+    const { url, caFile } = await benchRedisTls()
+    return await startAuthGateway(origin, [], [`cache: { store: redis, localTtlSec: 0, redis: { url: "${url}", tls: { caFile: "${caFile}" } } }`])
+  },
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
 }
