@@ -96,7 +96,11 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
       const { enableOfflineQueue, retryStrategy, ...redisOptions } = options
       const clusterOptions: ClusterOptions = {
         enableOfflineQueue,
-        enableReadyCheck: true,
+        // ioredis's cluster ready check sends CLUSTER INFO to any node, ready or not; without an
+        // offline queue it then fails whenever that node is still connecting, and reconnects
+        // (seen: 3 s and more to come up). Ready once the slots are known; a command to a node
+        // not connected yet fails fast and falls through, like any Redis failure.
+        enableReadyCheck: false,
         clusterRetryStrategy: retryStrategy,
         // A moved slot is followed; a dead node's slots fail fast and fall through to the source.
         maxRedirections: 4,

@@ -77,7 +77,11 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore & { r
         const onReady = (): void => { clearTimeout(timer); resolve(true) }
         client.once('ready', onReady)
       })
-      if (came) return
+      if (came) {
+        // A cluster is ready once its slots are known; give its primaries the rest of the allowance to connect.
+        if (client instanceof Cluster) await primariesConnected(client, timeoutMs)
+        return
+      }
       // A TLS connection that only timed out: ask the first node why, handshake alone.
       if (options.tls.mode !== 'disabled' && (lastError === undefined || isTimeout(lastError))) {
         const { host, port } = firstNode(options.topology)
@@ -92,6 +96,17 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore & { r
       subscriber?.disconnect()
     }
   }
+}
+
+async function primariesConnected (cluster: Cluster, timeoutMs: number): Promise<void> {
+  const waiting = cluster.nodes('master').filter((node) => node.status !== 'ready')
+  if (waiting.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.all(waiting.map(async (node) => { await new Promise((resolve) => node.once('ready', resolve)) })),
+    new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+  ])
+  clearTimeout(timer)
 }
 
 function isTimeout (err: Error): boolean {
