@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Resources } from './resources.js'
 import { fastifyLogOptions } from './logger.js'
 import problemErrors from './plugins/problem-errors.js'
+import assertionJwks from './plugins/assertion-jwks.js'
 
 /**
  * The admin-port instance (CONTRACT.md §8), apart from proxy traffic so probes and scrapes
@@ -20,6 +21,8 @@ export async function buildAdminApp (resources: Resources): Promise<FastifyInsta
     reply.code(snapshot.ready ? 200 : 503)
     return snapshot
   })
+
+  await app.register(assertionJwks, { signer: resources.assertion, path: '/jwks.json' })
 
   app.get('/metrics', async function metrics (_request, reply) {
     reply.type(resources.metrics.registry.contentType)

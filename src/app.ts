@@ -14,6 +14,7 @@ import requestGuard, { normalizeUrl } from './plugins/request-guard.js'
 import proxyRoutes from './plugins/proxy-routes.js'
 import cors from './plugins/cors.js'
 import me from './plugins/me.js'
+import assertionJwks, { JWKS_PATH } from './plugins/assertion-jwks.js'
 
 /**
  * The proxy-port instance, not listening. The order of registration below is the request
@@ -44,6 +45,7 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   await app.register(requestGuard, { config, health: resources.health })
   await app.register(cors, { config })
   await app.register(me, { resources })
+  await app.register(assertionJwks, { signer: resources.assertion, path: JWKS_PATH })
   await app.register(proxyRoutes, { config, resources })
   return app
 }

@@ -16,6 +16,8 @@ import { createClaimMapper } from './domain/roles.js'
 import { createDecider, type Decider } from './domain/decision.js'
 import { watchClientSecrets } from './mappings/secret-expiry.js'
 import { failureReason } from './failure-reason.js'
+import { loadAssertionKeys } from './assertion-keys.js'
+import { createAssertionSigner, type AssertionSigner } from './domain/assertion.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -33,6 +35,8 @@ export interface Resources {
   mappings: MappingLookup
   /** The one access decision (domain/decision.ts), over the authenticator and the mappings. */
   decider: Decider
+  /** Signs the identity assertion (CONTRACT.md §11); undefined when no key is configured. */
+  assertion: AssertionSigner | undefined
   close (): Promise<void>
 }
 
@@ -67,6 +71,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
     shared: { hit: metrics.mappingCache.tally({ layer: 'shared', result: 'hit' }), miss: metrics.mappingCache.tally({ layer: 'shared', result: 'miss' }) }
   }
 
+  // Read first: a bad key file is a configuration error before any connection is opened.
+  const assertionKeys = loadAssertionKeys(config.assertion)
   const source = createMappingSource(config)
   // ioredis reports every reconnect attempt while Redis is away: one line per interval is enough.
   let cacheErrorLoggedAt = -Infinity
@@ -188,6 +194,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       }),
       headerPrefix: config.headers.prefix
     }),
+    assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, keys: assertionKeys }),
     async close () {
       clearInterval(probe)
       secrets.stop()

@@ -12,6 +12,7 @@ export function crossCheck (config: Config): string[] {
   checkRoutes(config, problems)
   checkSources(config, problems)
   checkMappingRules(config, problems)
+  checkAssertion(config, problems)
   return problems
 }
 
@@ -131,6 +132,18 @@ function checkTls (at: string, tls: { mode?: string, caFile?: string, certFile?:
   if (tls === undefined) return
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) problems.push(`${at}: certFile and keyFile go together (a client certificate and its key)`)
   if (tls.mode === 'disabled' && (tls.caFile ?? tls.certFile ?? tls.keyFile) !== undefined) problems.push(`${at}.mode: disabled, yet certificate files are given; remove them or choose a TLS mode`)
+}
+
+function checkAssertion (config: Config, problems: string[]): void {
+  const kids = new Map<string, number>()
+  config.assertion.keys.forEach((key, i) => {
+    const other = kids.get(key.kid)
+    if (other !== undefined) problems.push(`assertion.keys[${i}].kid: duplicates assertion.keys[${other}].kid "${key.kid}"`)
+    kids.set(key.kid, i)
+  })
+  config.routes.forEach((route, i) => {
+    if (route.auth === 'none' && typeof route.assertion === 'object') problems.push(`routes[${i}].assertion: an open route has no identity to assert (auth is none)`)
+  })
 }
 
 function checkMappingRules (config: Config, problems: string[]): void {

@@ -39,6 +39,7 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
   problems.push(...crossCheck(candidate))
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
   candidate.mappings.file = resolve(baseDir, candidate.mappings.file)
+  for (const key of candidate.assertion.keys) key.privateKeyFile = resolve(baseDir, key.privateKeyFile)
   for (const tls of [candidate.mappings.mysql?.tls, candidate.cache.redis?.tls]) {
     if (tls === undefined) continue
     for (const key of ['caFile', 'certFile', 'keyFile'] as const) {

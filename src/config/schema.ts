@@ -133,6 +133,16 @@ const Cors = section({
   origins: Type.Array(Type.String({ pattern: '^https?://[^/\\s]+$' }), { default: [], uniqueItems: true })
 })
 
+/** CONTRACT.md §11: on when keys are configured; the first key signs, all are published. */
+const Assertion = section({
+  issuer: Type.String({ default: 'https://bookme-gateway', minLength: 1 }),
+  ttlSec: Type.Integer({ minimum: 10, maximum: 300, default: 60 }),
+  keys: Type.Array(Type.Object({
+    kid: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' }),
+    privateKeyFile: NonEmpty
+  }, strict), { default: [] })
+})
+
 const Route = Type.Object({
   name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
   prefix: Type.String({ minLength: 1 }),
@@ -143,7 +153,9 @@ const Route = Type.Object({
   roles: Type.Array(Role, { uniqueItems: true, default: [] }),
   websocket: Type.Boolean({ default: false }),
   timeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
-  forwardAuthorization: Type.Optional(Type.Boolean())
+  forwardAuthorization: Type.Optional(Type.Boolean()),
+  // The signed assertion's audience (default: the route's name); false omits the assertion.
+  assertion: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ audience: NonEmpty }, strict)]))
 }, strict)
 
 export const ConfigSchema = Type.Object({
@@ -159,6 +171,7 @@ export const ConfigSchema = Type.Object({
   cache: Cache,
   headers: Headers,
   cors: Cors,
+  assertion: Assertion,
   routes: Type.Array(Route, { minItems: 1 })
 }, strict)
 

@@ -17,6 +17,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The access decision that let this request through; null on `auth: none` routes. */
     decision: Decision | null
+    /** The signed assertion for this route's audience (CONTRACT.md §11), or null. */
+    assertion: string | null
   }
 }
 
@@ -32,8 +34,10 @@ export interface ProxyRoutesOptions {
  * case-insensitive (see app.ts).
  */
 export default async function proxyRoutes (app: FastifyInstance, { config, resources }: ProxyRoutesOptions): Promise<void> {
-  const { decider } = resources
+  const { decider, assertion: signer } = resources
+  const assertionHeader = `${config.headers.prefix.toLowerCase()}assertion`
   app.decorateRequest('decision', null)
+  app.decorateRequest('assertion', null)
   const pools: Pool[] = []
   app.addHook('onClose', async () => { await Promise.all(pools.map((pool) => pool.close())) })
 
@@ -47,6 +51,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
         forwardAuthorization,
         identity: request.decision?.headers,
+        ...(request.assertion === null ? {} : { assertion: [assertionHeader, request.assertion] as const }),
         upgrade
       })
     const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))
@@ -54,8 +59,12 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
       if (route.auth !== 'none') {
         const { api, roles } = route
+        const audience = route.assertion === false ? undefined : route.assertion?.audience ?? route.name
+        const assert = signer !== undefined && audience !== undefined ? (decision: Decision) => signer.assertionFor(decision, audience) : undefined
         scope.addHook('preHandler', async function decide (request) {
-          request.decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
+          const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
+          request.decision = decision
+          if (assert !== undefined) request.assertion = assert(decision)
         })
       }
       if (!route.websocket) {
