@@ -64,10 +64,12 @@ t.test('Sentinel: the primary killed under traffic', async (t) => {
   await eventually(() => sharedHits(gw), (n) => n > resumed + 200)
 
   const report = await traffic.stop()
-  t.comment(`sentinel failover traffic: ${report.total} requests in ${report.elapsedMs} ms, ${JSON.stringify(report.byStatus)}`)
+  t.comment(`sentinel failover traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
   t.same(report.failures, [], 'no 5xx, no transport failure')
   t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  t.ok(report.total / (report.elapsedMs / 1000) >= 200, 'at 200+ requests a second')
+  // Offered at a fixed 250/s; on a loaded CI machine the answers may trail (reported above).
+  t.ok(report.offered / (report.elapsedMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.elapsedMs / 1000))}/s)`)
+  t.equal(report.total, report.offered, 'and every one answered')
   t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
 })
 
@@ -87,10 +89,12 @@ t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL
   t.ok(queriesAfter > queriesBefore + 50, `the dead primary's tenants were answered by MySQL (${queriesAfter - queriesBefore} queries)`)
 
   const report = await traffic.stop()
-  t.comment(`cluster primary loss traffic: ${report.total} requests in ${report.elapsedMs} ms, ${JSON.stringify(report.byStatus)}`)
+  t.comment(`cluster primary loss traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
   t.same(report.failures, [], 'no 5xx, no transport failure')
   t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  t.ok(report.total / (report.elapsedMs / 1000) >= 200, 'at 200+ requests a second')
+  // Offered at a fixed 250/s; on a loaded CI machine the answers may trail (reported above).
+  t.ok(report.offered / (report.elapsedMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.elapsedMs / 1000))}/s)`)
+  t.equal(report.total, report.offered, 'and every one answered')
   t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
 })
 

@@ -12,6 +12,8 @@ import { startTestGateway } from '../helpers/gateway.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { makeCertificates } from '../helpers/certs.js'
 import { createMappingSource, createSharedStore } from '../../src/mappings/create.js'
+import { loadAssertionKeys } from '../../src/assertion-keys.js'
+import { generateKeyPairSync } from 'node:crypto'
 
 // The chart cannot be rendered without helm (`.ci/run` lints and renders it where helm exists),
 // so these tests prove what they can: values against the schema, the config against the
@@ -67,7 +69,7 @@ function injectedEnv (values: Record<string, unknown>): NodeJS.ProcessEnv {
 
 /** Every file the config names must come from a mounted Secret item; writes those items under `root`. */
 function injectedFiles (values: Record<string, unknown>, root: string, pem: string, t: Test): (path: string) => string {
-  const mounts = (values.extraVolumeMounts ?? []) as Array<{ name: string, mountPath: string }>
+  const mounts = [...(values.extraVolumeMounts ?? []) as Array<{ name: string, mountPath: string }>]
   const volumes = (values.extraVolumes ?? []) as Array<{ name: string, secret?: { items?: Array<{ key: string, path: string }> } }>
   for (const mount of mounts) {
     const volume = volumes.find((v) => v.name === mount.name)
@@ -76,6 +78,13 @@ function injectedFiles (values: Record<string, unknown>, root: string, pem: stri
       mkdirSync(join(root, mount.mountPath), { recursive: true })
       writeFileSync(join(root, mount.mountPath, item.path), pem)
     }
+  }
+  // The chart's own mount of the assertion key Secret (made at install: one EC P-256 key).
+  const assertionKey = values.assertionKey as { create: boolean, existingSecret: string }
+  if (assertionKey.create || assertionKey.existingSecret) {
+    mounts.push({ name: 'assertion-keys', mountPath: '/etc/bookme-gateway/keys' })
+    mkdirSync(join(root, '/etc/bookme-gateway/keys'), { recursive: true })
+    writeFileSync(join(root, '/etc/bookme-gateway/keys/assertion.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'sec1' }))
   }
   return (path) => {
     const mount = mounts.find((m) => path.startsWith(`${m.mountPath}/`))
@@ -99,6 +108,7 @@ t.test('default values and each example validate, and start with exactly the env
     for (const tls of [config.mappings?.mysql?.tls, config.cache?.redis?.tls]) {
       for (const key of ['caFile', 'certFile', 'keyFile']) if (tls?.[key]) tls[key] = toLocal(tls[key])
     }
+    for (const key of (config.assertion?.keys ?? []) as unknown as Array<{ privateKeyFile: string }>) key.privateKeyFile = toLocal(key.privateKeyFile)
     // The ConfigMap's mappings.yaml beside gateway.yaml: relative paths resolve against that folder.
     const configDir = join(root, name, 'etc-bookme-gateway')
     mkdirSync(configDir, { recursive: true })
@@ -110,7 +120,9 @@ t.test('default values and each example validate, and start with exactly the env
       t.fail(`${name}: ${String(err)} (env: ${Object.keys(env).join(', ')})`)
       continue
     }
-    // The backends' clients are built (certificate files read and parsed), then closed unused.
+    // The backends' clients are built (certificate files read and parsed) and the assertion keys
+    // loaded, as at start; then closed unused.
+    t.equal(loadAssertionKeys(parsed.assertion).length, 1, `${name}: the assertion is on, its key loads (SEC1 PEM, as Sprig's genPrivateKey writes)`)
     const source = createMappingSource(parsed)
     const store = createSharedStore(parsed)
     await Promise.all([source.close(), store.close()])

@@ -30,6 +30,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
       secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str }),
       mappingsFile: anyObject,
+      assertionKey: obj({ create: bool, existingSecret: str }),
       extraVolumes: anyArray,
       extraVolumeMounts: anyArray,
       preStopSleepSeconds: int(0),

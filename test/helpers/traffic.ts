@@ -10,6 +10,8 @@ export interface Caller {
 }
 
 export interface TrafficReport {
+  /** Requests sent (at the fixed rate, unless `maxInFlight` held some back). */
+  offered: number
   total: number
   byStatus: Record<string, number>
   /** 2xx answers whose bank was not the caller's. */
@@ -19,8 +21,8 @@ export interface TrafficReport {
   elapsedMs: number
 }
 
-export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250, maxInFlight = 64 } = {}): { stop: () => Promise<TrafficReport> } {
-  const report: TrafficReport = { total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0 }
+export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250, maxInFlight = 512 } = {}): { stop: () => Promise<TrafficReport> } {
+  const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0 }
   const started = Date.now()
   let launched = 0
   let inFlight = 0
@@ -54,6 +56,7 @@ export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250
       clearInterval(tick)
       await Promise.all(pending)
       report.elapsedMs = Date.now() - started
+      report.offered = launched
       return report
     }
   }

@@ -44,3 +44,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "bookme-gateway.shutdownGraceSeconds" -}}
 {{- div (((.Values.config.server | default dict).shutdownGraceMs | default 10000) | int) 1000 -}}
 {{- end -}}
+
+{{/* The Secret holding the assertion's signing keys: assertionKey.existingSecret, or the chart's own. */}}
+{{- define "bookme-gateway.assertionSecretName" -}}
+{{- .Values.assertionKey.existingSecret | default (printf "%s-assertion" (include "bookme-gateway.fullname" .)) -}}
+{{- end }}
