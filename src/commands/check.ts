@@ -52,6 +52,10 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
+    if (resources.assertion !== undefined) {
+      const [signing, ...others] = config.assertion.keys
+      out(`ok assertion: ES256, kid ${signing?.kid ?? '?'} signs${others.length > 0 ? `, ${others.map((k) => k.kid).join(', ')} published too` : ''}`)
+    }
   } finally {
     await resources.close()
   }

@@ -196,6 +196,15 @@ t.test('keys are checked at start: not P-256, not a private key, duplicate kid �
   }
 })
 
+t.test('check names the signing key and the published ones', async (t) => {
+  const files = keyFiles(t)
+  const file = join(files.dir, 'gateway.yaml')
+  writeFileSync(file, stringify({ assertion: { keys: [{ kid: 'new', privateKeyFile: files.write('new') }, { kid: 'old', privateKeyFile: files.write('old') }] }, routes: [{ name: 'o', prefix: '/o', upstream: 'http://127.0.0.1:1', auth: 'none' }] }))
+  const res = await runCli(['check', '--config', file])
+  t.equal(res.code, 0, res.stdout)
+  t.match(res.stdout, /^ok assertion: ES256, kid new signs, old published too$/m)
+})
+
 t.test('rotation (add B → B first → remove A) under 2,000 requests: no failed verification', async (t) => {
   const files = keyFiles(t)
   const a = { kid: 'A', privateKeyFile: files.write('A') }
