@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request } from 'autocannon'
-import { randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { stringify } from 'yaml'
 import { startLocalIssuer, type LocalIssuer } from '../src/demo/local-issuer.js'
 
@@ -165,6 +165,16 @@ export function benchRedisTls (): Promise<{ url: string, caFile: string }> {
   return redisTls
 }
 
+/** An EC P-256 key file for the assertion target, made once per harness run. */
+let assertionKeyFile: string | undefined
+function benchAssertionKey (): string {
+  if (assertionKeyFile === undefined) {
+    assertionKeyFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-key-')), 'assertion.pem')
+    writeFileSync(assertionKeyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }))
+  }
+  return assertionKeyFile
+}
+
 async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], build = thisBuild()): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
@@ -188,6 +198,9 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'baseline-open': async (origin) => await startOpenGateway(origin, baselineBuild()),
   'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], baselineBuild()),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
+  'gateway-auth-assertion': async (origin) => await startAuthGateway(origin, [], [`assertion: { keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`]),
+  // Under callgrind a run outlasts the default 60 s lifetime, so every token is signed again within it: the longest lifetime shows the warm path alone.
+  'gateway-auth-assertion-ttl300': async (origin) => await startAuthGateway(origin, [], [`assertion: { ttlSec: 300, keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`]),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
   'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
   'gateway-auth-redis-tls': async (origin) => {

@@ -34,7 +34,7 @@ export interface AssertionSigner {
 /** Per token, at most this many (bank context, audience) assertions are kept. */
 const PER_TOKEN = 16
 
-interface Signed { jws: string, reuseUntil: number }
+interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[] }
 
 export function createAssertionSigner ({ issuer, ttlSec, keys, now = Date.now }: AssertionSignerOptions): AssertionSigner {
   const [signing] = keys
@@ -54,15 +54,16 @@ export function createAssertionSigner ({ issuer, ttlSec, keys, now = Date.now }:
     assertionFor (decision, audience) {
       const { token, bank, api } = decision
       const kept = token.derive('assertions', () => new Map<string, Signed>())
-      const key = `${audience}\n${api}\n${bank.activeBankId ?? ''}\n${bank.bankIds.join(',')}`
+      // Keyed by what varies per request; the rest of the context is compared on a hit.
+      const key = bank.activeBankId === null ? audience : `${audience}\n${bank.activeBankId}`
       const at = now()
       const known = kept.get(key)
-      if (known !== undefined && at < known.reuseUntil) return known.jws
+      if (known !== undefined && at < known.reuseUntil && known.api === api && sameList(known.bankIds, bank.bankIds)) return known.jws
       const iat = Math.floor(at / 1000)
       const exp = Math.min(iat + ttlSec, Math.floor(token.expiresAt / 1000))
       const jws = sign({ ...claimsOf(decision, issuer, audience), iat, exp })
       if (kept.size >= PER_TOKEN) kept.clear()
-      kept.set(key, { jws, reuseUntil: exp * 1000 - marginMs })
+      kept.set(key, { jws, reuseUntil: exp * 1000 - marginMs, api, bankIds: bank.bankIds })
       return jws
     }
   }
@@ -89,6 +90,13 @@ export function claimsOf (decision: Decision, issuer: string, audience: string):
   }
   if (token.principalType === 'user' && token.userName !== undefined) claims.name = token.userName
   return claims
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function publicJwk ({ kid, privateKey }: AssertionKey): PublishedKey {

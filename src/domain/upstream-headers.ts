@@ -19,8 +19,9 @@ export interface UpstreamHeaderInput {
   forwardAuthorization: boolean
   /** Pre-validated identity headers (names lower case, values free of control characters). */
   identity?: Readonly<Record<string, string>>
-  /** The signed assertion's header (CONTRACT.md §11), name lower case, when the route carries one. */
-  assertion?: readonly [name: string, value: string]
+  /** The signed assertion (CONTRACT.md §11) when the request carries one, sent as `assertionHeader` (lower case). */
+  assertion?: string | null
+  assertionHeader?: string
   /** Keep `upgrade` for a WebSocket handshake. */
   upgrade?: boolean
 }
@@ -41,7 +42,7 @@ export function buildUpstreamHeaders (inbound: Readonly<HeaderMap>, input: Upstr
   if (input.identity) {
     for (const name in input.identity) headers[name] = input.identity[name]
   }
-  if (input.assertion) headers[input.assertion[0]] = input.assertion[1]
+  if (input.assertion && input.assertionHeader) headers[input.assertionHeader] = input.assertion
   return headers
 }
 

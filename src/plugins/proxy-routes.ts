@@ -51,7 +51,8 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         forwarded: request.forwarded ?? { for: request.ip, proto: request.protocol, host: request.host },
         forwardAuthorization,
         identity: request.decision?.headers,
-        ...(request.assertion === null ? {} : { assertion: [assertionHeader, request.assertion] as const }),
+        assertion: request.assertion,
+        assertionHeader,
         upgrade
       })
     const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))
