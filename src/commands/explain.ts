@@ -7,6 +7,7 @@ import { isProxiedMethod, methodRefusal } from '../domain/methods.js'
 import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
+import { claimsOf } from '../domain/assertion.js'
 import { UsageError } from './usage.js'
 
 /**
@@ -90,8 +91,11 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     const token = request.token.replace(/^bearer\s+/i, '')
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
-    const { headers } = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], requireActiveBank: true })
-    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers })
+    const decision = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], requireActiveBank: true })
+    // What the route's signed assertion would say; explain never signs one (CONTRACT.md §11).
+    const audience = route === undefined || route.assertion === false || resources.assertion === undefined ? undefined : route.assertion?.audience ?? route.name
+    const assertion = audience === undefined ? {} : { assertion: { header: `${config.headers.prefix.toLowerCase()}assertion`, claims: claimsOf(decision, config.assertion.issuer, audience) } }
+    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...assertion })
   } catch (err) {
     return deny(err)
   } finally {

@@ -205,6 +205,27 @@ t.test('check names the signing key and the published ones', async (t) => {
   t.match(res.stdout, /^ok assertion: ES256, kid new signs, old published too$/m)
 })
 
+t.test('explain shows what the route\'s assertion would say, and signs nothing', async (t) => {
+  const files = keyFiles(t)
+  const issuer = await startIssuer(t)
+  const file = join(files.dir, 'gateway.yaml')
+  const mappingsFile = join(files.dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  writeFileSync(file, stringify({
+    ...authConfig(issuer, 'http://127.0.0.1:1'),
+    mappings: { source: 'file', file: mappingsFile },
+    assertion: { keys: [{ kid: 'k1', privateKeyFile: files.write('k1') }] }
+  }))
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const res = await runCli(['explain', '--token', token, '--path', '/api/meetings/x', '--config', file])
+  t.equal(res.code, 0, res.stderr)
+  const out = JSON.parse(res.stdout) as { headers: Record<string, string>, assertion: { header: string, claims: Record<string, unknown> } }
+  t.equal(out.assertion.header, 'x-bookme-assertion')
+  t.match(out.assertion.claims, { iss: 'https://bookme-gateway', aud: 'meetings', bank_id: '1001', bank_ids: ['1001'], api: 'management' })
+  t.same(pickClaims(out.assertion.claims), headersAsClaims(out.headers), 'the same facts as the headers it prints')
+  t.notMatch(res.stdout, /eyJhbGciOiJFUzI1Ni/, 'no signed assertion is printed')
+})
+
 t.test('rotation (add B → B first → remove A) under 2,000 requests: no failed verification', async (t) => {
   const files = keyFiles(t)
   const a = { kid: 'A', privateKeyFile: files.write('A') }
