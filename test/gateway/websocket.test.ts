@@ -117,3 +117,30 @@ t.test('an authenticated upgrade carries the identity headers to the upstream', 
   const employee = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Customer'] } })
   t.equal(await refusalStatus(`${gw.proxyUrl.replace('http', 'ws')}/live/feed`, { authorization: `Bearer ${employee}` }), 403, 'role refused before the upgrade')
 })
+
+t.test('an authenticated upgrade carries the signed assertion too, verifiable for the route\'s audience', async (t) => {
+  const { startIssuer, authConfig, BANK_TENANT, MGMT_CLIENT, DEFAULT_MAPPINGS } = await import('../helpers/issuer.js')
+  const { createAssertionVerifier } = await import('../../docs/examples/verify-assertion.js')
+  const { generateKeyPairSync } = await import('node:crypto')
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-ws-key-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'k.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }))
+  const issuer = await startIssuer(t)
+  const upstream = await startWsUpstream(t)
+  const gw = await startTestGateway(t, {
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'live', prefix: '/live', upstream: upstream.url, api: 'management', websocket: true }] }),
+    assertion: { keys: [{ kid: 'k', privateKeyFile: join(dir, 'k.pem') }] }
+  }, { mappings: DEFAULT_MAPPINGS })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const socket = await openSocket(`${gw.proxyUrl.replace('http', 'ws')}/live/feed`, { authorization: `Bearer ${token}`, 'x-bookme-assertion': 'forged' })
+  t.teardown(() => socket.terminate())
+  socket.send('ping')
+  await once(socket, 'message')
+  const headers = upstream.handshakes[0]!.headers as Record<string, string>
+  const identity = await createAssertionVerifier({ jwksUrl: `${gw.proxyUrl}/_gateway/jwks.json`, audience: 'live' })(headers)
+  t.equal(identity.bank_id, '1001')
+  t.equal(identity.tid, BANK_TENANT)
+})
