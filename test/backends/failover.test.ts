@@ -9,7 +9,7 @@ import { makeCertificates } from '../helpers/certs.js'
 import { startWireRecorder } from '../helpers/wire-recorder.js'
 import { authConfig, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
-// Faults under steady traffic (CONTRACT.md §10): 250 requests/s over 50 tenants, each with a
+// Faults under steady traffic (CONTRACT.md §10): 300 requests/s offered over 50 tenants, each with a
 // bank of its own, every answer checked for its status and its bank. The shared cache's process
 // layer is off (localTtlSec 0), so every request asks Redis: what a failover costs is visible.
 const TENANTS = Array.from({ length: 50 }, (_, i) => ({ tenantId: `bbbbbbbb-0000-4000-8000-${String(i).padStart(12, '0')}`, bankId: `B${i}` }))
@@ -67,8 +67,8 @@ t.test('Sentinel: the primary killed under traffic', async (t) => {
   t.comment(`sentinel failover traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
   t.same(report.failures, [], 'no 5xx, no transport failure')
   t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  // Offered at a fixed 250/s; on a loaded CI machine the answers may trail (reported above).
-  t.ok(report.offered / (report.elapsedMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.elapsedMs / 1000))}/s)`)
+  // Offered at a fixed 300/s; on a loaded CI machine the sending may trail that, and the answers more.
+  t.ok(report.offered / (report.sendingMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
   t.equal(report.total, report.offered, 'and every one answered')
   t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
 })
@@ -92,8 +92,8 @@ t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL
   t.comment(`cluster primary loss traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
   t.same(report.failures, [], 'no 5xx, no transport failure')
   t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  // Offered at a fixed 250/s; on a loaded CI machine the answers may trail (reported above).
-  t.ok(report.offered / (report.elapsedMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.elapsedMs / 1000))}/s)`)
+  // Offered at a fixed 300/s; on a loaded CI machine the sending may trail that, and the answers more.
+  t.ok(report.offered / (report.sendingMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
   t.equal(report.total, report.offered, 'and every one answered')
   t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
 })

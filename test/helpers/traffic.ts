@@ -19,10 +19,12 @@ export interface TrafficReport {
   /** Request start (ms since epoch) and status of every 5xx or transport failure. */
   failures: Array<{ at: number, status: number | string }>
   elapsedMs: number
+  /** How long requests were being sent (to `stop()`, before the last answers are awaited). */
+  sendingMs: number
 }
 
-export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250, maxInFlight = 512 } = {}): { stop: () => Promise<TrafficReport> } {
-  const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0 }
+export function startTraffic (url: string, callers: Caller[], { ratePerSec = 300, maxInFlight = 512 } = {}): { stop: () => Promise<TrafficReport> } {
+  const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0, sendingMs: 0 }
   const started = Date.now()
   let launched = 0
   let inFlight = 0
@@ -54,6 +56,7 @@ export function startTraffic (url: string, callers: Caller[], { ratePerSec = 250
   return {
     async stop () {
       clearInterval(tick)
+      report.sendingMs = Date.now() - started
       await Promise.all(pending)
       report.elapsedMs = Date.now() - started
       report.offered = launched
