@@ -1,4 +1,4 @@
-import { failureReason } from './failure-reason.js'
+import { failureReason, innerCause } from './failure-reason.js'
 
 /**
  * Whether a MySQL or Redis failure is the configuration's (CONTRACT.md §10): the server refused
@@ -58,7 +58,7 @@ function chainOf (err: unknown): unknown[] {
   let current = err
   for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
     chain.push(current)
-    current = current instanceof AggregateError && current.errors.length > 0 ? current.errors[0] : (current as { cause?: unknown }).cause
+    current = innerCause(current)
   }
   return chain
 }

@@ -24,13 +24,15 @@ function isOpaque (err: unknown): boolean {
   return err instanceof AggregateError || (err instanceof Error && (err.message === '' || err.message === 'fetch failed'))
 }
 
-function innerCause (err: unknown): unknown {
+/** The error one level down: an AggregateError's first, else `cause`. */
+export function innerCause (err: unknown): unknown {
   if (!(err instanceof Error)) return undefined
   if (err instanceof AggregateError && err.errors.length > 0) return err.errors[0]
   return err.cause
 }
 
-function isTimeout (err: unknown): boolean {
+/** A connect or fetch timeout, by name or code. */
+export function isTimeout (err: unknown): boolean {
   if (!(err instanceof Error)) return false
   const code = (err as { code?: unknown }).code
   return err.name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT'

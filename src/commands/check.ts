@@ -54,7 +54,7 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     report(cache.ok, 'cache', cache.why, { backend: true })
     if (resources.assertion !== undefined) {
       const [signing, ...others] = config.assertion.keys
-      out(`ok assertion: ES256, kid ${signing?.kid ?? '?'} signs${others.length > 0 ? `, ${others.map((k) => k.kid).join(', ')} published too` : ''}`)
+      report(true, 'assertion', `ES256, kid ${signing?.kid ?? '?'} signs${others.length > 0 ? `, ${others.map((k) => k.kid).join(', ')} published too` : ''}`, { backend: true })
     }
   } finally {
     await resources.close()

@@ -88,7 +88,7 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
       // The server's own word on the session's TLS, not the client's intent.
       const [status] = await rows("SHOW SESSION STATUS LIKE 'Ssl_version'")
       const version = status?.Value === undefined ? '' : String(status.Value)
-      const tls = options.tls.mode === 'disabled' ? describeTls('disabled') : `${describeTls(options.tls.mode)}${version ? ` (${version})` : ''}`
+      const tls = `${describeTls(options.tls.mode)}${options.tls.mode !== 'disabled' && version ? ` (${version})` : ''}`
       return `mysql ${options.host}:${options.port}/${options.database}, ${tls}`
     },
     async close () { await pool.end() }

@@ -55,6 +55,9 @@ export function parseHostPort (text: string): HostPort {
   return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) }
 }
 
+/** Reconnects (to servers and to sentinels) in the background, 100 ms more each attempt, capped at 2 s. */
+const backoff = (attempt: number): number => Math.min(attempt * 100, 2000)
+
 /** ioredis options every shape shares; `subscriber` keeps an offline queue (its SUBSCRIBE waits for a connection). */
 function connectionOptions (settings: RedisSettings, subscriber: boolean): RedisOptions {
   return {
@@ -62,7 +65,7 @@ function connectionOptions (settings: RedisSettings, subscriber: boolean): Redis
     maxRetriesPerRequest: 0,
     ...(subscriber ? {} : { commandTimeout: settings.commandTimeoutMs }),
     connectTimeout: settings.connectTimeoutMs,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    retryStrategy: backoff,
     enableReadyCheck: true,
     lazyConnect: false,
     ...optional('username', settings.username),
@@ -87,7 +90,7 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
         ...optional('sentinelPassword', topology.password),
         // TLS to the sentinels as to the servers (CONTRACT.md §10).
         ...(settings.tls.mode === 'disabled' ? {} : { enableTLSForSentinelMode: true, sentinelTLS: nodeTlsOptions(settings.tls) }),
-        sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+        sentinelRetryStrategy: backoff,
         sentinelCommandTimeout: settings.connectTimeoutMs,
         // Sentinels announce the switch; without it the move waits for the old primary's socket to fail.
         failoverDetector: true
@@ -116,7 +119,7 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
 
 /** What `check` prints of a connected store: topology, the node that answered, TLS state. */
 export async function describeRedis (connection: RedisConnection, settings: RedisSettings): Promise<string> {
-  const tls = settings.tls.mode === 'disabled' ? describeTls('disabled') : describeTls(settings.tls.mode)
+  const tls = describeTls(settings.tls.mode)
   const { topology } = settings
   if (connection instanceof Cluster) {
     const nodes = connection.nodes('master')

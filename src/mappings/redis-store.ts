@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis'
-import { failureReason } from '../failure-reason.js'
+import { failureReason, isTimeout } from '../failure-reason.js'
 import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings, type RedisTopology } from './redis-client.js'
 import { diagnoseTls } from './backend-tls.js'
 import type { SharedStore } from './shared-store.js'
@@ -13,7 +13,7 @@ export interface RedisStoreOptions extends RedisSettings {
  * so no command touches two slots; `purge('*')` scans every primary of a cluster; purge
  * messages are plain pub/sub, which a cluster carries to every node.
  */
-export function createRedisStore (options: RedisStoreOptions): SharedStore & { readonly lastError: Error | undefined } {
+export function createRedisStore (options: RedisStoreOptions): SharedStore {
   const client = createRedisConnection(options)
   let subscriber: RedisConnection | undefined
   const channel = `${options.keyPrefix}purge`
@@ -41,7 +41,6 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore & { r
 
   return {
     kind: 'redis',
-    get lastError () { return lastError },
     async get (key) { return await client.get(options.keyPrefix + key) },
     async set (key, value, lifetimeSec) { await client.set(options.keyPrefix + key, value, 'EX', Math.max(1, Math.ceil(lifetimeSec))) },
     async purge (key) {
@@ -107,11 +106,6 @@ async function primariesConnected (cluster: Cluster, timeoutMs: number): Promise
     new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })
   ])
   clearTimeout(timer)
-}
-
-function isTimeout (err: Error): boolean {
-  const code = (err as { code?: unknown }).code
-  return code === 'ETIMEDOUT' || /timed? ?out/i.test(err.message)
 }
 
 function firstNode (topology: RedisTopology): { host: string, port: number } {

@@ -44,6 +44,18 @@ function watchReadiness (gw: TestGateway): { stop: () => Promise<number[]> } {
   return { async stop () { state.running = false; await loop; return seen } }
 }
 
+/** The fault's guarantees, over every answer of the traffic: no 5xx, no other tenant's bank, readiness 200 throughout. */
+async function noneHurt (t: Test, fault: string, traffic: ReturnType<typeof startTraffic>, ready: ReturnType<typeof watchReadiness>): Promise<void> {
+  const report = await traffic.stop()
+  t.comment(`${fault} traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
+  t.same(report.failures, [], 'no 5xx, no transport failure')
+  t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
+  // Offered at a fixed 300/s; on a loaded CI machine the sending may trail that, and the answers more.
+  t.ok(report.offered / (report.sendingMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
+  t.equal(report.total, report.offered, 'and every one answered')
+  t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
+}
+
 t.test('Sentinel: the primary killed under traffic', async (t) => {
   const sentinel = await startSentinel(t)
   const { gw, callers, url } = await gatewayOver(t, { store: 'redis', redis: { sentinel: { masterName: sentinel.masterName, nodes: sentinel.nodes } } }, {})
@@ -63,14 +75,7 @@ t.test('Sentinel: the primary killed under traffic', async (t) => {
   t.comment(`sentinel failover: shared cache back ${gapMs} ms after the primary was killed`)
   await eventually(() => sharedHits(gw), (n) => n > resumed + 200)
 
-  const report = await traffic.stop()
-  t.comment(`sentinel failover traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
-  t.same(report.failures, [], 'no 5xx, no transport failure')
-  t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  // Offered at a fixed 300/s; on a loaded CI machine the sending may trail that, and the answers more.
-  t.ok(report.offered / (report.sendingMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
-  t.equal(report.total, report.offered, 'and every one answered')
-  t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
+  await noneHurt(t, 'sentinel failover', traffic, ready)
 })
 
 t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL', async (t) => {
@@ -88,14 +93,7 @@ t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL
   const queriesAfter = await eventually(() => counter(gw, 'mapping_source_queries_total', 'result="ok"'), (n) => n > queriesBefore + 50)
   t.ok(queriesAfter > queriesBefore + 50, `the dead primary's tenants were answered by MySQL (${queriesAfter - queriesBefore} queries)`)
 
-  const report = await traffic.stop()
-  t.comment(`cluster primary loss traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
-  t.same(report.failures, [], 'no 5xx, no transport failure')
-  t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  // Offered at a fixed 300/s; on a loaded CI machine the sending may trail that, and the answers more.
-  t.ok(report.offered / (report.sendingMs / 1000) >= 200, `offered at 200+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
-  t.equal(report.total, report.offered, 'and every one answered')
-  t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
+  await noneHurt(t, 'cluster primary loss', traffic, ready)
 })
 
 t.test('MySQL over TLS: a restart reconnects over TLS; a certificate for another host fails closed', async (t) => {
