@@ -23,6 +23,8 @@ export interface GatewayMetrics {
   mappingStaleServed: Counter<'kind'>
   cacheStoreErrors: Counter
   bankClientSecretExpiry: Gauge<'client_id' | 'bank_id'>
+  rateLimited: Counter<'policy'>
+  rateLimitFallback: Counter
 }
 
 /** Metrics live on an injected registry, so two gateways in one process (tests) never collide. */
@@ -68,7 +70,9 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
       help: 'When each registered bank client\'s secret expires (unix seconds)',
       labelNames: ['client_id', 'bank_id'],
       registers: [registry]
-    })
+    }),
+    rateLimited: counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED, by the policy that refused', ['policy']),
+    rateLimitFallback: counter('rate_limit_fallback_total', 'Requests counted by this pod alone (limit / replicas) while the shared store failed', [])
   }
 
   function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {

@@ -18,6 +18,8 @@ import { watchClientSecrets } from './mappings/secret-expiry.js'
 import { failureReason } from './failure-reason.js'
 import { loadAssertionKeys } from './assertion-keys.js'
 import { createAssertionSigner, type AssertionSigner } from './domain/assertion.js'
+import { compilePolicies, type RateLimitPlan } from './domain/rate-limit-policies.js'
+import { createRateLimiter, type RateLimiter } from './rate-limiter.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -37,6 +39,9 @@ export interface Resources {
   decider: Decider
   /** Signs the identity assertion (CONTRACT.md §11); undefined when no key is configured. */
   assertion: AssertionSigner | undefined
+  /** The rate-limit policies by route (CONTRACT.md §12), and the limiter that counts them. */
+  rateLimits: RateLimitPlan
+  limiter: RateLimiter
   close (): Promise<void>
 }
 
@@ -171,6 +176,15 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const probe = setInterval(() => { void probeMappings() }, DEPENDENCY_PROBE_MS)
   probe.unref()
   const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
+  const rateLimits = compilePolicies(config.rateLimits, config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name]))
+  const limiter = createRateLimiter(sharedStore, {
+    refused: (policy) => metrics.rateLimited.inc({ policy }),
+    countedAlone: () => metrics.rateLimitFallback.inc(),
+    sharedState: (alone, err) => {
+      if (alone) logger.warn({ reason: failureReason(err), replicas: config.rateLimits.replicas }, 'rate limits: the shared store failed; this pod counts alone at limit / replicas')
+      else logger.info('rate limits: the shared store answers again; counting is shared')
+    }
+  })
 
   return {
     logger,
@@ -195,6 +209,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
       headerPrefix: config.headers.prefix
     }),
     assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, keys: assertionKeys }),
+    rateLimits,
+    limiter,
     async close () {
       clearInterval(probe)
       secrets.stop()

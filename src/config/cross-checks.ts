@@ -13,6 +13,7 @@ export function crossCheck (config: Config): string[] {
   checkSources(config, problems)
   checkMappingRules(config, problems)
   checkAssertion(config, problems)
+  checkRateLimits(config, problems)
   return problems
 }
 
@@ -156,4 +157,26 @@ function checkMappingRules (config: Config, problems: string[]): void {
   config.businessUnits.forEach((rule, i) => {
     if (rule.value !== '*' && rule.businessUnit === undefined) problems.push(`businessUnits[${i}].businessUnit: is required unless value is "*"`)
   })
+}
+
+function checkRateLimits (config: Config, problems: string[]): void {
+  const names = new Map<string, number>()
+  const routes = new Map(config.routes.map((route) => [route.name, route]))
+  config.rateLimits.policies.forEach((policy, i) => {
+    const at = `rateLimits.policies[${i}]`
+    const other = names.get(policy.name)
+    if (other !== undefined) problems.push(`${at}.name: duplicates rateLimits.policies[${other}].name "${policy.name}"`)
+    names.set(policy.name, i)
+    policy.routes?.forEach((name, j) => {
+      const route = routes.get(name)
+      if (route === undefined) problems.push(`${at}.routes[${j}]: names no route ("${name}")`)
+      // An open route has no bank, client or principal to count.
+      else if (route.auth === 'none') problems.push(`${at}.routes[${j}]: "${name}" has auth none, so there is no bank, client or principal to count`)
+    })
+  })
+  for (const [bankId, byPolicy] of Object.entries(config.rateLimits.overrides)) {
+    for (const name of Object.keys(byPolicy)) {
+      if (!names.has(name)) problems.push(`rateLimits.overrides.${bankId}.${name}: names no policy in rateLimits.policies`)
+    }
+  }
 }

@@ -143,6 +143,28 @@ const Assertion = section({
   }, strict), { default: [] })
 })
 
+/** CONTRACT.md §12: counted after every other check, in the cache store. */
+const PolicyName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+const RateLimits = section({
+  policies: Type.Array(Type.Object({
+    name: PolicyName,
+    // Default: every authenticated route.
+    routes: Type.Optional(Type.Array(NonEmpty, { minItems: 1, uniqueItems: true })),
+    key: oneOf(['bank', 'client', 'principal'] as const, { default: 'bank' }),
+    limit: Type.Integer({ minimum: 1 }),
+    windowSec: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
+    // Default: the limit.
+    burst: Type.Optional(Type.Integer({ minimum: 1 }))
+  }, strict), { default: [] }),
+  // By BankId, then by policy name.
+  overrides: Type.Record(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^,\\s]+$' }), Type.Record(PolicyName, Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+    burst: Type.Optional(Type.Integer({ minimum: 1 }))
+  }, { ...strict, minProperties: 1 }), { additionalProperties: false }), { default: {}, additionalProperties: false }),
+  headers: Type.Boolean({ default: true }),
+  replicas: Type.Integer({ minimum: 1, default: 1 })
+})
+
 const Route = Type.Object({
   name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
   prefix: Type.String({ minLength: 1 }),
@@ -172,6 +194,7 @@ export const ConfigSchema = Type.Object({
   headers: Headers,
   cors: Cors,
   assertion: Assertion,
+  rateLimits: RateLimits,
   routes: Type.Array(Route, { minItems: 1 })
 }, strict)
 

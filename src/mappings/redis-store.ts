@@ -3,6 +3,8 @@ import { failureReason, isTimeout } from '../failure-reason.js'
 import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings, type RedisTopology } from './redis-client.js'
 import { diagnoseTls } from './backend-tls.js'
 import type { SharedStore } from './shared-store.js'
+import { GCRA_SCRIPT } from './rate-limit-script.js'
+import type { GcraOutcome } from '../domain/gcra.js'
 
 export interface RedisStoreOptions extends RedisSettings {
   onError?: (err: Error) => void
@@ -23,6 +25,14 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
   // A cluster reports a node's failure as `node error`, its own as `error`.
   client.on('node error', (err: Error) => { lastError = err; report(err) })
   client.on('ready', () => { lastError = undefined })
+  // ioredis sends the script itself (EVAL, which loads it) once per connection, EVALSHA after that,
+  // and EVAL again if a server answers NOSCRIPT (restarted, or a new primary).
+  client.defineCommand('gcraAdmit', { lua: GCRA_SCRIPT })
+  const gcraAdmit = (client as unknown as { gcraAdmit: (...args: Array<string | number>) => Promise<number[]> }).gcraAdmit.bind(client)
+  const loadScript = async (): Promise<string[]> => {
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client]
+    return await Promise.all(nodes.map(async (node) => await node.script('LOAD', GCRA_SCRIPT) as string))
+  }
   const notConnected = (): Error => new Error(`Redis ${describeRedisAddress(options.topology)}: ${lastError === undefined ? 'not connected' : failureReason(lastError)}`, { cause: lastError })
 
   async function scanAndDelete (node: RedisConnection): Promise<number> {
@@ -65,6 +75,16 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       void subscriber.subscribe(channel).catch(report)
       subscriber.on('message', (from: string, key: string) => { if (from === channel) listener(key) })
     },
+    async admit (keys, rules) {
+      const args: Array<string | number> = [keys.length]
+      for (const key of keys) args.push(options.keyPrefix + key)
+      for (const rule of rules) args.push(rule.intervalUs, rule.capacityUs)
+      return outcomeOf(await gcraAdmit(...args), keys.length)
+    },
+    async prepareCounting () {
+      const shas = await loadScript()
+      return `counting script loaded on ${shas.length === 1 ? 'the primary' : `${shas.length} primaries`} (sha1 ${shas[0]?.slice(0, 12) ?? '?'})`
+    },
     async ping () {
       if (client.status !== 'ready') throw notConnected()
       return await describeRedis(client, options)
@@ -95,6 +115,16 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       subscriber?.disconnect()
     }
   }
+}
+
+function outcomeOf (reply: number[], count: number): GcraOutcome {
+  const remaining: number[] = []
+  const waitUs: number[] = []
+  for (let i = 0; i < count; i++) {
+    remaining.push(Number(reply[1 + 2 * i]))
+    waitUs.push(Number(reply[2 + 2 * i]))
+  }
+  return { admitted: reply[0] === 1, remaining, waitUs }
 }
 
 async function primariesConnected (cluster: Cluster, timeoutMs: number): Promise<void> {

@@ -1,3 +1,6 @@
+import { createLocalCounters, type GcraOutcome, type GcraRule } from '../domain/gcra.js'
+import type { MaybePromise } from '../domain/maybe-promise.js'
+
 /**
  * The shared cache behind the per-process layer (`cache.store`). Values are JSON text with a
  * physical lifetime; freshness is decided by the caller from the stored timestamp, so an
@@ -15,6 +18,13 @@ export interface SharedStore {
    */
   publishPurge (key: string): Promise<number>
   onPurge (listener: (key: string) => void): void
+  /**
+   * Counts one request against GCRA counters (CONTRACT.md §12), every key in one Redis Cluster
+   * slot: one atomic operation, admitted by all rules or counted by none.
+   */
+  admit (keys: readonly string[], rules: readonly GcraRule[]): MaybePromise<GcraOutcome>
+  /** Readies counting (Redis: the script loaded on every primary); resolves to what `check` prints. */
+  prepareCounting (): Promise<string>
   /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
   ping (): Promise<string>
   /**
@@ -29,6 +39,7 @@ export interface SharedStore {
 export function createMemoryStore (now: () => number = Date.now): SharedStore {
   const entries = new Map<string, { value: string, until: number }>()
   const listeners: Array<(key: string) => void> = []
+  const counters = createLocalCounters()
   return {
     kind: 'memory',
     async get (key) {
@@ -49,6 +60,8 @@ export function createMemoryStore (now: () => number = Date.now): SharedStore {
       return listeners.length
     },
     onPurge (listener) { listeners.push(listener) },
+    admit (keys, rules) { return counters.decide(keys, rules) },
+    async prepareCounting () { return 'counted in this process' },
     async ping () { return 'memory' },
     async ready () {},
     async close () { entries.clear() }

@@ -12,6 +12,8 @@ import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
 import { routePatterns } from '../domain/route-match.js'
 import { bearerTokenOf, type Decision } from '../domain/decision.js'
+import { principalOf, type RoutePolicies } from '../domain/rate-limit-policies.js'
+import type { RateLimiter } from '../rate-limiter.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,7 +36,7 @@ export interface ProxyRoutesOptions {
  * case-insensitive (see app.ts).
  */
 export default async function proxyRoutes (app: FastifyInstance, { config, resources }: ProxyRoutesOptions): Promise<void> {
-  const { decider, assertion: signer } = resources
+  const { decider, assertion: signer, limiter } = resources
   const assertionHeader = `${config.headers.prefix.toLowerCase()}assertion`
   app.decorateRequest('decision', null)
   app.decorateRequest('assertion', null)
@@ -62,9 +64,14 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         const { api, roles } = route
         const audience = route.assertion === false ? undefined : route.assertion?.audience ?? route.name
         const assert = signer !== undefined && audience !== undefined ? (decision: Decision) => signer.assertionFor(decision, audience) : undefined
+        const limits = resources.rateLimits.forRoute(route.name)
+        const admit = limits === undefined ? undefined : admitter(limits, limiter)
         scope.addHook('preHandler', async function decide (request) {
+          if (limits?.baseHeaders !== undefined) request.answerHeaders = limits.baseHeaders
           const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
           request.decision = decision
+          // Counted last (CONTRACT.md §12): only a request every other check let through.
+          if (admit !== undefined) await admit(request, decision)
           if (assert !== undefined) request.assertion = assert(decision)
         })
       }
@@ -75,6 +82,18 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
       // The published types split `websocket` into two unions; the runtime takes a boolean.
       await scope.register(httpProxy, proxyOptions(route, pool, forward, upstreamHeaders) as FastifyHttpProxyOptions & { websocket?: false })
     })
+  }
+}
+
+/** The route's rate limits: the answer's fields set, and RATE_LIMITED thrown when a policy refuses. */
+function admitter (limits: RoutePolicies, limiter: RateLimiter) {
+  return async function admit (request: FastifyRequest, decision: Decision): Promise<void> {
+    // A proxied route always has an active bank (requireActiveBank).
+    const verdict = await limiter.admit(limits, principalOf(decision.bank.activeBankId!, decision.token))
+    request.answerHeaders = verdict.headers
+    if (!verdict.admitted) {
+      throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${verdict.refusedBy.map((name) => `"${name}"`).join(', ')}; retry after ${verdict.headers['retry-after'] ?? '1'} s`)
+    }
   }
 }
 

@@ -9,6 +9,10 @@ declare module 'fastify' {
     /** The gateway's own response headers for this request (see below). */
     gatewayHeaders: (request: FastifyRequest) => Record<string, string>
   }
+  interface FastifyRequest {
+    /** Headers a route's step adds to this request's answer (rate-limit fields, CONTRACT.md §12), or null. */
+    answerHeaders: Readonly<Record<string, string>> | null
+  }
 }
 
 export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
@@ -20,6 +24,7 @@ export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
  * - `x-request-id` (CONTRACT.md §6), so a caller can quote it;
  * - for a listed Management UI origin, the CORS answer headers (§8), credentials included, and
  *   `Vary: Origin` for caches; any other origin gets none, so the browser refuses;
+ * - what a route's step set for this answer (`answerHeaders`: the rate-limit fields of §12);
  * - `connection: close` once draining, so the client takes its next request elsewhere (§9).
  */
 export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: readonly string[], health: Health }): GatewayHeaders {
@@ -33,6 +38,7 @@ export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: re
       headers['access-control-expose-headers'] = 'x-request-id, www-authenticate'
       headers.vary = 'Origin'
     }
+    if (request.answerHeaders !== null) Object.assign(headers, request.answerHeaders)
     if (health.draining) headers.connection = 'close'
     return headers
   }
@@ -49,6 +55,7 @@ function applyOnSend (gatewayHeaders: GatewayHeaders) {
 async function responseHeaders (app: FastifyInstance, { config, health }: { config: Readonly<Config>, health: Health }): Promise<void> {
   const gatewayHeaders = createGatewayHeaders({ corsOrigins: config.cors.origins, health })
   app.decorate('gatewayHeaders', gatewayHeaders)
+  app.decorateRequest('answerHeaders', null)
   app.addHook('onSend', applyOnSend(gatewayHeaders))
 }
 
