@@ -52,6 +52,12 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
+    if (resources.rateLimits.policies.length > 0) {
+      // The policies as compiled, and (Redis) the counting script loaded: an ACL without EVALSHA fails here, not on traffic.
+      const policies = config.rateLimits.policies.map((p) => `${p.name} on ${p.routes?.join(', ') ?? 'every authenticated route'} (${p.key}, ${p.limit} per ${p.windowSec} s, burst ${p.burst ?? p.limit})`).join('; ')
+      const counting = await resources.sharedStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
+      report(counting.ok, 'rate limits', counting.ok ? `${policies}; ${counting.why}` : `${counting.why} (policies: ${policies})`, { backend: true })
+    }
     if (resources.assertion !== undefined) {
       const [signing, ...others] = config.assertion.keys
       report(true, 'assertion', `ES256, kid ${signing?.kid ?? '?'} signs${others.length > 0 ? `, ${others.map((k) => k.kid).join(', ')} published too` : ''}`, { backend: true })

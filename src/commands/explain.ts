@@ -8,6 +8,7 @@ import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
 import { claimsOf } from '../domain/assertion.js'
+import { principalOf } from '../domain/rate-limit-policies.js'
 import { UsageError } from './usage.js'
 
 /**
@@ -95,7 +96,10 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     // What the route's signed assertion would say; explain never signs one (CONTRACT.md §11).
     const audience = route === undefined || route.assertion === false || resources.assertion === undefined ? undefined : route.assertion?.audience ?? route.name
     const assertion = audience === undefined ? {} : { assertion: { header: `${config.headers.prefix.toLowerCase()}assertion`, claims: claimsOf(decision, config.assertion.issuer, audience) } }
-    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...assertion })
+    // The policies that would count the request (§12); explain counts nothing.
+    const limits = route === undefined ? undefined : resources.rateLimits.forRoute(route.name)
+    const rateLimits = limits === undefined || decision.bank.activeBankId === null ? {} : { rateLimits: limits.describe(principalOf(decision.bank.activeBankId, decision.token)) }
+    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...assertion, ...rateLimits })
   } catch (err) {
     return deny(err)
   } finally {

@@ -1,5 +1,6 @@
 import { isPlainPrefix } from '../domain/paths.js'
 import type { SchemaConfig as Config } from './schema.js'
+import { keyPath } from './validation.js'
 
 /**
  * Rules one JSON schema cannot say: references between sections and values that must parse.
@@ -176,7 +177,7 @@ function checkRateLimits (config: Config, problems: string[]): void {
   })
   for (const [bankId, byPolicy] of Object.entries(config.rateLimits.overrides)) {
     for (const name of Object.keys(byPolicy)) {
-      if (!names.has(name)) problems.push(`rateLimits.overrides.${bankId}.${name}: names no policy in rateLimits.policies`)
+      if (!names.has(name)) problems.push(`${keyPath(keyPath('rateLimits.overrides', bankId), name)}: names no policy in rateLimits.policies`)
     }
   }
 }

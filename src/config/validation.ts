@@ -34,6 +34,8 @@ function formatAjvError (error: ErrorObject): string {
       return `${join(path, String(error.params.missingProperty))}: is required`
     case 'anyOf':
       return `${path || '(root)'}: must be one of the allowed forms`
+    case 'minProperties':
+      return `${path || '(root)'}: must not be empty`
     case 'enum':
       return `${path || '(root)'}: must be one of ${(error.params.allowedValues as string[]).join(', ')}`
     default:
@@ -42,8 +44,12 @@ function formatAjvError (error: ErrorObject): string {
 }
 
 function jsonPointerToPath (pointer: string): string {
-  return pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((path, part) => /^\d+$/.test(part) ? `${path}[${part}]` : join(path, part), '')
+  return pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~')).reduce(keyPath, '')
+}
+
+/** `path.key`, or `path[n]` for a number: how every problem names a place (a numeric map key too). */
+export function keyPath (path: string, key: string): string {
+  return /^\d+$/.test(key) ? `${path}[${key}]` : join(path, key)
 }
 
 function join (path: string, key: string): string {

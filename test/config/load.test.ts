@@ -156,3 +156,49 @@ t.test('a YAML syntax error names the file, line and column', async (t) => {
   const err = (() => { try { loadConfigFile(join(dir, 'bad.yaml'), {}) } catch (e) { return e } })()
   t.match(err, { problems: [`(file): ${join(dir, 'bad.yaml')}:3:3: Map keys must be unique`] })
 })
+
+t.test('rate limits: §12\'s example is accepted with its defaults; every reference is checked', async (t) => {
+  const apis = { management: { clientId: GUID } }
+  const routes = [{ name: 'meetings', prefix: '/api/meetings', upstream: 'http://127.0.0.1:1', api: 'management' }, ROUTE]
+  const config = parseConfig({
+    apis,
+    routes,
+    rateLimits: {
+      policies: [{ name: 'bank-api', routes: ['meetings'], key: 'bank', limit: 600, windowSec: 60, burst: 100 }, { name: 'per-user', key: 'principal', limit: 10 }],
+      overrides: { 1001: { 'bank-api': { limit: 1200 } } },
+      headers: true,
+      replicas: 2
+    }
+  }, { env: {} })
+  t.match(config.rateLimits.policies[1], { key: 'principal', windowSec: 60 })
+  t.equal(config.rateLimits.policies[1]?.burst, undefined, 'burst: the limit, at compile time')
+  t.match(parseConfig({ routes: [ROUTE] }, { env: {} }).rateLimits, { policies: [], overrides: {}, headers: true, replicas: 1 }, 'no policies by default')
+
+  const problems = problemsOf({
+    apis,
+    routes,
+    rateLimits: {
+      policies: [
+        { name: 'a', routes: ['meetings', 'nope', 'r'], limit: 5 },
+        { name: 'a', limit: 0, key: 'tenant' },
+        { name: 'with space', limit: 1 }
+      ],
+      overrides: { 1001: { b: { limit: 3 }, a: {} }, 'bad id': { a: { limit: 1 } } },
+      replicas: 0
+    }
+  })
+  t.same(problems.sort(), [
+    'rateLimits.overrides[1001].a: must not be empty',
+    'rateLimits.overrides.bad id: unknown key',
+    'rateLimits.policies[1].key: must be one of bank, client, principal',
+    'rateLimits.policies[1].limit: must be >= 1',
+    'rateLimits.policies[2].name: must match pattern "^[A-Za-z0-9._-]+$"',
+    'rateLimits.replicas: must be >= 1'
+  ].sort())
+  t.same(problemsOf({ apis, routes, rateLimits: { policies: [{ name: 'a', routes: ['meetings', 'nope', 'r'], limit: 5 }, { name: 'a', limit: 1 }], overrides: { 1001: { b: { limit: 3 } } } } }).sort(), [
+    'rateLimits.overrides[1001].b: names no policy in rateLimits.policies',
+    'rateLimits.policies[0].routes[1]: names no route ("nope")',
+    'rateLimits.policies[0].routes[2]: "r" has auth none, so there is no bank, client or principal to count',
+    'rateLimits.policies[1].name: duplicates rateLimits.policies[0].name "a"'
+  ])
+})

@@ -4,6 +4,7 @@ import { parseList } from 'structured-headers'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { startTestGateway, untilReady, type TestGateway } from '../helpers/gateway.js'
 import { startRedis } from '../helpers/services.js'
+import { startCluster } from '../helpers/redis-topologies.js'
 import { eventually } from '../helpers/eventually.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, MULTI_BANK_TENANT, startIssuer } from '../helpers/issuer.js'
 import type { LocalIssuer } from '../../src/demo/local-issuer.js'
@@ -19,13 +20,13 @@ interface Setup {
   tokenB: string
 }
 
-async function setup (t: Test, rateLimits: Record<string, unknown>, { count = 2, store = 'redis' }: { count?: number, store?: 'redis' | 'memory' } = {}): Promise<Setup> {
+async function setup (t: Test, rateLimits: Record<string, unknown>, { count = 2, store = 'redis', redisConfig }: { count?: number, store?: 'redis' | 'memory', redisConfig?: Record<string, unknown> } = {}): Promise<Setup> {
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
   const redis = await startRedis(t)
   const raw = {
     ...authConfig(issuer, upstream.url),
-    cache: store === 'redis' ? { store: 'redis', redis: { url: redis.url } } : { store: 'memory' },
+    cache: store === 'redis' ? { store: 'redis', redis: redisConfig ?? { url: redis.url } } : { store: 'memory' },
     rateLimits
   }
   const gateways: TestGateway[] = []
@@ -90,7 +91,10 @@ t.test('100 a minute for bank A across two gateways: 100–102 admitted, the res
   t.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${retryAfter} is whole seconds, at least 1`)
   t.match(JSON.parse(refused.body), { code: 'RATE_LIMITED', status: 429, detail: /"bank-api"; retry after \d+ s/ })
   // Honest: a request sent once the advertised time has passed is admitted.
-  const wait = Number((await call(gateways[1]!, tokenA)).headers.get('retry-after'))
+  let latest = await call(gateways[1]!, tokenA)
+  // Time has passed since the burst: spend what refilled meanwhile, until refused.
+  while (latest.status === 200) latest = await call(gateways[1]!, tokenA)
+  const wait = Number(latest.headers.get('retry-after'))
   await new Promise((resolve) => setTimeout(resolve, wait * 1000))
   t.equal((await call(gateways[1]!, tokenA)).status, 200, `admitted after Retry-After (${wait} s)`)
 
@@ -224,6 +228,23 @@ t.test('Redis that stops answering (SIGSTOP): commands time out, the pod counts 
   const back = await eventually(async () => await call(gateways[0]!, tokenA), (res) => res.status === 200, 10_000)
   t.equal(back.status, 200, 'shared again: Redis still had 1 of 10 used')
 })
+
+t.test('Redis Cluster: a request\'s counters share its bank\'s slot, so several policies count in one script', async (t) => {
+  const cluster = await startCluster(t)
+  const { gateways, tokenA, tokenB, issuer } = await setup(t, {
+    policies: [{ ...POLICY, limit: 3, windowSec: 3600 }, { name: 'per-user', key: 'principal', limit: 2, windowSec: 3600 }]
+  }, { redisConfig: { cluster: { nodes: cluster.nodes.slice(0, 1) } } })
+  t.same(statuses(await burst(gateways, 3, tokenA)), { 200: 2, 429: 1 }, 'one user: the per-user policy refuses the third')
+  const colleague = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Employee'] } })
+  t.same(statuses(await burst(gateways, 2, colleague)), { 200: 1, 429: 1 }, 'a colleague: the bank\'s third request is the last')
+  for (const bank of ['2001', '2002']) t.same(statuses(await burst(gateways, 3, tokenB, bank)), { 200: 2, 429: 1 }, `bank ${bank} counts apart`)
+  const slots = new Set(['1001', '2001', '2002'].map((bank) => redisCliCluster(cluster.nodes[0]!, 'CLUSTER', 'KEYSLOT', `bookme:gw:rl:{${bank}}:x`).trim()))
+  t.equal(slots.size, 3, 'three banks, three slots: spread over the cluster')
+})
+
+function redisCliCluster (node: string, ...args: string[]): string {
+  return redisCli(Number(node.slice(node.lastIndexOf(':') + 1)), ...args)
+}
 
 function redisCli (port: number, ...args: string[]): string {
   return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout
