@@ -4,7 +4,7 @@ import { createRedisConnection, describeRedis, describeRedisAddress, type RedisC
 import { diagnoseTls } from './backend-tls.js'
 import type { SharedStore } from './shared-store.js'
 import { GCRA_SCRIPT } from './rate-limit-script.js'
-import type { GcraOutcome } from '../domain/gcra.js'
+import { createCountingBatches, hashTagOf } from './counting-batches.js'
 
 export interface RedisStoreOptions extends RedisSettings {
   onError?: (err: Error) => void
@@ -29,6 +29,9 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
   // and EVAL again if a server answers NOSCRIPT (restarted, or a new primary).
   client.defineCommand('gcraAdmit', { lua: GCRA_SCRIPT })
   const gcraAdmit = (client as unknown as { gcraAdmit: (...args: Array<string | number>) => Promise<number[]> }).gcraAdmit.bind(client)
+  // A cluster's script may only touch one slot: batches per hash tag there, one batch elsewhere.
+  const admitBatched = createCountingBatches(async (keys, args) => await gcraAdmit(keys.length, ...keys, ...args),
+    client instanceof Cluster ? hashTagOf : () => '')
   const loadScript = async (): Promise<string[]> => {
     const nodes = client instanceof Cluster ? client.nodes('master') : [client]
     return await Promise.all(nodes.map(async (node) => await node.script('LOAD', GCRA_SCRIPT) as string))
@@ -75,11 +78,10 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       void subscriber.subscribe(channel).catch(report)
       subscriber.on('message', (from: string, key: string) => { if (from === channel) listener(key) })
     },
-    async admit (keys, rules) {
-      const args: Array<string | number> = [keys.length]
-      for (const key of keys) args.push(options.keyPrefix + key)
-      for (const rule of rules) args.push(rule.intervalUs, rule.capacityUs)
-      return outcomeOf(await gcraAdmit(...args), keys.length)
+    admit (keys, rules) {
+      const prefixed: string[] = []
+      for (const key of keys) prefixed.push(options.keyPrefix + key)
+      return admitBatched(prefixed, rules)
     },
     async prepareCounting () {
       const shas = await loadScript()
@@ -115,16 +117,6 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       subscriber?.disconnect()
     }
   }
-}
-
-function outcomeOf (reply: number[], count: number): GcraOutcome {
-  const remaining: number[] = []
-  const waitUs: number[] = []
-  for (let i = 0; i < count; i++) {
-    remaining.push(Number(reply[1 + 2 * i]))
-    waitUs.push(Number(reply[2 + 2 * i]))
-  }
-  return { admitted: reply[0] === 1, remaining, waitUs }
 }
 
 async function primariesConnected (cluster: Cluster, timeoutMs: number): Promise<void> {

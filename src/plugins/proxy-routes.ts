@@ -12,7 +12,8 @@ import { forwardToUpstream } from '../upstream/forward.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
 import { routePatterns } from '../domain/route-match.js'
 import { bearerTokenOf, type Decision } from '../domain/decision.js'
-import { principalOf, type RoutePolicies } from '../domain/rate-limit-policies.js'
+import { principalOf, type RoutePolicies, type Verdict } from '../domain/rate-limit-policies.js'
+import type { MaybePromise } from '../domain/maybe-promise.js'
 import type { RateLimiter } from '../rate-limiter.js'
 
 declare module 'fastify' {
@@ -71,7 +72,10 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
           const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
           request.decision = decision
           // Counted last (CONTRACT.md §12): only a request every other check let through.
-          if (admit !== undefined) await admit(request, decision)
+          if (admit !== undefined) {
+            const admitted = admit(request, decision)
+            if (admitted !== undefined) await admitted
+          }
           if (assert !== undefined) request.assertion = assert(decision)
         })
       }
@@ -85,15 +89,22 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
   }
 }
 
-/** The route's rate limits: the answer's fields set, and RATE_LIMITED thrown when a policy refuses. */
+/**
+ * The route's rate limits: the answer's fields set, and RATE_LIMITED thrown when a policy
+ * refuses. Not an async function: the memory store answers at once, and Redis's answer is
+ * awaited once, by the hook.
+ */
 function admitter (limits: RoutePolicies, limiter: RateLimiter) {
-  return async function admit (request: FastifyRequest, decision: Decision): Promise<void> {
-    // A proxied route always has an active bank (requireActiveBank).
-    const verdict = await limiter.admit(limits, principalOf(decision.bank.activeBankId!, decision.token))
+  const apply = (request: FastifyRequest, verdict: Verdict): void => {
     request.answerHeaders = verdict.headers
     if (!verdict.admitted) {
       throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${verdict.refusedBy.map((name) => `"${name}"`).join(', ')}; retry after ${verdict.headers['retry-after'] ?? '1'} s`)
     }
+  }
+  return function admit (request: FastifyRequest, decision: Decision): MaybePromise<void> {
+    // A proxied route always has an active bank (requireActiveBank).
+    const verdict = limiter.admit(limits, principalOf(decision.bank.activeBankId ?? '', decision.token))
+    return verdict instanceof Promise ? verdict.then((answer) => { apply(request, answer) }) : apply(request, verdict)
   }
 }
 

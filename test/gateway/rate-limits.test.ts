@@ -126,10 +126,11 @@ t.test('500 concurrent requests against a limit of 100 admit exactly 100', async
   const answers = await burst(gateways, 500, tokenA)
   t.same(statuses(answers), { 200: 100, 429: 400 })
   t.equal(upstreamCount(upstream, '1001'), 100)
-  // One atomic operation per request: EVALSHA, with EVAL only to load the script once.
+  // Atomic per request, in scripts: EVALSHA, with EVAL only to load the script once per connection;
+  // requests arriving together share one call.
   const stats = redisCli(redis.port, 'INFO', 'commandstats')
   const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
-  t.equal(calls('evalsha') + calls('eval'), 500, 'one script call per request')
+  t.ok(calls('evalsha') + calls('eval') <= 500, `${calls('evalsha') + calls('eval')} script calls for 500 requests`)
   t.equal(calls('eval'), 2, 'the script itself sent once per gateway connection, EVALSHA after that')
   const key = redisCli(redis.port, 'KEYS', '*rl:*').trim()
   t.equal(key, 'bookme:gw:rl:{1001}:bank-api', 'one counter, in the bank\'s hash slot')
