@@ -135,7 +135,10 @@ let redis: Promise<string> | undefined
 export function benchRedis (): Promise<string> {
   redis ??= (async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    // Beside the origin and the load generator (CPU 1), not on the target's core: in production Redis is another machine.
+    const args = ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', '1', ...args] : args
+    const child = spawn(command!, rest, { stdio: 'ignore' })
     process.on('exit', () => child.kill('SIGKILL'))
     await new Promise((resolve) => setTimeout(resolve, 300))
     return `redis://127.0.0.1:${port}`
@@ -190,6 +193,8 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
   return { ...started, requests }
 }
 
+const RATE_LIMIT = 'rateLimits: { policies: [{ name: bench, key: bank, limit: 1000000000, windowSec: 60 }] }'
+
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // Every target gets the same request stream (1,000 tokens across 50 tenants): the open ones
   // just forward the header, so all send identical bytes through autocannon's same code path.
@@ -213,6 +218,9 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
     const { url, caFile } = await benchRedisTls()
     return await startAuthGateway(origin, [], [`cache: { store: redis, localTtlSec: 0, redis: { url: "${url}", tls: { caFile: "${caFile}" } } }`])
   },
+  // A rate-limit policy on every request (CONTRACT.md §12), so high that nothing is refused: what counting costs.
+  'gateway-auth-redis-ratelimit': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT]),
+  'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
 }

@@ -68,7 +68,6 @@ function connectionOptions (settings: RedisSettings, subscriber: boolean): Redis
     retryStrategy: backoff,
     enableReadyCheck: true,
     lazyConnect: false,
-    ...(process.env.TMP_AUTOPIPE === '1' ? { enableAutoPipelining: true } : {}),
     ...optional('username', settings.username),
     ...optional('password', settings.password),
     ...(settings.tls.mode === 'disabled' ? {} : { tls: nodeTlsOptions(settings.tls) })

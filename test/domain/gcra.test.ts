@@ -55,3 +55,11 @@ t.test('local counters forget idle keys', async (t) => {
   t.ok(counters.size < 3000, `idle keys swept (${counters.size} left)`)
   t.same(counters.decide(['fresh0'], [rule]).admitted, false, 'live keys kept')
 })
+
+t.test('Redis Cluster hash tags, as Redis reads them', async (t) => {
+  const { hashTagOf } = await import('../../src/mappings/counting-batches.js')
+  t.equal(hashTagOf('bookme:gw:rl:{1001}:bank-api'), '1001')
+  t.equal(hashTagOf('bookme:{gw}:rl:{1001}:x'), 'gw', 'the first tag wins: a prefix with braces puts every key in one slot')
+  t.equal(hashTagOf('a{}b{c}'), 'a{}b{c}', 'an empty tag: the whole key')
+  t.equal(hashTagOf('a{b'), 'a{b')
+})
