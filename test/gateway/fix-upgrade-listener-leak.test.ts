@@ -48,7 +48,10 @@ t.test(`${REQUESTS} requests naming Upgrade on one connection, then its close, l
     latencies.push(performance.now() - started)
   }
   const slowest = Math.max(...latencies)
-  t.ok(slowest < 50, `the admin port answered every probe within 50 ms (slowest ${slowest.toFixed(1)} ms of ${latencies.length})`)
+  // The leak stalled both ports: 50,000 listeners removed one by one, each removal a scan of the
+  // rest (quadratic). A healthy probe beside the suite's other heavy files on two cores was seen
+  // at up to 79 ms; a quadratic stall over 50,000 is far beyond the bound.
+  t.ok(slowest < 500, `the admin port answered every probe within 500 ms (slowest ${slowest.toFixed(1)} ms of ${latencies.length})`)
   const proxied = await fetch(`${gw.proxyUrl}/open`)
   t.equal(proxied.status, 200, 'the proxy port still serves')
 })
