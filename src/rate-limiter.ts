@@ -1,5 +1,5 @@
 import type { SharedStore } from './mappings/shared-store.js'
-import { createLocalCounters } from './domain/gcra.js'
+import { createLocalCounters, type GcraOutcome } from './domain/gcra.js'
 import { thenMaybe, type MaybePromise } from './domain/maybe-promise.js'
 import type { Count, Principal, RoutePolicies, Verdict } from './domain/rate-limit-policies.js'
 
@@ -31,7 +31,7 @@ export function createRateLimiter (store: SharedStore, events: RateLimiterEvents
   let retryAt = 0
   let probing = false
 
-  const judged = (route: RoutePolicies, count: Count, outcome: Parameters<RoutePolicies['verdict']>[1]): Verdict => {
+  const judged = (route: RoutePolicies, count: Count, outcome: GcraOutcome): Verdict => {
     const verdict = route.verdict(count, outcome)
     for (const policy of verdict.refusedBy) events.refused(policy)
     return verdict

@@ -54,7 +54,7 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     report(cache.ok, 'cache', cache.why, { backend: true })
     if (resources.rateLimits.policies.length > 0) {
       // The policies as compiled, and (Redis) the counting script loaded: an ACL without EVALSHA fails here, not on traffic.
-      const policies = config.rateLimits.policies.map((p) => `${p.name} on ${p.routes?.join(', ') ?? 'every authenticated route'} (${p.key}, ${p.limit} per ${p.windowSec} s, burst ${p.burst ?? p.limit})`).join('; ')
+      const policies = resources.rateLimits.policies.map(({ name, routes, key, base }) => `${name} on ${routes?.join(', ') ?? 'every authenticated route'} (${key}, ${base.limit} per ${base.windowSec} s, burst ${base.burst})`).join('; ')
       const counting = await resources.sharedStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
       report(counting.ok, 'rate limits', counting.ok ? `${policies}; ${counting.why}` : `${counting.why} (policies: ${policies})`, { backend: true })
     }

@@ -37,6 +37,8 @@ export interface Allowance {
 
 export interface CompiledPolicy {
   readonly name: string
+  /** The routes it names; undefined: every authenticated route. */
+  readonly routes: readonly string[] | undefined
   readonly key: PartitionKind
   readonly base: Allowance
   /** By BankId. */
@@ -122,11 +124,11 @@ export function compilePolicies (settings: RateLimitSettings, authenticatedRoute
       const scaled = override.burst ?? Math.max(1, Math.ceil(burst * limit / policy.limit))
       overrides.set(bankId, allowance(policy.name, limit, policy.windowSec, scaled, settings.replicas))
     }
-    return { name: policy.name, key: policy.key, base: allowance(policy.name, policy.limit, policy.windowSec, burst, settings.replicas), overrides }
+    return { name: policy.name, routes: policy.routes, key: policy.key, base: allowance(policy.name, policy.limit, policy.windowSec, burst, settings.replicas), overrides }
   })
   const byRoute = new Map<string, RoutePolicies>()
   for (const route of authenticatedRoutes) {
-    const covering = policies.filter((p, i) => settings.policies[i]!.routes?.includes(route) ?? true)
+    const covering = policies.filter((p) => p.routes?.includes(route) ?? true)
     if (covering.length > 0) byRoute.set(route, routePolicies(covering, settings.headers))
   }
   return { forRoute: (route) => byRoute.get(route), policies }
@@ -134,24 +136,25 @@ export function compilePolicies (settings: RateLimitSettings, authenticatedRoute
 
 function routePolicies (policies: readonly CompiledPolicy[], headers: boolean): RoutePolicies {
   const baseHeaders = headers ? { 'ratelimit-policy': policies.map((p) => p.base.field).join(', ') } : undefined
+  const count = (principal: Principal): Count => {
+    const allowances = policies.map((p) => p.overrides.get(principal.bankId) ?? p.base)
+    return {
+      policies,
+      allowances,
+      keys: policies.map((p) => counterKey(p, principal)),
+      rules: allowances.map((a) => a.rule),
+      fallbackRules: allowances.map((a) => a.fallbackRule)
+    }
+  }
   return {
     policies,
     baseHeaders,
-    count (principal) {
-      const allowances = policies.map((p) => p.overrides.get(principal.bankId) ?? p.base)
-      return {
-        policies,
-        allowances,
-        keys: policies.map((p) => counterKey(p, principal)),
-        rules: allowances.map((a) => a.rule),
-        fallbackRules: allowances.map((a) => a.fallbackRule)
-      }
-    },
+    count,
     describe (principal) {
-      return policies.map((p) => {
-        const override = p.overrides.get(principal.bankId)
-        const { limit, windowSec, burst } = override ?? p.base
-        return { policy: p.name, key: p.key, partition: counterKey(p, principal), limit, windowSec, burst, override: override !== undefined }
+      const { allowances, keys } = count(principal)
+      return policies.map((p, i) => {
+        const { limit, windowSec, burst } = allowances[i]!
+        return { policy: p.name, key: p.key, partition: keys[i]!, limit, windowSec, burst, override: allowances[i] !== p.base }
       })
     },
     verdict (count, outcome) {

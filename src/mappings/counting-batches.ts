@@ -7,7 +7,8 @@ import type { GcraOutcome, GcraRule } from '../domain/gcra.js'
  * Measured on the side-by-side benchmark: per-request calls cost a third of a proxied request's
  * CPU, mostly ioredis's per-command work and its timer (bench/README.md).
  */
-export type SendBatch = (keys: string[], args: Array<string | number>) => Promise<number[]>
+/** Sends one script call: every key, the number of requests, then each request's arguments (rate-limit-script.ts). */
+export type SendBatch = (keys: string[], requests: number, args: Array<string | number>) => Promise<number[]>
 
 interface Waiter { count: number, resolve: (outcome: GcraOutcome) => void, reject: (err: unknown) => void }
 interface Batch { keys: string[], args: Array<string | number>, waiters: Waiter[] }
@@ -20,7 +21,7 @@ export function createCountingBatches (send: SendBatch, groupOf: (key: string) =
   let scheduled = false
 
   const dispatch = (batch: Batch): void => {
-    send(batch.keys, [batch.waiters.length, ...batch.args]).then((reply) => {
+    send(batch.keys, batch.waiters.length, batch.args).then((reply) => {
       let at = 0
       for (const waiter of batch.waiters) {
         const remaining: number[] = []

@@ -28,14 +28,11 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
   // ioredis sends the script itself (EVAL, which loads it) once per connection, EVALSHA after that,
   // and EVAL again if a server answers NOSCRIPT (restarted, or a new primary).
   client.defineCommand('gcraAdmit', { lua: GCRA_SCRIPT })
-  const gcraAdmit = (client as unknown as { gcraAdmit: (...args: Array<string | number>) => Promise<number[]> }).gcraAdmit.bind(client)
+  const gcraAdmit = (client as unknown as { gcraAdmit: (...args: Array<string | number | Array<string | number>>) => Promise<number[]> }).gcraAdmit.bind(client)
   // A cluster's script may only touch one slot: batches per hash tag there, one batch elsewhere.
-  const admitBatched = createCountingBatches(async (keys, args) => await gcraAdmit(keys.length, ...keys, ...args),
+  // ioredis flattens array arguments: the batch's arrays go as they are.
+  const admitBatched = createCountingBatches(async (keys, requests, args) => await gcraAdmit(keys.length, keys, requests, args),
     client instanceof Cluster ? hashTagOf : () => '')
-  const loadScript = async (): Promise<string[]> => {
-    const nodes = client instanceof Cluster ? client.nodes('master') : [client]
-    return await Promise.all(nodes.map(async (node) => await node.script('LOAD', GCRA_SCRIPT) as string))
-  }
   const notConnected = (): Error => new Error(`Redis ${describeRedisAddress(options.topology)}: ${lastError === undefined ? 'not connected' : failureReason(lastError)}`, { cause: lastError })
 
   async function scanAndDelete (node: RedisConnection): Promise<number> {
@@ -84,7 +81,8 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       return admitBatched(prefixed, rules)
     },
     async prepareCounting () {
-      const shas = await loadScript()
+      const nodes = client instanceof Cluster ? client.nodes('master') : [client]
+      const shas = await Promise.all(nodes.map(async (node) => await node.script('LOAD', GCRA_SCRIPT) as string))
       return `counting script loaded on ${shas.length === 1 ? 'the primary' : `${shas.length} primaries`} (sha1 ${shas[0]?.slice(0, 12) ?? '?'})`
     },
     async ping () {
