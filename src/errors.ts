@@ -13,6 +13,7 @@ export const ERRORS = {
   TOKEN_ISSUER_INVALID: { status: 401, title: 'Token issuer invalid' },
   TOKEN_AUDIENCE_INVALID: { status: 401, title: 'Token audience invalid' },
   SIGNING_KEY_NOT_FOUND: { status: 401, title: 'Signing key not found' },
+  AUTH_CONTEXT_REQUIRED: { status: 401, title: 'Authentication context required' },
   PRINCIPAL_TYPE_NOT_ALLOWED: { status: 403, title: 'Principal type not allowed' },
   TENANT_NOT_MAPPED: { status: 403, title: 'Tenant not mapped' },
   CLIENT_NOT_REGISTERED: { status: 403, title: 'Client not registered' },
@@ -21,6 +22,8 @@ export const ERRORS = {
   ROLE_CLAIM_MISSING: { status: 403, title: 'Role claim missing' },
   NO_ROLE: { status: 403, title: 'No role' },
   ROLE_REQUIRED: { status: 403, title: 'Role required' },
+  GROUPS_OVERAGE: { status: 403, title: 'Groups overage' },
+  PRINCIPAL_BLOCKED: { status: 403, title: 'Principal blocked' },
   BANK_CONTEXT_REQUIRED: { status: 400, title: 'Bank context required' },
   REQUEST_INVALID: { status: 400, title: 'Request invalid' },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
@@ -28,6 +31,7 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, title: 'Rate limited' },
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   MAPPING_UNAVAILABLE: { status: 503, title: 'Mapping unavailable' },
+  GROUPS_UNAVAILABLE: { status: 503, title: 'Groups unavailable' },
   SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout' }
 } as const satisfies Record<string, { status: number, title: string }>
@@ -47,9 +51,11 @@ export class GatewayError extends Error {
   /** Extra members of the problem body (e.g. `availableBankIds`). */
   readonly extensions: Record<string, unknown> | undefined
   /** Value for `WWW-Authenticate: Bearer error="…"`, when the code calls for one. */
-  readonly bearerError: 'invalid_token' | 'insufficient_scope' | undefined
+  readonly bearerError: 'invalid_token' | 'insufficient_scope' | 'insufficient_claims' | undefined
+  /** The whole `WWW-Authenticate` value, where the code's challenge is not the generic one (§13's claims challenge). */
+  readonly challenge: string | undefined
 
-  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown } = {}) {
+  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown, challenge?: string } = {}) {
     super(detail, { cause: options.cause })
     this.name = 'GatewayError'
     this.code = code
@@ -57,11 +63,13 @@ export class GatewayError extends Error {
     this.detail = detail
     this.extensions = options.extensions
     this.bearerError = bearerErrorFor(code)
+    this.challenge = options.challenge
   }
 }
 
 function bearerErrorFor (code: ErrorCode): GatewayError['bearerError'] {
   if (code === 'ROLE_REQUIRED') return 'insufficient_scope'
+  if (code === 'AUTH_CONTEXT_REQUIRED') return 'insufficient_claims'
   if (ERRORS[code].status === 401 && code !== 'TOKEN_MISSING') return 'invalid_token'
   return undefined
 }

@@ -10,6 +10,7 @@ import { createResources } from '../resources.js'
 import { claimsOf } from '../domain/assertion.js'
 import { principalOf } from '../domain/rate-limit-policies.js'
 import { UsageError } from './usage.js'
+import { wwwAuthenticate } from '../plugins/problem-errors.js'
 
 /**
  * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
@@ -75,7 +76,9 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
   const deny = (err: unknown): number => {
     const known = isGatewayError(err) ? err : undefined
     if (!known) return answer({ decision: 'deny', status: 500, code: 'INTERNAL_ERROR', detail: (err as Error).message, headers: {} })
-    return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), headers: {} })
+    // The challenge the client would get with the answer (a claims challenge: what MSAL is handed).
+    const challenge = wwwAuthenticate(known)
+    return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), ...(challenge === undefined ? {} : { wwwAuthenticate: challenge }), headers: {} })
   }
   if (!isProxiedMethod(request.method.toUpperCase())) return deny(methodRefusal())
   if (target === null) return deny(pathRefusal())
@@ -92,14 +95,14 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     const token = request.token.replace(/^bearer\s+/i, '')
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
-    const decision = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], requireActiveBank: true })
+    const decision = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], authContext: route?.authContext, requireActiveBank: true })
     // What the route's signed assertion would say; explain never signs one (CONTRACT.md §11).
     const audience = route === undefined || route.assertion === false || resources.assertion === undefined ? undefined : route.assertion?.audience ?? route.name
     const assertion = audience === undefined ? {} : { assertion: { header: `${config.headers.prefix.toLowerCase()}assertion`, claims: claimsOf(decision, config.assertion.issuer, audience) } }
     // The policies that would count the request (§12); explain counts nothing.
     const limits = route === undefined ? undefined : resources.rateLimits.forRoute(route.name)
     const rateLimits = limits === undefined || decision.bank.activeBankId === null ? {} : { rateLimits: limits.describe(principalOf(decision.bank.activeBankId, decision.token)) }
-    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...assertion, ...rateLimits })
+    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...(route?.authContext === undefined ? {} : { authContext: route.authContext }), ...assertion, ...rateLimits })
   } catch (err) {
     return deny(err)
   } finally {

@@ -59,6 +59,7 @@ function checkRoutes (config: Config, problems: string[]): void {
     } else {
       if (route.api !== undefined) problems.push(`${at}.api: must be omitted when auth is none`)
       if (route.roles.length > 0) problems.push(`${at}.roles: cannot be enforced when auth is none`)
+      if (route.authContext !== undefined) problems.push(`${at}.authContext: cannot be enforced when auth is none`)
     }
   })
 }

@@ -176,6 +176,8 @@ const Route = Type.Object({
   websocket: Type.Boolean({ default: false }),
   timeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
   forwardAuthorization: Type.Optional(Type.Boolean()),
+  // A Conditional Access authentication context id (Entra allows c1 to c99), CONTRACT.md §13.
+  authContext: Type.Optional(Type.String({ pattern: '^c([1-9]|[1-9][0-9])$' })),
   // The signed assertion's audience (default: the route's name); false omits the assertion.
   assertion: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ audience: NonEmpty }, strict)]))
 }, strict)

@@ -3,17 +3,21 @@ import type { BankContext } from './bank-resolution.js'
 import type { VerifiedToken } from './entra-token.js'
 import { buildIdentityHeaders } from './identity-headers.js'
 import { checkRoles, type MappedIdentity } from './roles.js'
+import { requireAuthContext } from './auth-context.js'
 
 /**
  * The last policy step for a verified principal with its bank: claims → roles, teams and
- * business units (§5), route roles and profile `requiredRoles` enforced, identity headers
- * built (§6). Shared by the proxy pipeline, `/_gateway/me` and `explain`.
+ * business units (§5), route roles and profile `requiredRoles` enforced, then the route's
+ * authentication context (§13), identity headers built (§6). Shared by the proxy pipeline,
+ * `/_gateway/me` and `explain`.
  */
 export interface AuthorizationInput {
   api: string
   token: VerifiedToken
   bank: BankContext
   routeRoles: readonly PlatformRole[]
+  /** The route's Conditional Access authentication context, if it asks for one. */
+  authContext?: string | undefined
   requiredRoles: readonly PlatformRole[]
   mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   headerPrefix: string
@@ -39,6 +43,7 @@ export function authorize (input: AuthorizationInput): { mapped: MappedIdentity,
   const known = token.derive<Derived>('authorization', (claims) => ({ mapped: input.mapClaims(claims), api: '', headerPrefix: '', bank: undefined, headers: undefined }))
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
+  if (input.authContext !== undefined) requireAuthContext(token, input.authContext)
   let headers = known.headers
   if (headers === undefined || known.api !== input.api || known.headerPrefix !== input.headerPrefix || !sameBankContext(known.bank, input.bank)) {
     headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token, bank: input.bank, mapped })

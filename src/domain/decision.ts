@@ -32,6 +32,8 @@ export interface DecisionRequest {
   selection: string | undefined
   /** The route's roles (any of); none for `/_gateway/me` and `explain` without a path. */
   routeRoles: readonly PlatformRole[]
+  /** The route's authentication context (§13), checked after its roles. */
+  authContext?: string | undefined
   /** A user of several banks without a default must have chosen one (not for `/_gateway/me`). */
   requireActiveBank: boolean
 }
@@ -55,12 +57,12 @@ export interface Decider {
 export function createDecider (options: DeciderOptions): Decider {
   const { verify, lookups, profiles, mapClaims, headerPrefix } = options
   return {
-    async decide ({ api, token, selection, routeRoles, requireActiveBank }) {
+    async decide ({ api, token, selection, routeRoles, authContext, requireActiveBank }) {
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
       const verified = await verify(api, token)
       const bank = await resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank)
-      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
+      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
       return { api, token: verified, bank, mapped, headers }
     },
     profileFor (token) {

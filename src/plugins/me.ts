@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { bearerTokenOf } from '../domain/decision.js'
 import type { Resources } from '../resources.js'
+import { authContextsOf } from '../domain/auth-context.js'
 
 /**
  * `GET /_gateway/me` (CONTRACT.md §8): who the caller is, as the Management UI's bank switcher
@@ -23,6 +24,8 @@ export default async function me (app: FastifyInstance, { resources }: { resourc
       roles: mapped.effectiveRoles,
       teams: mapped.teams,
       businessUnits: mapped.businessUnits,
+      // The authentication contexts (§13) this token satisfies, for a UI that steps up ahead of time.
+      acrs: authContextsOf(verified),
       api
     }
   })

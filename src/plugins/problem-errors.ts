@@ -57,6 +57,7 @@ function asGatewayError (err: unknown): GatewayError | undefined {
 /** `WWW-Authenticate` per RFC 6750 §3; the description never carries claim or token text. */
 export function wwwAuthenticate (err: GatewayError): string | undefined {
   if (err.code === 'TOKEN_MISSING') return `Bearer realm="${REALM}"`
+  if (err.challenge !== undefined) return err.challenge
   if (!err.bearerError) return undefined
   return `Bearer realm="${REALM}", error="${err.bearerError}", error_description="${quotedString(err.detail)}"`
 }

@@ -62,14 +62,14 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
     await app.register(async function routeScope (scope) {
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
       if (route.auth !== 'none') {
-        const { api, roles } = route
+        const { api, roles, authContext } = route
         const audience = route.assertion === false ? undefined : route.assertion?.audience ?? route.name
         const assert = signer !== undefined && audience !== undefined ? (decision: Decision) => signer.assertionFor(decision, audience) : undefined
         const limits = resources.rateLimits.forRoute(route.name)
         const admit = limits === undefined ? undefined : admitter(limits, limiter)
         scope.addHook('preHandler', async function decide (request) {
           if (limits?.baseHeaders !== undefined) request.answerHeaders = limits.baseHeaders
-          const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, requireActiveBank: true })
+          const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, authContext, requireActiveBank: true })
           request.decision = decision
           // Counted last (CONTRACT.md §12): only a request every other check let through.
           if (admit !== undefined) {

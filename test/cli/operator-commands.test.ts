@@ -89,3 +89,20 @@ t.test('clients: soonest expiry first, disabled marked, --expiring-within filter
   t.equal(window.stdout.trim().split('\n').length, 2, 'expired and soon only')
   t.equal((await runCli(['clients', '--expiring-within', 'soon', '--config', config])).code, 2)
 })
+
+t.test('explain shows the claims challenge of a route\'s authentication context, and the route\'s context when allowed', async (t) => {
+  const issuer = await startIssuer(t)
+  const config = writeConfig(t, authConfig(issuer, 'http://127.0.0.1:1', {
+    routes: [{ name: 'payments', prefix: '/api/payments', upstream: 'http://127.0.0.1:1', api: 'management', authContext: 'c3' }]
+  }))
+  const plain = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const denied = await runCli(['explain', '--token', plain, '--path', '/api/payments/1', '--config', config])
+  t.equal(denied.code, 1)
+  const answer = JSON.parse(denied.stdout) as Record<string, unknown>
+  t.match(answer, { decision: 'deny', status: 401, code: 'AUTH_CONTEXT_REQUIRED', route: 'payments' })
+  const claims = /^Bearer error="insufficient_claims", claims="([A-Za-z0-9+/=]+)"$/.exec(String(answer.wwwAuthenticate))?.[1]
+  t.same(JSON.parse(Buffer.from(claims ?? '', 'base64').toString('utf8')), { access_token: { acrs: { essential: true, value: 'c3' } } })
+  const stepped = await runCli(['explain', '--token', issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { acrs: ['c3'] } }), '--path', '/api/payments/1', '--config', config])
+  t.equal(stepped.code, 0, stepped.stdout)
+  t.match(JSON.parse(stepped.stdout), { decision: 'allow', authContext: 'c3' })
+})

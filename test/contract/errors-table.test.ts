@@ -12,8 +12,10 @@ const vendored = fileURLToPath(new URL('../../docs/CONTRACT.md', import.meta.url
 function contractCodes (text: string): Map<string, number> {
   const section = text.slice(text.indexOf('## 7. Errors'), text.indexOf('## 8.'))
   const list = section.slice(section.indexOf('Codes:'), section.indexOf('A token is never'))
+  // Later sections add theirs as "New codes for §7: …" paragraphs.
+  const added = [...text.matchAll(/New codes for §7: ([^]*?)(?:\n\n|$)/g)].map((match) => match[1]!)
   const codes = new Map<string, number>()
-  for (const group of list.split(';')) {
+  for (const group of [list, ...added].join(';').split(';')) {
     const status = Number(/\((\d{3})[):]/.exec(group)?.[1])
     for (const match of group.matchAll(/`([A-Z_]+)`/g)) codes.set(match[1]!, status)
   }
