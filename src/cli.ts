@@ -60,6 +60,27 @@ async function main (argv: string[]): Promise<number> {
       const { runCachePurge } = await import('./commands/cache-purge.js')
       return await runCachePurge(loadConfig(values.config), { tenant: values.tenant, client: values.client, all: values.all }, out)
     }
+    case 'block': {
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' } })
+      const { runBlock, blockTargetOf, reasonOf, BLOCK_UNITS } = await import('./commands/blocks.js')
+      const { parseDuration } = await import('./commands/usage.js')
+      // Usage errors before the config is read: they name the flag to fix.
+      blockTargetOf('block', values)
+      if (values.for !== undefined) parseDuration('--for', values.for, { units: BLOCK_UNITS })
+      reasonOf(values.reason)
+      return await runBlock(loadConfig(values.config), values, out)
+    }
+    case 'unblock': {
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' } })
+      const { runUnblock, blockTargetOf } = await import('./commands/blocks.js')
+      blockTargetOf('unblock', values)
+      return await runUnblock(loadConfig(values.config), values, out)
+    }
+    case 'blocks': {
+      const { values } = parse(args, { config: { type: 'string' }, json: { type: 'boolean' } })
+      const { runBlocks } = await import('./commands/blocks.js')
+      return await runBlocks(loadConfig(values.config), { json: values.json === true }, out)
+    }
     case 'cache':
       throw new UsageError('cache needs the subcommand purge')
     default:

@@ -25,6 +25,8 @@ export interface GatewayMetrics {
   bankClientSecretExpiry: Gauge<'client_id' | 'bank_id'>
   rateLimited: Counter<'policy'>
   rateLimitFallback: Counter
+  blockedRequests: Counter<'kind'>
+  groupsLookups: Counter<'result'>
 }
 
 /** Metrics live on an injected registry, so two gateways in one process (tests) never collide. */
@@ -72,7 +74,9 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
       registers: [registry]
     }),
     rateLimited: counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED, by the policy that refused', ['policy']),
-    rateLimitFallback: counter('rate_limit_fallback_total', 'Requests counted by this pod alone (limit / replicas) while the shared store failed', [])
+    rateLimitFallback: counter('rate_limit_fallback_total', 'Requests counted by this pod alone (limit / replicas) while the shared store failed', []),
+    blockedRequests: counter('blocked_requests_total', 'Requests refused with 403 PRINCIPAL_BLOCKED, by the kind of block (tenant, client, user)', ['kind']),
+    groupsLookups: counter('groups_lookups_total', 'Group memberships of overage tokens: answered from cache, asked of Microsoft Graph, or failed', ['result'])
   }
 
   function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {

@@ -20,6 +20,7 @@ import { loadAssertionKeys } from './assertion-keys.js'
 import { createAssertionSigner, type AssertionSigner } from './domain/assertion.js'
 import { compilePolicies, type RateLimitPlan } from './domain/rate-limit-policies.js'
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js'
+import { watchBlocks, type EmergencyBlocks } from './emergency-blocks.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -42,6 +43,8 @@ export interface Resources {
   /** The rate-limit policies by route (CONTRACT.md §12), and the limiter that counts them. */
   rateLimits: RateLimitPlan
   limiter: RateLimiter
+  /** The emergency blocks (CONTRACT.md §13), kept equal to the shared cache's. */
+  blocks: EmergencyBlocks
   close (): Promise<void>
 }
 
@@ -109,6 +112,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
     logger.info({ key }, 'cache purge received')
   })
 
+  const blocks = watchBlocks(sharedStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }) })
+
   const profilesBySource = new Map<string, string[]>()
   jwks = createJwksStore({
     ...config.entra.jwks,
@@ -140,6 +145,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     v1IssuerTemplate: config.entra.v1IssuerTemplate,
     store: jwks,
     isTenantMapped: (tenantId) => mappings.isTenantMapped(tenantId),
+    screen: (token) => { blocks.list.refuse(token) },
     tokenCache: config.entra.tokenCache,
     onCacheLookup: (result) => tokenLookups[result].inc()
   })
@@ -211,8 +217,10 @@ export async function createResources (config: Readonly<Config>, options: Resour
     assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, keys: assertionKeys }),
     rateLimits,
     limiter,
+    blocks,
     async close () {
       clearInterval(probe)
+      blocks.close()
       secrets.stop()
       jwks?.close()
       await Promise.allSettled([source.close(), sharedStore.close()])

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js'
 import { createMappingSource } from '../mappings/create.js'
 import type { ClientListing } from '../mappings/source.js'
-import { UsageError } from './usage.js'
+import { parseDuration } from './usage.js'
 
 /**
  * `clients [--expiring-within 90d] [--json]` (CONTRACT.md §9): every BankClient with its bank
@@ -9,13 +9,9 @@ import { UsageError } from './usage.js'
  * only secrets expiring within it — already expired ones included, they are the most urgent —
  * and exit 1 when there is any, so a scheduled job can alert on it.
  */
-const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-
-/** `90d`, `12h`, `2w` → milliseconds. A bare number is refused: days or hours is a guess. */
+/** `90d`, `12h`, `2w` → milliseconds. */
 export function parseWindow (text: string): number {
-  const match = /^(\d+)([hdw])$/.exec(text.trim())
-  if (!match) throw new UsageError(`--expiring-within takes a number with a unit (h, d or w), like 90d, 12h or 2w, not "${text}"`)
-  return Number(match[1]) * UNIT_MS[match[2]!]!
+  return parseDuration('--expiring-within', text, { units: 'hdw', zero: true })
 }
 
 export function sortBySecretExpiry (clients: ClientListing[]): ClientListing[] {

@@ -92,6 +92,8 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     ...(request.at !== undefined ? { verifyAt: request.at } : {})
   })
   try {
+    // The blocks in the shared cache, read before judging (a blocked principal is refused first).
+    await resources.blocks.refresh()
     const token = request.token.replace(/^bearer\s+/i, '')
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api

@@ -22,7 +22,17 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
     --json                 one JSON array instead of lines`,
   'cache purge': `cache purge --tenant GUID | --client GUID | --all [--config PATH]
     Drop cached answers in the shared cache (Redis) and, through it, in every running gateway's
-    process layer; says how many gateways received the message.`
+    process layer; says how many gateways received the message.`,
+  block: `block --tenant GUID | --client GUID | --user OID [--for DURATION] [--reason TEXT] [--config PATH]
+    Refuse every token of a tenant, a client application or a user with 403 PRINCIPAL_BLOCKED,
+    on every gateway within a second, until the block expires. Kept in the shared cache (Redis).
+    --for 24h       how long (s, m, h, d or w: 90s, 30m, 12h, 7d, 2w); default 24h
+    --reason TEXT   logged by every gateway with the block, and listed by "blocks"`,
+  unblock: `unblock --tenant GUID | --client GUID | --user OID [--config PATH]
+    Lift a block on every gateway at once.`,
+  blocks: `blocks [--json] [--config PATH]
+    The blocks in force, one line each: kind, id, expiry, reason; soonest expiry first.
+    --json   one JSON array instead of lines`
 }
 
 export const USAGE = `usage: bookme-gateway <command> [options]

@@ -15,6 +15,11 @@ export interface AuthenticatorOptions {
   v1IssuerTemplate: string
   store: JwksStore
   isTenantMapped: (tenantId: string) => Promise<boolean>
+  /**
+   * Throws for a valid token that must go no further (an emergency block, CONTRACT.md §13):
+   * asked once its signature holds, and again on every cache hit.
+   */
+  screen?: (token: VerifiedToken) => void
   tokenCache: { maxEntries: number, ttlSec: number }
   onCacheLookup?: (result: 'hit' | 'miss') => void
 }
@@ -56,7 +61,8 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       keys: options.store.source(url),
       v2IssuerTemplate,
       v1IssuerTemplate,
-      isTenantMapped: options.isTenantMapped
+      isTenantMapped: options.isTenantMapped,
+      screen: options.screen
     }))
     for (const aud of acceptedV1Audiences(profile)) {
       if (!audiences.has(aud.toLowerCase())) audiences.set(aud.toLowerCase(), name)
@@ -69,7 +75,10 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       const entry = cache.get(signature)
       const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
       options.onCacheLookup?.(cached ? 'hit' : 'miss')
-      if (cached) return cached
+      if (cached) {
+        options.screen?.(cached)
+        return cached
+      }
       const key = `${profileName}\u0000${token}`
       const pending = verifying.get(key)
       if (pending) return pending

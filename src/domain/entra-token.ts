@@ -34,13 +34,15 @@ export interface TokenVerifierOptions {
   v1IssuerTemplate: string
   /** Multi-tenant: does this tenant have at least one bank mapping? */
   isTenantMapped: (tenantId: string) => Promise<boolean>
+  /** Throws for a token that must go no further although it is valid (an emergency block, §13). */
+  screen?: ((token: VerifiedToken) => void) | undefined
 }
 
 function fail (code: ErrorCode, detail: string): never {
   throw new GatewayError(code, detail)
 }
 
-export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate, isTenantMapped }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
+export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate, isTenantMapped, screen }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
   const clientId = profile.clientId.toLowerCase()
   const v1Audiences = new Set(acceptedV1Audiences(profile))
   const pinnedTenant = profile.tenantId?.toLowerCase()
@@ -85,12 +87,16 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
     if (verified.tid !== payload.tid || verified.iss !== payload.iss) fail('TOKEN_MALFORMED', 'The token changed under verification')
     checkKeyScope(key, keys, tenantId, version, v2IssuerTemplate, payload.iss as string)
 
+    const entraToken = new VerifiedEntraToken(token, verified, { tenantId, version, principalType, clientId: typeof client === 'string' ? client.toLowerCase() : undefined, expiresAt: (verified.exp as number) * 1000 })
+    // A blocked principal is refused before anything is looked up for it, even with the mapping source down.
+    screen?.(entraToken)
+
     // Last, and only for a token whose signature holds: the answer must not leak to forgers.
     if (pinnedTenant === undefined && !await isTenantMapped(tenantId)) {
       fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
     }
 
-    return new VerifiedEntraToken(token, verified, { tenantId, version, principalType, clientId: typeof client === 'string' ? client.toLowerCase() : undefined, expiresAt: (verified.exp as number) * 1000 })
+    return entraToken
   }
 }
 

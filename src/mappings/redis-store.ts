@@ -18,7 +18,11 @@ export interface RedisStoreOptions extends RedisSettings {
 export function createRedisStore (options: RedisStoreOptions): SharedStore {
   const client = createRedisConnection(options)
   let subscriber: RedisConnection | undefined
+  const channels = new Map<string, (message: string) => void>()
   const channel = `${options.keyPrefix}purge`
+  // One hash: every block in one slot, read whole by one HGETALL.
+  const blocksKey = `${options.keyPrefix}blocks`
+  const blocksChannel = `${options.keyPrefix}blocks:changed`
   let lastError: Error | undefined
   const report = (err: Error): void => options.onError?.(err)
   client.on('error', (err: Error) => { lastError = err; report(err) })
@@ -35,13 +39,36 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
     client instanceof Cluster ? hashTagOf : () => '')
   const notConnected = (): Error => new Error(`Redis ${describeRedisAddress(options.topology)}: ${lastError === undefined ? 'not connected' : failureReason(lastError)}`, { cause: lastError })
 
+  /** One subscriber connection for every channel; SUBSCRIBE waits in its offline queue until connected. */
+  function subscribe (name: string, listener: (message: string) => void): RedisConnection {
+    if (subscriber === undefined) {
+      subscriber = createRedisConnection(options, { subscriber: true })
+      subscriber.on('error', report)
+      subscriber.on('message', (from: string, message: string) => { channels.get(from)?.(message) })
+    }
+    channels.set(name, listener)
+    void subscriber.subscribe(name).catch(report)
+    return subscriber
+  }
+
+  /** A cluster's PUBLISH counts only the receiving node's subscribers: ask every node. */
+  async function countReceivers (name: string, received: number): Promise<number> {
+    if (!(client instanceof Cluster)) return received
+    const counts = await Promise.all(client.nodes('all').map(async (node) => {
+      const [, n] = await node.pubsub('NUMSUB', name) as [string, number]
+      return Number(n)
+    }))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
   async function scanAndDelete (node: RedisConnection): Promise<number> {
     let removed = 0
     let cursor = '0'
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(options.keyPrefix)}*`, 'COUNT', 500)
       cursor = next
-      const data = keys.filter((k) => k !== channel)
+      // Blocks are not cached answers: a purge never lifts one.
+      const data = keys.filter((k) => k !== channel && k !== blocksKey)
       // One DEL per key: in a cluster the keys of one page may sit in different slots.
       const counts = await Promise.all(data.map(async (key) => await client.del(key)))
       removed += counts.reduce((a, b) => a + b, 0)
@@ -59,21 +86,17 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       const counts = await Promise.all(nodes.map(scanAndDelete))
       return counts.reduce((a, b) => a + b, 0)
     },
-    async publishPurge (key) {
-      const received = await client.publish(channel, key)
-      if (!(client instanceof Cluster)) return received
-      // A cluster's PUBLISH counts only the receiving node's subscribers: ask every node.
-      const counts = await Promise.all(client.nodes('all').map(async (node) => {
-        const [, n] = await node.pubsub('NUMSUB', channel) as [string, number]
-        return Number(n)
-      }))
-      return counts.reduce((a, b) => a + b, 0)
+    async publishPurge (key) { return await countReceivers(channel, await client.publish(channel, key)) },
+    onPurge (listener) { subscribe(channel, listener) },
+    async readBlocks () { return await client.hgetall(blocksKey) },
+    async changeBlocks (set, remove) {
+      if (Object.keys(set).length > 0) await client.hset(blocksKey, set)
+      if (remove.length > 0) await client.hdel(blocksKey, ...remove)
+      return await countReceivers(blocksChannel, await client.publish(blocksChannel, 'changed'))
     },
-    onPurge (listener) {
-      subscriber ??= createRedisConnection(options, { subscriber: true })
-      subscriber.on('error', report)
-      void subscriber.subscribe(channel).catch(report)
-      subscriber.on('message', (from: string, key: string) => { if (from === channel) listener(key) })
+    onBlocksChanged (listener) {
+      // After a reconnect a message may have been missed: read again whenever the subscription is back.
+      subscribe(blocksChannel, () => { listener() }).on('ready', listener)
     },
     admit (keys, rules) {
       const prefixed: string[] = []

@@ -23,6 +23,15 @@ export interface SharedStore {
    * slot: one atomic operation, admitted by all rules or counted by none.
    */
   admit (keys: readonly string[], rules: readonly GcraRule[]): MaybePromise<GcraOutcome>
+  /** The emergency blocks (CONTRACT.md §13): every record, field → value (domain/blocks.ts). */
+  readBlocks (): Promise<Record<string, string>>
+  /**
+   * Writes (`set`) and removes (`remove`) block records, then tells every gateway sharing the
+   * store; resolves to how many received the message. The memory store keeps no blocks: rejects.
+   */
+  changeBlocks (set: Readonly<Record<string, string>>, remove: readonly string[]): Promise<number>
+  /** `listener` runs when blocks change and each time the subscription is (re)established. */
+  onBlocksChanged (listener: () => void): void
   /** Readies counting (Redis: the script loaded on every primary); resolves to what `check` prints. */
   prepareCounting (): Promise<string>
   /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
@@ -35,6 +44,9 @@ export interface SharedStore {
   ready (timeoutMs?: number): Promise<void>
   close (): Promise<void>
 }
+
+/** Why blocks cannot be kept without Redis: each process would hold blocks nobody else sees. */
+export const NO_SHARED_BLOCKS = 'blocks are kept in the shared cache, which every gateway reads; cache.store is memory, so there is none (set cache.store: redis)'
 
 export function createMemoryStore (now: () => number = Date.now): SharedStore {
   const entries = new Map<string, { value: string, until: number }>()
@@ -60,6 +72,9 @@ export function createMemoryStore (now: () => number = Date.now): SharedStore {
       return listeners.length
     },
     onPurge (listener) { listeners.push(listener) },
+    async readBlocks () { return {} },
+    async changeBlocks () { throw new Error(NO_SHARED_BLOCKS) },
+    onBlocksChanged () {},
     admit (keys, rules) { return counters.decide(keys, rules) },
     async prepareCounting () { return 'counted in this process' },
     async ping () { return 'memory' },

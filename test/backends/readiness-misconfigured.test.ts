@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startTestGateway, readiness } from '../helpers/gateway.js'
+import { startTestGateway, readiness, untilReady } from '../helpers/gateway.js'
 import { eventually } from '../helpers/eventually.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { makeCertificates } from '../helpers/certs.js'
@@ -52,14 +52,25 @@ t.test('a Redis TLS failure: 503 naming the cache, though MySQL answers; an outa
   t.match(deps.cache, { state: 'down', misconfigured: true, detail: /TLS: host-name mismatch/ })
   t.match(deps.source, { state: 'up', detail: /^mysql 127\.0\.0\.1:\d+\/bp_organizations_db, TLS off$/ })
 
-  // The same, with Redis simply not there: an outage, so MySQL's answer is enough.
+  // The same, with Redis simply not there: an outage, not a configuration problem. MySQL answers
+  // the mappings, but the emergency blocks (§13) live only in Redis: a gateway that never read
+  // them would not know whom to refuse, so it waits for Redis before it takes traffic.
   const gone = await startRedis(t)
   await gone.kill()
   const outage = await startTestGateway(t, { ...authConfig(issuer, upstream.url), mappings: { source: 'mysql', mysql }, cache: { store: 'redis', redis: { url: gone.url, connectTimeoutMs: 300 } } })
-  const outageReady = await settled(outage)
-  t.equal(outageReady.status, 200, 'Redis down (not misconfigured): ready on MySQL alone')
-  t.match((outageReady.body.dependencies as Dependencies).cache, { state: 'down', detail: /ECONNREFUSED/ })
-  t.notOk((outageReady.body.dependencies as Dependencies).cache?.misconfigured)
+  const outageReady = await eventually(() => readiness(outage), (r) => {
+    const deps = r.body.dependencies as Dependencies | undefined
+    return deps?.cache?.state === 'down' && deps.blocks?.state === 'down' && deps.source?.state === 'up'
+  })
+  const outageDeps = outageReady.body.dependencies as Dependencies
+  t.equal(outageReady.status, 503, 'Redis down at start: not ready, the blocks are unknown')
+  t.match(outageDeps.cache, { state: 'down', detail: /ECONNREFUSED/ })
+  t.notOk(outageDeps.cache?.misconfigured, 'an outage, not misconfigured')
+  t.match(outageDeps.source, { state: 'up' }, 'MySQL answers')
+  t.match(outageDeps.blocks, { state: 'down', detail: /could not be read/ })
+  await gone.restart()
+  await untilReady(outage)
+  t.pass('ready as soon as Redis answers')
 })
 
 t.test('check: one line per backend with topology, answering node and TLS state, or one FAIL naming the problem', async (t) => {

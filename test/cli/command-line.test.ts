@@ -28,7 +28,7 @@ t.test('--help, -h, --version, help <command> and <command> --help', async (t) =
   for (const args of [['--help'], ['-h'], ['help']]) {
     const res = await runCli(args)
     t.equal(res.code, 0, args.join(' '))
-    for (const command of ['start', 'check', 'explain', 'demo', 'clients', 'cache purge']) t.match(res.stdout, new RegExp(`^  ${command}\\b`, 'm'), `${args.join(' ')} lists ${command}`)
+    for (const command of ['start', 'check', 'explain', 'demo', 'clients', 'cache purge', 'block', 'unblock', 'blocks']) t.match(res.stdout, new RegExp(`^  ${command}\\b`, 'm'), `${args.join(' ')} lists ${command}`)
   }
   t.equal((await runCli([])).code, 2, 'no command: usage, exit 2')
   for (const args of [['help', 'explain'], ['explain', '--help'], ['explain', '-h', '--token', 'x']]) {

@@ -1,0 +1,53 @@
+import t from 'tap'
+import { blockField, createBlockList, decodeBlock, encodeBlock, type Block } from '../../src/domain/blocks.js'
+import { isGatewayError } from '../../src/errors.js'
+
+const TENANT = '11111111-1111-4111-8111-111111111111'
+const CLIENT = '44444444-4444-4444-8444-444444444444'
+const USER = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee'
+
+function block (kind: Block['kind'], id: string, until: number, reason = ''): Block {
+  return { kind, id, until, reason, since: 1 }
+}
+
+t.test('records: field and value round-trip; a damaged value keeps its block without expiry; an unknown kind is no block', async (t) => {
+  const b = block('client', CLIENT, 5000, 'leaked')
+  t.same(decodeBlock(blockField('client', CLIENT.toUpperCase()), encodeBlock(b)), b)
+  t.same(decodeBlock(`tenant:${TENANT}`, 'not json'), { kind: 'tenant', id: TENANT, until: Infinity, reason: '(unreadable record)', since: 0 })
+  t.same(decodeBlock(`tenant:${TENANT}`, '{"reason": 3}')?.until, Infinity)
+  t.equal(decodeBlock(`bank:${TENANT}`, encodeBlock(b)), undefined)
+  t.equal(decodeBlock('tenant:', encodeBlock(b)), undefined)
+  t.equal(decodeBlock('tenant', encodeBlock(b)), undefined)
+})
+
+t.test('find and refuse: tenant, client or user (oid in any case); expired blocks are dropped and reported', async (t) => {
+  let now = 1000
+  const refused: string[] = []
+  const expired: string[] = []
+  const list = createBlockList({ now: () => now, refused: (b) => refused.push(b.kind), expired: (b) => expired.push(b.id) })
+  const principal = { tenantId: TENANT, clientId: CLIENT, objectId: USER.toUpperCase() }
+  t.equal(list.find(principal), undefined, 'empty list: nothing')
+  list.refuse(principal)
+  t.same(list.replace([block('user', USER, 2000, 'phished')]), { added: [block('user', USER, 2000, 'phished')], removed: [] })
+  t.equal(list.find(principal)?.reason, 'phished', 'the oid compares case-insensitively')
+  t.equal(list.find({ ...principal, objectId: undefined }), undefined, 'no oid: no user block applies')
+  try {
+    list.refuse(principal)
+    t.fail('refused')
+  } catch (err) {
+    t.ok(isGatewayError(err) && err.code === 'PRINCIPAL_BLOCKED' && err.statusCode === 403)
+    t.notMatch((err as Error).message, /phished/, 'the reason is for operators, not echoed to the caller')
+  }
+  t.same(refused, ['user'])
+  now = 2000
+  t.equal(list.find(principal), undefined, 'expired at its instant')
+  t.same(expired, [USER])
+  t.equal(list.size, 0)
+
+  list.replace([block('tenant', TENANT, 9000), block('client', CLIENT, 9000)])
+  t.equal(list.find(principal)?.kind, 'tenant', 'the tenant block is found first')
+  t.equal(list.find({ ...principal, tenantId: 'other' })?.kind, 'client')
+  t.same(list.replace([block('client', CLIENT, 9000)]).removed.map((b) => b.kind), ['tenant'], 'a block gone from the store is reported removed')
+  t.same(list.replace([block('client', CLIENT, 9500)]).added.map((b) => b.until), [9500], 'a changed expiry is reported as new')
+  t.same(list.list().map((b) => b.kind), ['client'])
+})
