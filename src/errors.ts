@@ -54,8 +54,10 @@ export class GatewayError extends Error {
   readonly bearerError: 'invalid_token' | 'insufficient_scope' | 'insufficient_claims' | undefined
   /** The whole `WWW-Authenticate` value, where the code's challenge is not the generic one (§13's claims challenge). */
   readonly challenge: string | undefined
+  /** `Retry-After` of the answer, in seconds, when the refusal says when to come back. */
+  readonly retryAfterSec: number | undefined
 
-  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown, challenge?: string } = {}) {
+  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown, challenge?: string, retryAfterSec?: number } = {}) {
     super(detail, { cause: options.cause })
     this.name = 'GatewayError'
     this.code = code
@@ -64,6 +66,7 @@ export class GatewayError extends Error {
     this.extensions = options.extensions
     this.bearerError = bearerErrorFor(code)
     this.challenge = options.challenge
+    this.retryAfterSec = options.retryAfterSec
   }
 }
 

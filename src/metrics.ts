@@ -76,7 +76,7 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
     rateLimited: counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED, by the policy that refused', ['policy']),
     rateLimitFallback: counter('rate_limit_fallback_total', 'Requests counted by this pod alone (limit / replicas) while the shared store failed', []),
     blockedRequests: counter('blocked_requests_total', 'Requests refused with 403 PRINCIPAL_BLOCKED, by the kind of block (tenant, client, user)', ['kind']),
-    groupsLookups: counter('groups_lookups_total', 'Group memberships of overage tokens: answered from cache, asked of Microsoft Graph, or failed', ['result'])
+    groupsLookups: counter('groups_lookups_total', 'Group lookups of groups-overage tokens: cached, graph (asked), stale (served while Graph failed), failed', ['result'])
   }
 
   function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {

@@ -21,6 +21,7 @@ import { createAssertionSigner, type AssertionSigner } from './domain/assertion.
 import { compilePolicies, type RateLimitPlan } from './domain/rate-limit-policies.js'
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { watchBlocks, type EmergencyBlocks } from './emergency-blocks.js'
+import { createOverageGroups } from './overage-groups.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -203,6 +204,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     sharedStore,
     mappings,
     decider: createDecider({
+      overageGroups: createOverageGroups(config, sharedStore, metrics, logger),
       verify: (api, token) => authenticator.verify(api, token),
       profileForAudience: (aud) => authenticator.profileForAudience(aud),
       lookups: mappings,

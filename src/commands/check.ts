@@ -5,6 +5,8 @@ import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
 import { failureReason } from '../failure-reason.js'
 import { classifyBackendFailure } from '../backend-failure.js'
+import { createGraphClient } from '../graph/graph-client.js'
+import { groupRulesOf } from '../domain/groups-overage.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
@@ -52,6 +54,13 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
+    if (resources.sharedStore.kind === 'redis') {
+      const blocks = await resources.sharedStore.readBlocks().then((records) => ({ ok: true, why: `${Object.keys(records).length} block record${Object.keys(records).length === 1 ? '' : 's'} in the shared cache` }),
+        (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
+      report(blocks.ok, 'blocks', blocks.why, { backend: true })
+    }
+    const overage = await checkGroupsOverage(config)
+    if (overage !== undefined) report(overage.ok, 'groups overage', overage.why, { backend: true })
     if (resources.rateLimits.policies.length > 0) {
       // The policies as compiled, and (Redis) the counting script loaded: an ACL without EVALSHA fails here, not on traffic.
       const policies = resources.rateLimits.policies.map(({ name, routes, key, base }) => `${name} on ${routes?.join(', ') ?? 'every authenticated route'} (${key}, ${base.limit} per ${base.windowSec} s, burst ${base.burst})`).join('; ')
@@ -66,4 +75,21 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     await resources.close()
   }
   return failed ? 1 : 0
+}
+
+/**
+ * Groups overage, where a rule reads `groups`: `deny` says so; `graph` proves the credentials by
+ * obtaining a token in BookMe's home tenant (the single-tenant profile's), where the app lives.
+ */
+async function checkGroupsOverage (config: Readonly<Config>): Promise<{ ok: boolean, why: string } | undefined> {
+  const { readsGroups, groupIds } = groupRulesOf([...config.roles.mappings, ...config.teams, ...config.businessUnits])
+  if (!readsGroups) return undefined
+  const { graph } = config.entra
+  if (config.entra.groupsOverage === 'deny' || graph === undefined) return { ok: true, why: 'deny (an overage token is refused with GROUPS_OVERAGE)' }
+  const home = Object.values(config.apis).find((api) => api.tenancy === 'single')?.tenantId
+  const asked = `graph, ${groupIds.length} group id${groupIds.length === 1 ? '' : 's'} named by rules`
+  if (home === undefined) return { ok: true, why: `${asked}; credentials not proven: no single-tenant API profile names the home tenant` }
+  const client = createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs })
+  return await client.tokenFor(home).then(() => ({ ok: true, why: `${asked}; a Graph token obtained in the home tenant ${home}` }),
+    (err: unknown) => ({ ok: false, why: `no Graph token in the home tenant ${home}: ${(err as Error).message}` }))
 }

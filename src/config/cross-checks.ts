@@ -15,6 +15,7 @@ export function crossCheck (config: Config): string[] {
   checkMappingRules(config, problems)
   checkAssertion(config, problems)
   checkRateLimits(config, problems)
+  checkGroupsOverage(config, problems)
   return problems
 }
 
@@ -180,5 +181,29 @@ function checkRateLimits (config: Config, problems: string[]): void {
     for (const name of Object.keys(byPolicy)) {
       if (!names.has(name)) problems.push(`${keyPath(keyPath('rateLimits.overrides', bankId), name)}: names no policy in rateLimits.policies`)
     }
+  }
+}
+
+/** `groupsOverage: graph` needs Graph's credentials, and rules Graph can answer: named group ids. */
+function checkGroupsOverage (config: Config, problems: string[]): void {
+  const { graph } = config.entra
+  if (graph !== undefined) {
+    try {
+      const url = new URL(graph.endpoint)
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.push('entra.graph.endpoint: must be an http(s) URL')
+      else if (url.pathname !== '/' || url.search !== '' || url.username !== '' || url.password !== '') problems.push('entra.graph.endpoint: must be an origin (https://graph.microsoft.com)')
+    } catch {
+      problems.push('entra.graph.endpoint: must be an absolute URL')
+    }
+  }
+  if (config.entra.groupsOverage !== 'graph') return
+  if (graph === undefined) problems.push('entra.graph: is required when groupsOverage is graph (clientId and clientSecret of an app with GroupMember.Read.All)')
+  const sections = [['roles.mappings', config.roles.mappings], ['teams', config.teams], ['businessUnits', config.businessUnits]] as const
+  for (const [at, rules] of sections) {
+    rules.forEach((rule, i) => {
+      if (rule.attribute === 'groups' && rule.value === '*') {
+        problems.push(`${at}[${i}].value: "*" on groups cannot be answered by Graph's checkMemberGroups under groupsOverage: graph; name the group ids`)
+      }
+    })
   }
 }

@@ -46,7 +46,16 @@ const Entra = section({
   tokenCache: section({
     maxEntries: Type.Integer({ minimum: 0, default: 10000 }),
     ttlSec: Type.Integer({ minimum: 1, default: 300 })
-  })
+  }),
+  // A token whose groups did not fit (CONTRACT.md §13): refused, or its groups asked of Graph.
+  groupsOverage: oneOf(['deny', 'graph'] as const, { default: 'deny' }),
+  graph: Type.Optional(Type.Object({
+    endpoint: Type.String({ minLength: 1, default: 'https://graph.microsoft.com' }),
+    clientId: Guid,
+    clientSecret: NonEmpty,
+    cacheTtlSec: Type.Integer({ minimum: 1, default: 300 }),
+    timeoutMs: Type.Integer({ minimum: 1, default: 2000 })
+  }, strict))
 })
 
 const ApiProfile = Type.Object({

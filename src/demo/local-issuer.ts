@@ -1,5 +1,5 @@
 import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /**
@@ -38,6 +38,8 @@ export interface LocalIssuer {
   keys: IssuerKey[]
   /** While true every request is answered 503. */
   down: boolean
+  /** When set, answers `POST /{tenant}/oauth2/v2.0/token` (a test's client-credentials endpoint). */
+  tokenEndpoint: ((request: IncomingMessage, response: ServerResponse, tenant: string) => void) | undefined
   /** A fresh RS256 key; published unless `publish` is false. */
   addKey (options?: { publish?: boolean, issuer?: string | null, cloudInstanceName?: string | null }): IssuerKey
   removeKey (kid: string): void
@@ -81,6 +83,11 @@ export async function startLocalIssuer ({ host = '127.0.0.1', port = 0 }: { host
     if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) {
       return json(res, { keys: keys.map(publicJwk) })
     }
+    const tokenRequest = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path)
+    if (tokenRequest && req.method === 'POST' && issuer.tokenEndpoint !== undefined) {
+      issuer.tokenEndpoint(req, res, decodeURIComponent(tokenRequest[1]!))
+      return
+    }
     res.writeHead(404).end()
   })
 
@@ -111,6 +118,7 @@ export async function startLocalIssuer ({ host = '127.0.0.1', port = 0 }: { host
     hits,
     keys,
     down: false,
+    tokenEndpoint: undefined,
     addKey ({ publish = true, issuer: keyIssuer, cloudInstanceName } = {}) {
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
       const kid = createHash('sha1').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url')

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js'
-import { authorize } from './authorization.js'
+import { authorize, isMapped } from './authorization.js'
 import { resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
 import { peekAudience, type VerifiedToken } from './entra-token.js'
 import type { MaybePromise } from './maybe-promise.js'
@@ -46,6 +46,11 @@ export interface DeciderOptions {
   profiles: Readonly<Record<string, { bankResolution: 'tenant' | 'client', requiredRoles: readonly PlatformRole[] }>>
   mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   headerPrefix: string
+  /**
+   * Only when a rule reads `groups`: what the mapping reads as a token's groups (§13) —
+   * undefined for a token that carries its own, GROUPS_OVERAGE or Graph's answer otherwise.
+   */
+  overageGroups?: ((token: VerifiedToken) => MaybePromise<readonly string[]> | undefined) | undefined
 }
 
 export interface Decider {
@@ -55,14 +60,17 @@ export interface Decider {
 }
 
 export function createDecider (options: DeciderOptions): Decider {
-  const { verify, lookups, profiles, mapClaims, headerPrefix } = options
+  const { verify, lookups, profiles, mapClaims, headerPrefix, overageGroups } = options
   return {
     async decide ({ api, token, selection, routeRoles, authContext, requireActiveBank }) {
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
       const verified = await verify(api, token)
       const bank = await resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank)
-      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix })
+      // Asked once per token: its mapping is kept with it, like its claims.
+      const pending = overageGroups === undefined || isMapped(verified) ? undefined : overageGroups(verified)
+      const groups = pending instanceof Promise ? await pending : pending
+      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix, groups })
       return { api, token: verified, bank, mapped, headers }
     },
     profileFor (token) {

@@ -26,6 +26,8 @@ export interface VerifiedToken {
    * token-cache hit skips the work (the token never changes).
    */
   derive: <T>(key: string, compute: (claims: Readonly<Record<string, unknown>>) => T) => T
+  /** Whether `key` was derived already. */
+  hasDerived: (key: string) => boolean
 }
 
 export interface VerifiedFacts {
@@ -71,6 +73,10 @@ export class VerifiedEntraToken implements VerifiedToken {
     // The same decoder the verifier used, on the same (verified) text: the same claims.
     this.#claims ??= (decode(this.text) as { payload: Record<string, unknown> }).payload
     return this.#claims
+  }
+
+  hasDerived (key: string): boolean {
+    return key in this.#derived
   }
 
   derive<T> (key: string, compute: (claims: Readonly<Record<string, unknown>>) => T): T {

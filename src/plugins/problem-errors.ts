@@ -71,6 +71,7 @@ export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
   if (isGatewayError(err)) {
     const challenge = wwwAuthenticate(err)
     if (challenge) reply.header('www-authenticate', challenge)
+    if (err.retryAfterSec !== undefined) reply.header('retry-after', String(err.retryAfterSec))
   }
   if (problem.status === 413) reply.header('connection', 'close')
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)

@@ -83,6 +83,8 @@ t.test('a tenant block is enforced by both gateways within 1 s, cached tokens in
   t.match(json, [{ kind: 'tenant', id: BANK_TENANT, reason: 'compromised admin account', until: /Z$/, since: /Z$/ }])
   t.ok(Date.parse(String(json[0]!.until)) - Date.now() > 7_100_000 && Date.parse(String(json[0]!.until)) - Date.now() <= 7_200_000, '--for 2h')
 
+  const checked = await cli('check')
+  t.match(checked.stdout, /^ok blocks: 1 block record in the shared cache$/m, 'check reads the blocks')
   const purge = await cli('cache', 'purge', '--all')
   t.equal(purge.code, 0)
   t.same(await statuses(user), [403, 403], 'cache purge --all does not lift a block')

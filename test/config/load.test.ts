@@ -202,3 +202,34 @@ t.test('rate limits: §12\'s example is accepted with its defaults; every refere
     'rateLimits.policies[1].name: duplicates rateLimits.policies[0].name "a"'
   ])
 })
+
+t.test('§13: §13\'s graph example with its defaults; authContext ids; groupsOverage: graph needs credentials and named groups', async (t) => {
+  const apis = { management: { clientId: GUID } }
+  const route = { name: 'pay', prefix: '/pay', upstream: 'http://127.0.0.1:1', api: 'management', authContext: 'c1' }
+  const config = parseConfig({
+    apis,
+    routes: [route],
+    entra: { groupsOverage: 'graph', graph: { clientId: GUID, clientSecret: '${GRAPH_SECRET}' } },
+    roles: { mappings: [{ attribute: 'groups', value: '5f1c0000-0000-4000-8000-000000000001', role: 'Manager' }] }
+  }, { env: { GRAPH_SECRET: 's3cret' } })
+  t.match(config.entra.graph, { endpoint: 'https://graph.microsoft.com', clientId: GUID, clientSecret: 's3cret', cacheTtlSec: 300, timeoutMs: 2000 })
+  t.equal(config.routes[0]?.authContext, 'c1')
+  t.equal(parseConfig({ routes: [ROUTE] }, { env: {} }).entra.groupsOverage, 'deny', 'deny by default')
+
+  t.same(problemsOf({ apis, routes: [{ ...route, authContext: 'c100' }] }), ['routes[0].authContext: must match pattern "^c([1-9]|[1-9][0-9])$"'])
+  t.same(problemsOf({ apis, routes: [route, { ...ROUTE, authContext: 'c2' }] }), ['routes[1].authContext: cannot be enforced when auth is none'])
+  t.same(problemsOf({
+    apis,
+    routes: [route],
+    entra: { groupsOverage: 'graph' },
+    teams: [{ attribute: 'groups', value: '*' }]
+  }).sort(), [
+    'entra.graph: is required when groupsOverage is graph (clientId and clientSecret of an app with GroupMember.Read.All)',
+    'teams[0].value: "*" on groups cannot be answered by Graph\'s checkMemberGroups under groupsOverage: graph; name the group ids'
+  ])
+  t.same(problemsOf({ apis, routes: [route], entra: { graph: { clientId: 'x', clientSecret: '' } } }).sort(), [
+    'entra.graph.clientId: must match pattern "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"',
+    'entra.graph.clientSecret: must NOT have fewer than 1 characters'
+  ])
+  t.same(problemsOf({ apis, routes: [route], entra: { graph: { clientId: GUID, clientSecret: 's', endpoint: 'https://graph.microsoft.com/v1.0' } } }), ['entra.graph.endpoint: must be an origin (https://graph.microsoft.com)'])
+})

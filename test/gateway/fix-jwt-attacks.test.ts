@@ -70,3 +70,31 @@ t.test('a key whose issuer belongs to another tenant or cloud cannot sign for th
   }
   t.same(await call(issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, key: unscopedKey })), { status: 200, code: undefined }, 'a key without issuer metadata (v1 style) is accepted')
 })
+
+// ENTRA.md "Groups overage claim": the token names a `_claim_sources` endpoint (an Azure AD Graph
+// URL in real tokens). Following it would let a token's author choose what the gateway calls
+// (SSRF) and what it believes; groups added to such a token break its signature.
+t.test('groups-overage shapes: v2 _claim_names and v1 hasgroups are refused under groups rules; the claim source is never called; added groups break the signature', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  let sourceHits = 0
+  const { createServer } = await import('node:http')
+  const source = createServer((_req, res) => { sourceHits++; res.end('{"value":["5f1c0000-0000-4000-8000-000000000001"]}') })
+  await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { source.closeAllConnections(); source.close(() => resolve()) }))
+  const sourceUrl = `http://127.0.0.1:${(source.address() as import('node:net').AddressInfo).port}/getMemberObjects`
+  const gw = await startTestGateway(t, {
+    ...authConfig(issuer, upstream.url),
+    roles: { mappings: [{ attribute: 'roles', value: '*' }, { attribute: 'groups', value: '5f1c0000-0000-4000-8000-000000000001', role: 'Admin' }] }
+  }, { mappings: DEFAULT_MAPPINGS })
+  const v2 = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: sourceUrl } } } })
+  const v1 = issuer.mint({ version: 1, tenantId: BANK_TENANT, audience: `api://${MGMT_CLIENT}`, claims: { hasgroups: true } })
+  const [h, p, s] = v2.split('.') as [string, string, string]
+  const withGroups = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()) as object, groups: ['5f1c0000-0000-4000-8000-000000000001'] })).toString('base64url')}.${s}`
+  for (const [name, token, status, code] of [['v2 _claim_names', v2, 403, 'GROUPS_OVERAGE'], ['v1 hasgroups', v1, 403, 'GROUPS_OVERAGE'], ['overage token with groups added', withGroups, 401, 'TOKEN_SIGNATURE_INVALID']] as const) {
+    const res = await fetch(`${gw.proxyUrl}/api/meetings`, { headers: { authorization: `Bearer ${token}` } })
+    t.same([res.status, (await res.json() as { code: string }).code], [status, code], name)
+  }
+  t.equal(sourceHits, 0, 'the token\'s claim source is never called')
+  t.equal(upstream.requests.length, 0)
+})

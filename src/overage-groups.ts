@@ -1,0 +1,44 @@
+import type { Logger } from 'pino'
+import type { Config } from './config/schema.js'
+import type { GatewayMetrics } from './metrics.js'
+import type { SharedStore } from './mappings/shared-store.js'
+import { createOverageResolver, groupRulesOf } from './domain/groups-overage.js'
+import { createGraphClient } from './graph/graph-client.js'
+import { createGroupMembership } from './graph/group-membership.js'
+import type { Rule } from './domain/roles.js'
+
+/** One failure of a tenant is logged once per interval: every overage user of it would repeat it. */
+const FAILURE_LOG_INTERVAL_MS = 30_000
+
+/**
+ * Groups overage as configured (CONTRACT.md §13): nothing at all unless a role, team or
+ * business-unit rule reads `groups` (the requests of every other configuration pay nothing);
+ * else `deny`, or Graph behind the cache store.
+ */
+export function createOverageGroups (config: Readonly<Config>, store: SharedStore, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
+  const rules: Rule[] = [...config.roles.mappings, ...config.teams, ...config.businessUnits]
+  const { readsGroups, groupIds } = groupRulesOf(rules)
+  if (!readsGroups) return undefined
+  const { graph } = config.entra
+  if (config.entra.groupsOverage === 'deny' || graph === undefined) return createOverageResolver({ mode: 'deny' })
+
+  const loggedAt = new Map<string, number>()
+  const memberGroups = createGroupMembership({
+    graph: createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs }),
+    store,
+    groupIds,
+    cacheTtlSec: graph.cacheTtlSec,
+    staleIfErrorSec: config.cache.staleIfErrorSec,
+    timeoutMs: graph.timeoutMs,
+    events: {
+      lookup: (result) => metrics.groupsLookups.inc({ result }),
+      failed: (tenantId, failure) => {
+        const key = `${tenantId} ${failure.kind}`
+        if (Date.now() - (loggedAt.get(key) ?? -Infinity) < FAILURE_LOG_INTERVAL_MS) return
+        loggedAt.set(key, Date.now())
+        logger.warn({ tenantId, kind: failure.kind, reason: failure.message }, 'groups overage: Microsoft Graph could not be asked (repeats for this tenant are not logged for 30 s)')
+      }
+    }
+  })
+  return createOverageResolver({ mode: 'graph', memberGroups })
+}
