@@ -96,6 +96,7 @@ t.test('GET /_gateway/me answers with the profile whose audience the token carri
     roles: ['Manager', 'Employee'],
     teams: ['Lending'],
     businessUnits: [],
+    acrs: [],
     api: 'management'
   })
   t.same((await call(manager, '/_gateway/me')).body, me.body, 'the same answer again, from the token cache (claims decoded again from the token)')

@@ -1,3 +1,6 @@
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+
 /**
  * Steady request traffic at a fixed rate over many tenants' tokens, each answer checked: its
  * status and the bank the upstream was told (the echo upstream returns the headers it got).
@@ -23,7 +26,35 @@ export interface TrafficReport {
   sendingMs: number
 }
 
-export function startTraffic (url: string, callers: Caller[], { ratePerSec = 300, maxInFlight = 512 } = {}): { stop: () => Promise<TrafficReport> } {
+export interface TrafficOptions { ratePerSec?: number, maxInFlight?: number }
+
+const SENDER = new URL('./traffic-sender.ts', import.meta.url)
+
+/**
+ * The traffic, sent from a process of its own (traffic-sender.ts): in the test's process it
+ * would share one event loop with the gateway under test, and the offered rate would sag with
+ * the gateway's own work (and the suite's other files on the other core). Resolves once sending
+ * has begun.
+ */
+export async function startTraffic (url: string, callers: Caller[], options: TrafficOptions = {}): Promise<{ stop: () => Promise<TrafficReport> }> {
+  const child = fork(SENDER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = once(child, 'exit')
+  const started = once(child, 'message')
+  child.send({ url, callers, options })
+  await Promise.race([started, exited.then(() => { throw new Error('the traffic sender exited before it started') })])
+  return {
+    async stop () {
+      const answer = once(child, 'message')
+      child.send('stop')
+      const [report] = await Promise.race([answer, exited.then(() => { throw new Error('the traffic sender exited without its report') })]) as [TrafficReport]
+      child.disconnect()
+      return report
+    }
+  }
+}
+
+/** The sending loop itself, in the calling process. */
+export function runTraffic (url: string, callers: Caller[], { ratePerSec = 300, maxInFlight = 512 }: TrafficOptions = {}): { stop: () => Promise<TrafficReport> } {
   const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0, sendingMs: 0 }
   const started = Date.now()
   let launched = 0
