@@ -81,7 +81,7 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
     case 'standalone':
       return new Redis(topology.url, options)
     case 'sentinel':
-      return new Redis({
+      return revivedAfterUnexpectedEnd(new Redis({
         ...options,
         sentinels: topology.nodes,
         name: topology.masterName,
@@ -94,7 +94,7 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
         sentinelCommandTimeout: settings.connectTimeoutMs,
         // Sentinels announce the switch; without it the move waits for the old primary's socket to fail.
         failoverDetector: true
-      })
+      }))
     case 'cluster': {
       const { enableOfflineQueue, retryStrategy, ...redisOptions } = options
       const clusterOptions: ClusterOptions = {
@@ -115,6 +115,33 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
       return new Cluster(topology.nodes, clusterOptions)
     }
   }
+}
+
+const closedByUs = new WeakSet<RedisConnection>()
+
+/** Closes a connection for good (shutdown); any other end of a connection is a fault to recover from. */
+export function closeRedisConnection (connection: RedisConnection): void {
+  closedByUs.add(connection)
+  connection.disconnect()
+}
+
+/**
+ * ioredis 6.0 can give up a Sentinel connection for good: when the previous connection's
+ * failover detector sees `+switch-master` while the client is already reconnecting, it closes
+ * the connector mid-connect, and the client ends (status `end`: every later command refused)
+ * instead of retrying. Seen under load in the failover test: the gateway stayed off Redis until
+ * restarted. A connection that ends without `closeRedisConnection` is connected again.
+ */
+function revivedAfterUnexpectedEnd (connection: Redis): Redis {
+  connection.on('end', () => {
+    if (closedByUs.has(connection)) return
+    connection.emit('error', new Error('the connection ended during a Sentinel failover; connecting again'))
+    const retry = setTimeout(() => {
+      if (!closedByUs.has(connection) && connection.status === 'end') connection.connect().catch(() => {})
+    }, 100)
+    retry.unref()
+  })
+  return connection
 }
 
 /** What `check` prints of a connected store: topology, the node that answered, TLS state. */

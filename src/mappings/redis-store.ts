@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis'
 import { failureReason, isTimeout } from '../failure-reason.js'
-import { createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings, type RedisTopology } from './redis-client.js'
+import { closeRedisConnection, createRedisConnection, describeRedis, describeRedisAddress, type RedisConnection, type RedisSettings, type RedisTopology } from './redis-client.js'
 import { diagnoseTls } from './backend-tls.js'
 import type { SharedStore } from './shared-store.js'
 import { GCRA_SCRIPT } from './rate-limit-script.js'
@@ -134,8 +134,8 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       throw notConnected()
     },
     async close () {
-      client.disconnect()
-      subscriber?.disconnect()
+      closeRedisConnection(client)
+      if (subscriber !== undefined) closeRedisConnection(subscriber)
     }
   }
 }

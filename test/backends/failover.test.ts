@@ -44,15 +44,20 @@ function watchReadiness (gw: TestGateway): { stop: () => Promise<number[]> } {
   return { async stop () { state.running = false; await loop; return seen } }
 }
 
-/** The fault's guarantees, over every answer of the traffic: no 5xx, no other tenant's bank, readiness 200 throughout. */
-async function noneHurt (t: Test, fault: string, traffic: Awaited<ReturnType<typeof startTraffic>>, ready: ReturnType<typeof watchReadiness>): Promise<void> {
+/**
+ * The fault's guarantees, over every answer of the traffic: no 5xx, no other tenant's bank,
+ * readiness 200 throughout — and the fault was under traffic: requests kept being sent from the
+ * fault to the recovery (at least 50 a second, a sixth of what is offered, so a sender starved by
+ * the suite's other files on two cores is not read as a gateway failure).
+ */
+async function noneHurt (t: Test, fault: string, traffic: Awaited<ReturnType<typeof startTraffic>>, ready: ReturnType<typeof watchReadiness>, during: { from: number, to: number }): Promise<void> {
   const report = await traffic.stop()
-  t.comment(`${fault} traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered), ${JSON.stringify(report.byStatus)}`)
+  t.comment(`${fault} traffic: ${report.total} requests in ${report.elapsedMs} ms (${Math.round(report.total / (report.elapsedMs / 1000))}/s answered, ${Math.round(report.offered / (report.sendingMs / 1000))}/s offered), ${JSON.stringify(report.byStatus)}`)
   t.same(report.failures, [], 'no 5xx, no transport failure')
   t.equal(report.wrongBank, 0, 'no answer carried another tenant\'s bank')
-  // Offered at a fixed 300/s from a process of its own (traffic.ts); beside the suite's other
-  // heavy files on two cores the sending may trail that, but not by half.
-  t.ok(report.offered / (report.sendingMs / 1000) >= 150, `offered at 150+ requests a second (${Math.round(report.offered / (report.sendingMs / 1000))}/s)`)
+  const sent = report.starts.filter((at) => at >= during.from && at <= during.to).length
+  const windowMs = Math.max(during.to - during.from, 1000)
+  t.ok(sent >= windowMs / 1000 * 50, `requests were sent throughout the fault (${sent} in its ${windowMs} ms)`)
   t.equal(report.total, report.offered, 'and every one answered')
   t.same([...new Set(await ready.stop())], [200], 'readiness stayed 200')
 }
@@ -68,18 +73,23 @@ t.test('Sentinel: the primary killed under traffic', async (t) => {
   const killedAt = Date.now()
   await sentinel.primary.kill()
   const hitsAtKill = await sharedHits(gw)
+  // The sentinels' election is theirs (seconds, longer on a loaded machine); following the
+  // promotion is the gateway's: judged from the moment the replica is the primary.
+  const promoted = await eventually(() => sentinel.currentPrimaryPort(), (port) => port === sentinel.replica.port, 60_000)
+  const promotedAt = Date.now()
+  t.equal(promoted, sentinel.replica.port, `the sentinels promoted the replica, the only Redis left (${promotedAt - killedAt} ms after the kill)`)
   const resumed = await eventually(() => sharedHits(gw), (n) => n > hitsAtKill + 20, 30_000)
-  const gapMs = Date.now() - killedAt
+  const followMs = Date.now() - promotedAt
   if (!t.ok(resumed > hitsAtKill + 20, 'shared-cache hits resumed')) {
     // What the gateway saw meanwhile, to tell a slow promotion from a client that did not follow it.
     t.comment(JSON.stringify(gw.logs.filter((line) => line.level !== undefined && Number(line.level) >= 40).slice(-10)))
   }
-  t.equal(await eventually(() => sentinel.currentPrimaryPort(), (port) => port === sentinel.replica.port), sentinel.replica.port, 'on the promoted replica, the only Redis left')
-  t.ok(gapMs < 10_000, `the new primary in use ${gapMs} ms after the kill`)
-  t.comment(`sentinel failover: shared cache back ${gapMs} ms after the primary was killed`)
+  t.ok(followMs < 10_000, `the new primary in use ${followMs} ms after the promotion`)
+  t.comment(`sentinel failover: promoted ${promotedAt - killedAt} ms after the kill, in use by the gateway ${followMs} ms later`)
+  const recoveredAt = Date.now()
   await eventually(() => sharedHits(gw), (n) => n > resumed + 200)
 
-  await noneHurt(t, 'sentinel failover', traffic, ready)
+  await noneHurt(t, 'sentinel failover', traffic, ready, { from: killedAt, to: recoveredAt })
 })
 
 t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL', async (t) => {
@@ -91,13 +101,14 @@ t.test('Cluster: a primary killed under traffic; its slots fall through to MySQL
   await eventually(() => sharedHits(gw), (n) => n > 200)
   const queriesBefore = await counter(gw, 'mapping_source_queries_total', 'result="ok"')
 
+  const killedAt = Date.now()
   await cluster.primaries[0]!.kill()
   const hitsAtKill = await sharedHits(gw)
   t.ok(await eventually(() => sharedHits(gw), (n) => n > hitsAtKill + 200) > hitsAtKill + 200, 'the other primaries\' slots keep answering')
   const queriesAfter = await eventually(() => counter(gw, 'mapping_source_queries_total', 'result="ok"'), (n) => n > queriesBefore + 50)
   t.ok(queriesAfter > queriesBefore + 50, `the dead primary's tenants were answered by MySQL (${queriesAfter - queriesBefore} queries)`)
 
-  await noneHurt(t, 'cluster primary loss', traffic, ready)
+  await noneHurt(t, 'cluster primary loss', traffic, ready, { from: killedAt, to: Date.now() })
 })
 
 t.test('MySQL over TLS: a restart reconnects over TLS; a certificate for another host fails closed', async (t) => {

@@ -24,6 +24,8 @@ export interface TrafficReport {
   elapsedMs: number
   /** How long requests were being sent (to `stop()`, before the last answers are awaited). */
   sendingMs: number
+  /** When each request was sent (ms since epoch). */
+  starts: number[]
 }
 
 export interface TrafficOptions { ratePerSec?: number, maxInFlight?: number }
@@ -55,13 +57,14 @@ export async function startTraffic (url: string, callers: Caller[], options: Tra
 
 /** The sending loop itself, in the calling process. */
 export function runTraffic (url: string, callers: Caller[], { ratePerSec = 300, maxInFlight = 512 }: TrafficOptions = {}): { stop: () => Promise<TrafficReport> } {
-  const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0, sendingMs: 0 }
+  const report: TrafficReport = { offered: 0, total: 0, byStatus: {}, wrongBank: 0, failures: [], elapsedMs: 0, sendingMs: 0, starts: [] }
   const started = Date.now()
   let launched = 0
   let inFlight = 0
   const pending = new Set<Promise<void>>()
   const one = async (caller: Caller): Promise<void> => {
     const at = Date.now()
+    report.starts.push(at)
     try {
       const res = await fetch(url, { headers: { authorization: `Bearer ${caller.token}` } })
       const body = await res.json() as { headers?: Record<string, string> }
