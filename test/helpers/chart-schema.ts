@@ -28,7 +28,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       imagePullSecrets: anyArray,
       replicaCount: int(1),
       config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
-      secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str }),
+      secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str, graphSecret: str }),
       mappingsFile: anyObject,
       assertionKey: obj({ create: bool, existingSecret: str }),
       extraVolumes: anyArray,
