@@ -49,6 +49,14 @@ async function purgeScenario (t: Test, redis: Record<string, unknown>, keysOn: (
   const all = await runCli(['cache', 'purge', '--all', '--config', file], env)
   t.match(all.stdout, new RegExp(`^ok cache purge all: ${TENANTS.length} shared entries removed, 2 gateways notified$`, 'm'), all.stdout + all.stderr)
   t.same(keysOn().filter((n) => n > 0), [], 'no key left on any primary')
+  // Emergency blocks (§13) are announced the same way: both gateways refuse within 1 s, and let go.
+  const statuses = async (tenantId: string): Promise<number[]> => await Promise.all(gateways.map(async (gw) =>
+    (await fetch(`${gw.proxyUrl}/api/meetings`, { headers: { authorization: `Bearer ${issuer.mint({ tenantId, audience: MGMT_CLIENT })}` } })).status))
+  const blocked = await runCli(['block', '--tenant', TENANTS[1]!, '--reason', 'drill', '--config', file], env)
+  t.match(blocked.stdout, /^ok block tenant \S+ until \S+: 2 gateways notified$/m, blocked.stdout + blocked.stderr)
+  t.same(await eventually(() => statuses(TENANTS[1]!), (s) => s.every((status) => status === 403), 1000), [403, 403], 'a block reaches both gateways')
+  t.equal((await runCli(['unblock', '--tenant', TENANTS[1]!, '--config', file], env)).code, 0)
+  t.same(await eventually(() => statuses(TENANTS[1]!), (s) => s.every((status) => status === 200), 1000), [200, 200], 'and its lifting')
   const check = await runCli(['check', '--config', file], env)
   t.equal(check.code, 0, check.stdout)
   return /^ok cache: (.*)$/m.exec(check.stdout)?.[1] ?? check.stdout
