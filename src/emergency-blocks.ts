@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { createBlockList, decodeBlock, type Block, type BlockKind, type BlockList } from './domain/blocks.js'
+import { createBlockList, decodeBlocks, type Block, type BlockKind, type BlockList } from './domain/blocks.js'
 import type { SharedStore } from './mappings/shared-store.js'
 import type { Health } from './health.js'
 import { failureReason } from './failure-reason.js'
@@ -42,8 +42,7 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, poll
 
   const read = async (): Promise<void> => {
     try {
-      const records = await store.readBlocks()
-      const blocks = Object.entries(records).flatMap(([field, value]) => decodeBlock(field, value) ?? [])
+      const blocks = decodeBlocks(await store.readBlocks())
       const { added, removed } = list.replace(blocks)
       for (const block of added) logger.warn(describe(block), 'block in force')
       for (const block of removed) logger.info(describe(block), 'block lifted')

@@ -3,7 +3,7 @@ import type { Config } from './config/schema.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { SharedStore } from './mappings/shared-store.js'
 import { createOverageResolver, groupRulesOf } from './domain/groups-overage.js'
-import { createGraphClient } from './graph/graph-client.js'
+import { createGraphClient, type GraphClient } from './graph/graph-client.js'
 import { createGroupMembership } from './graph/group-membership.js'
 import type { Rule } from './domain/roles.js'
 
@@ -15,16 +15,26 @@ const FAILURE_LOG_INTERVAL_MS = 30_000
  * business-unit rule reads `groups` (the requests of every other configuration pay nothing);
  * else `deny`, or Graph behind the cache store.
  */
-export function createOverageGroups (config: Readonly<Config>, store: SharedStore, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
+/** Whether the configured role, team and business-unit rules read `groups`, and the ids they name. */
+export function configuredGroupRules (config: Readonly<Config>): ReturnType<typeof groupRulesOf> {
   const rules: Rule[] = [...config.roles.mappings, ...config.teams, ...config.businessUnits]
-  const { readsGroups, groupIds } = groupRulesOf(rules)
+  return groupRulesOf(rules)
+}
+
+/** The Graph client of `entra.graph`. */
+export function graphClientOf (config: Readonly<Config>, graph: NonNullable<Config['entra']['graph']>): GraphClient {
+  return createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs })
+}
+
+export function createOverageGroups (config: Readonly<Config>, store: SharedStore, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
+  const { readsGroups, groupIds } = configuredGroupRules(config)
   if (!readsGroups) return undefined
   const { graph } = config.entra
   if (config.entra.groupsOverage === 'deny' || graph === undefined) return createOverageResolver({ mode: 'deny' })
 
   const loggedAt = new Map<string, number>()
   const memberGroups = createGroupMembership({
-    graph: createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs }),
+    graph: graphClientOf(config, graph),
     store,
     groupIds,
     cacheTtlSec: graph.cacheTtlSec,

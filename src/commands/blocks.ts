@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js'
 import { createSharedStore } from '../mappings/create.js'
 import { NO_SHARED_BLOCKS, type SharedStore } from '../mappings/shared-store.js'
 import { GUID } from '../domain/entra-token.js'
-import { blockField, decodeBlock, encodeBlock, type Block, type BlockKind } from '../domain/blocks.js'
+import { blockField, decodeBlocks, encodeBlock, type Block, type BlockKind } from '../domain/blocks.js'
 import { parseDuration, UsageError } from './usage.js'
 
 /**
@@ -90,11 +90,7 @@ async function withBlocks (config: Readonly<Config>, command: string, out: (line
   const store = createSharedStore(config)
   try {
     await store.ready()
-    const records = await store.readBlocks()
-    const known = new Map(Object.entries(records).flatMap(([field, value]) => {
-      const block = decodeBlock(field, value)
-      return block === undefined ? [] : [[field, block] as const]
-    }))
+    const known = new Map(decodeBlocks(await store.readBlocks()).map((block) => [blockField(block.kind, block.id), block]))
     await act(store, known)
     return 0
   } catch (err) {

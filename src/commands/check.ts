@@ -5,8 +5,7 @@ import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
 import { failureReason } from '../failure-reason.js'
 import { classifyBackendFailure } from '../backend-failure.js'
-import { createGraphClient } from '../graph/graph-client.js'
-import { groupRulesOf } from '../domain/groups-overage.js'
+import { configuredGroupRules, graphClientOf } from '../overage-groups.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
@@ -82,14 +81,13 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
  * obtaining a token in BookMe's home tenant (the single-tenant profile's), where the app lives.
  */
 async function checkGroupsOverage (config: Readonly<Config>): Promise<{ ok: boolean, why: string } | undefined> {
-  const { readsGroups, groupIds } = groupRulesOf([...config.roles.mappings, ...config.teams, ...config.businessUnits])
+  const { readsGroups, groupIds } = configuredGroupRules(config)
   if (!readsGroups) return undefined
   const { graph } = config.entra
   if (config.entra.groupsOverage === 'deny' || graph === undefined) return { ok: true, why: 'deny (an overage token is refused with GROUPS_OVERAGE)' }
   const home = Object.values(config.apis).find((api) => api.tenancy === 'single')?.tenantId
   const asked = `graph, ${groupIds.length} group id${groupIds.length === 1 ? '' : 's'} named by rules`
   if (home === undefined) return { ok: true, why: `${asked}; credentials not proven: no single-tenant API profile names the home tenant` }
-  const client = createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs })
-  return await client.tokenFor(home).then(() => ({ ok: true, why: `${asked}; a Graph token obtained in the home tenant ${home}` }),
+  return await graphClientOf(config, graph).tokenFor(home).then(() => ({ ok: true, why: `${asked}; a Graph token obtained in the home tenant ${home}` }),
     (err: unknown) => ({ ok: false, why: `no Graph token in the home tenant ${home}: ${(err as Error).message}` }))
 }

@@ -50,6 +50,11 @@ export function decodeBlock (field: string, value: string): Block | undefined {
   }
 }
 
+/** Every readable block of the store's records. */
+export function decodeBlocks (records: Readonly<Record<string, string>>): Block[] {
+  return Object.entries(records).flatMap(([field, value]) => decodeBlock(field, value) ?? [])
+}
+
 function parseRecord (value: string): { until?: unknown, reason?: unknown, since?: unknown } | undefined {
   try {
     const parsed: unknown = JSON.parse(value)
