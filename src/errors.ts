@@ -85,6 +85,20 @@ export function isAccessRefusal (err: GatewayError): boolean {
   return err.statusCode === 401 || err.statusCode === 403 || err.code === 'BANK_CONTEXT_REQUIRED'
 }
 
+const REALM = 'bookme-gateway'
+
+/** `WWW-Authenticate` per RFC 6750 §3; the description never carries claim or token text. */
+export function wwwAuthenticate (err: GatewayError): string | undefined {
+  if (err.code === 'TOKEN_MISSING') return `Bearer realm="${REALM}"`
+  if (err.challenge !== undefined) return err.challenge
+  if (!err.bearerError) return undefined
+  return `Bearer realm="${REALM}", error="${err.bearerError}", error_description="${quotedString(err.detail)}"`
+}
+
+function quotedString (text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '')
+}
+
 export function isGatewayError (err: unknown): err is GatewayError {
   return err instanceof GatewayError
 }

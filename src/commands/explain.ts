@@ -4,13 +4,12 @@ import type { Config } from '../config/schema.js'
 import { normalizeRequestTarget, pathRefusal } from '../domain/paths.js'
 import { createRouteMatcher } from '../domain/route-match.js'
 import { isProxiedMethod, methodRefusal } from '../domain/methods.js'
-import { ERRORS, GatewayError, isGatewayError } from '../errors.js'
+import { ERRORS, GatewayError, isGatewayError, wwwAuthenticate } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { createResources } from '../resources.js'
 import { claimsOf } from '../domain/assertion.js'
 import { principalOf } from '../domain/rate-limit-policies.js'
 import { UsageError } from './usage.js'
-import { wwwAuthenticate } from '../plugins/problem-errors.js'
 
 /**
  * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`

@@ -1,9 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERRORS, GatewayError, INTERNAL_ERROR, isGatewayError } from '../errors.js'
+import { ERRORS, GatewayError, INTERNAL_ERROR, isGatewayError, wwwAuthenticate } from '../errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
-const REALM = 'bookme-gateway'
 
 export interface Problem {
   type: string
@@ -52,18 +51,6 @@ function asGatewayError (err: unknown): GatewayError | undefined {
     return new GatewayError('REQUEST_INVALID', 'The request cannot be handled by the gateway')
   }
   return undefined
-}
-
-/** `WWW-Authenticate` per RFC 6750 §3; the description never carries claim or token text. */
-export function wwwAuthenticate (err: GatewayError): string | undefined {
-  if (err.code === 'TOKEN_MISSING') return `Bearer realm="${REALM}"`
-  if (err.challenge !== undefined) return err.challenge
-  if (!err.bearerError) return undefined
-  return `Bearer realm="${REALM}", error="${err.bearerError}", error_description="${quotedString(err.detail)}"`
-}
-
-function quotedString (text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '')
 }
 
 export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
