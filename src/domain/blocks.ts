@@ -73,7 +73,7 @@ export interface BlockedPrincipal {
 export interface BlockList {
   /** How many blocks are known (expired ones included until next looked at). */
   readonly size: number
-  /** Replaces the list; says which blocks are new and which are gone. */
+  /** Replaces the list with the blocks in force among `blocks`; says which are new and which were lifted. */
   replace (blocks: readonly Block[]): { added: Block[], removed: Block[] }
   /** The block that refuses this principal, if one is in force (tenant, then client, then user). */
   find (principal: BlockedPrincipal): Block | undefined
@@ -112,9 +112,17 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
   const list: BlockList = {
     get size () { return blocks.size },
     replace (next) {
-      const replaced = new Map(next.map((block) => [blockField(block.kind, block.id), block]))
+      // A record past its expiry stays in the store until a command clears it: it is no block,
+      // and a block that reached its expiry meanwhile expired (it was not lifted).
+      const at = now()
+      const replaced = new Map(next.filter((block) => block.until > at).map((block) => [blockField(block.kind, block.id), block]))
       const added = [...replaced].filter(([field, block]) => !sameBlock(blocks.get(field), block)).map(([, block]) => block)
-      const removed = [...blocks].filter(([field]) => !replaced.has(field)).map(([, block]) => block)
+      const removed: Block[] = []
+      for (const [field, block] of blocks) {
+        if (replaced.has(field)) continue
+        if (block.until > at) removed.push(block)
+        else options.expired?.(block)
+      }
       blocks = replaced
       return { added, removed }
     },

@@ -51,3 +51,19 @@ t.test('find and refuse: tenant, client or user (oid in any case); expired block
   t.same(list.replace([block('client', CLIENT, 9500)]).added.map((b) => b.until), [9500], 'a changed expiry is reported as new')
   t.same(list.list().map((b) => b.kind), ['client'])
 })
+
+t.test('replace: a record past its expiry is no block, and a known block that reached its expiry expired, it was not lifted', async (t) => {
+  let now = 1000
+  const expired: string[] = []
+  const list = createBlockList({ now: () => now, expired: (b) => expired.push(b.id) })
+  t.same(list.replace([block('tenant', TENANT, 500)]), { added: [], removed: [] }, 'the store still holds an expired record: nothing is added')
+  t.equal(list.size, 0)
+  list.replace([block('tenant', TENANT, 2000), block('user', USER, 3000)])
+  now = 2500
+  // Read again before any request looked at the tenant block: it went by its expiry.
+  t.same(list.replace([block('tenant', TENANT, 2000)]), { added: [], removed: [block('user', USER, 3000)] }, 'only the user block was lifted')
+  t.same(expired, [TENANT], 'the tenant block is reported expired')
+  t.equal(list.find({ tenantId: TENANT, clientId: undefined, objectId: USER }), undefined)
+  t.same(list.replace([block('tenant', TENANT, 2000)]), { added: [], removed: [] }, 'read once more: the expired record is not announced again')
+  t.same(expired, [TENANT], 'nor reported expired twice')
+})
