@@ -42,11 +42,10 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, poll
 
   const read = async (): Promise<void> => {
     try {
-      const blocks = decodeBlocks(await store.readBlocks())
-      const { added, removed } = list.replace(blocks)
+      const { added, removed } = list.replace(decodeBlocks(await store.readBlocks()))
       for (const block of added) logger.warn(describe(block), 'block in force')
       for (const block of removed) logger.info(describe(block), 'block lifted')
-      health.report('blocks', 'up', `${blocks.length} block${blocks.length === 1 ? '' : 's'} known`)
+      health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force`)
     } catch (err) {
       health.report('blocks', 'down', `the shared cache could not be read; the ${list.size} block${list.size === 1 ? '' : 's'} already known stay in force (${failureReason(err)})`)
     }

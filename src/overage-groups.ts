@@ -10,11 +10,6 @@ import type { Rule } from './domain/roles.js'
 /** One failure of a tenant is logged once per interval: every overage user of it would repeat it. */
 const FAILURE_LOG_INTERVAL_MS = 30_000
 
-/**
- * Groups overage as configured (CONTRACT.md §13): nothing at all unless a role, team or
- * business-unit rule reads `groups` (the requests of every other configuration pay nothing);
- * else `deny`, or Graph behind the cache store.
- */
 /** Whether the configured role, team and business-unit rules read `groups`, and the ids they name. */
 export function configuredGroupRules (config: Readonly<Config>): ReturnType<typeof groupRulesOf> {
   const rules: Rule[] = [...config.roles.mappings, ...config.teams, ...config.businessUnits]
@@ -26,6 +21,11 @@ export function graphClientOf (config: Readonly<Config>, graph: NonNullable<Conf
   return createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs })
 }
 
+/**
+ * Groups overage as configured (CONTRACT.md §13): nothing at all unless a role, team or
+ * business-unit rule reads `groups` (the requests of every other configuration pay nothing);
+ * else `deny`, or Graph behind the cache store.
+ */
 export function createOverageGroups (config: Readonly<Config>, store: SharedStore, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
   const { readsGroups, groupIds } = configuredGroupRules(config)
   if (!readsGroups) return undefined
