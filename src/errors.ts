@@ -14,6 +14,8 @@ export const ERRORS = {
   TOKEN_AUDIENCE_INVALID: { status: 401, title: 'Token audience invalid' },
   SIGNING_KEY_NOT_FOUND: { status: 401, title: 'Signing key not found' },
   AUTH_CONTEXT_REQUIRED: { status: 401, title: 'Authentication context required' },
+  TOKEN_REVOKED: { status: 401, title: 'Token revoked' },
+  TOKEN_BINDING_INVALID: { status: 401, title: 'Token binding invalid' },
   PRINCIPAL_TYPE_NOT_ALLOWED: { status: 403, title: 'Principal type not allowed' },
   TENANT_NOT_MAPPED: { status: 403, title: 'Tenant not mapped' },
   CLIENT_NOT_REGISTERED: { status: 403, title: 'Client not registered' },
@@ -29,10 +31,12 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   RATE_LIMITED: { status: 429, title: 'Rate limited' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable' },
   MAPPING_UNAVAILABLE: { status: 503, title: 'Mapping unavailable' },
   GROUPS_UNAVAILABLE: { status: 503, title: 'Groups unavailable' },
   SHUTTING_DOWN: { status: 503, title: 'Shutting down' },
+  GATEWAY_NOT_READY: { status: 503, title: 'Gateway not ready' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timeout' }
 } as const satisfies Record<string, { status: number, title: string }>
 

@@ -29,7 +29,9 @@ const Server = section({
   trustProxy: Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.Array(NonEmpty, { minItems: 1 })], { default: false }),
   requestTimeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
   bodyLimitBytes: Type.Integer({ minimum: 0, default: 10485760 }),
-  shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 })
+  shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 }),
+  // Node's own default (16 KiB): a larger request head is answered 431 (CONTRACT.md §7).
+  maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 })
 })
 
 const Entra = section({
@@ -183,6 +185,8 @@ const Route = Type.Object({
   auth: oneOf(['required', 'none'] as const, { default: 'required' }),
   roles: Type.Array(Role, { uniqueItems: true, default: [] }),
   websocket: Type.Boolean({ default: false }),
+  // One WebSocket message, either direction (CONTRACT.md §15); ws's own default is 100 MiB.
+  websocketMaxMessageBytes: Type.Integer({ minimum: 1, maximum: 104857600, default: 1048576 }),
   timeoutMs: Type.Integer({ minimum: 1, default: 30000 }),
   forwardAuthorization: Type.Optional(Type.Boolean()),
   // A Conditional Access authentication context id (Entra allows c1 to c99), CONTRACT.md §13.
