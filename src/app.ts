@@ -1,13 +1,14 @@
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Config } from './config/schema.js'
+import type { Config, RouteConfig } from './config/schema.js'
 import type { Resources } from './resources.js'
 import { createAccessLog, fastifyLogOptions } from './logger.js'
 import { createRequestRecorder } from './metrics.js'
 import { createClientErrorHandler } from './client-errors.js'
 import problemErrors from './plugins/problem-errors.js'
 import { requestIdFor } from './domain/request-id.js'
-import { ROUTER_OPTIONS } from './domain/route-match.js'
+import { createRouteMatcher, ROUTER_OPTIONS } from './domain/route-match.js'
+import { normalizeRequestTarget } from './domain/paths.js'
 import responseHeaders from './plugins/response-headers.js'
 import observability from './plugins/observability.js'
 import requestGuard, { normalizeUrl } from './plugins/request-guard.js'
@@ -24,6 +25,7 @@ import assertionJwks, { JWKS_PATH } from './plugins/assertion-jwks.js'
 export async function buildApp (config: Readonly<Config>, resources: Resources): Promise<FastifyInstance> {
   const record = createRequestRecorder(resources.metrics)
   const accessLog = createAccessLog(resources.logger)
+  const isWebSocketUpgrade = webSocketHandshakeFilter(config.routes)
   const app: FastifyInstance = Fastify({
     ...fastifyLogOptions(resources.logger),
     genReqId: requestIdFor,
@@ -51,14 +53,22 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
 }
 
 /**
- * Only a WebSocket handshake is taken over as an upgrade (Node ≥ 22.21 `shouldUpgradeCallback`).
- * Any other request naming `Upgrade` — a POST with `Connection: upgrade, Upgrade: h2c` — stays a
- * plain HTTP request with its body; taken as an upgrade, its body would be left on the socket
- * and the upstream would receive none.
+ * Only a WebSocket handshake to a WebSocket route is taken over as an upgrade (CONTRACT.md §15,
+ * Node ≥ 22.21 `shouldUpgradeCallback`): a `GET` naming `Upgrade: websocket` whose path the
+ * router gives to a `websocket: true` route. Any other request naming `Upgrade` — a POST with
+ * `Connection: upgrade, Upgrade: websocket` and a body, or one to a plain route — stays a plain
+ * HTTP request with its body; taken as an upgrade, its body would be left on the socket and the
+ * upstream would receive none.
  */
-function isWebSocketUpgrade (request: IncomingMessage): boolean {
-  const upgrade = request.headers.upgrade
-  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
+function webSocketHandshakeFilter (routes: readonly RouteConfig[]): (request: IncomingMessage) => boolean {
+  if (!routes.some((route) => route.websocket)) return () => false
+  const matchRoute = createRouteMatcher(routes)
+  return function isWebSocketHandshake (request) {
+    const upgrade = request.headers.upgrade
+    if (request.method !== 'GET' || typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket') return false
+    const target = normalizeRequestTarget(request.url ?? '')
+    return target !== null && matchRoute('GET', target.path)?.websocket === true
+  }
 }
 
 /** A hop count becomes proxy-addr's own hop rule; Fastify's types only take the other forms. */

@@ -14,6 +14,8 @@ export interface EmergencyBlocks {
   readonly list: BlockList
   /** Reads the store now; resolves when that read (or the one under way) is done. */
   refresh (): Promise<void>
+  /** Calls `listener` with the blocks newly in force after each read that found any (open sessions are closed by it). */
+  onAdded (listener: (blocks: readonly Block[]) => void): void
   close (): void
 }
 
@@ -32,8 +34,10 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, poll
     refused: (block) => { refused(block.kind) },
     expired: (block) => { logger.info(describe(block), 'block expired') }
   })
+  const addedListeners: Array<(blocks: readonly Block[]) => void> = []
+  const onAdded = (listener: (blocks: readonly Block[]) => void): void => { addedListeners.push(listener) }
   // The memory store keeps no blocks (the commands refuse): nothing to watch.
-  if (store.kind === 'memory') return { list, async refresh () {}, close () {} }
+  if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
 
   // A gateway must know the blocks before it serves (readiness waits for one read).
   health.register('blocks')
@@ -44,6 +48,7 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, poll
     try {
       const { added, removed } = list.replace(decodeBlocks(await store.readBlocks()))
       for (const block of added) logger.warn(describe(block), 'block in force')
+      if (added.length > 0) for (const listener of addedListeners) listener(added)
       for (const block of removed) logger.info(describe(block), 'block lifted')
       health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force`)
     } catch (err) {
@@ -69,7 +74,7 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, poll
   void refresh()
   const poll = setInterval(() => { void refresh() }, pollMs)
   poll.unref()
-  return { list, refresh, close () { clearInterval(poll) } }
+  return { list, refresh, onAdded, close () { clearInterval(poll) } }
 }
 
 function describe (block: Block): Record<string, unknown> {

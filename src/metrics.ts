@@ -27,6 +27,9 @@ export interface GatewayMetrics {
   rateLimitFallback: Counter
   blockedRequests: Counter<'kind'>
   groupsLookups: Counter<'result'>
+  blocksLost: Counter<'kind'>
+  websocketSessions: Gauge<'route'>
+  websocketClosed: Counter<'reason'>
 }
 
 /** Metrics live on an injected registry, so two gateways in one process (tests) never collide. */
@@ -76,7 +79,10 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
     rateLimited: counter('rate_limited_total', 'Requests refused with 429 RATE_LIMITED, by the policy that refused', ['policy']),
     rateLimitFallback: counter('rate_limit_fallback_total', 'Requests counted by this pod alone (limit / replicas) while the shared store failed', []),
     blockedRequests: counter('blocked_requests_total', 'Requests refused with 403 PRINCIPAL_BLOCKED, by the kind of block (tenant, client, user)', ['kind']),
-    groupsLookups: counter('groups_lookups_total', 'Group lookups of groups-overage tokens: cached, graph (asked), stale (served while Graph failed), failed', ['result'])
+    groupsLookups: counter('groups_lookups_total', 'Group lookups of groups-overage tokens: cached, graph (asked), stale (served while Graph failed), failed', ['result']),
+    blocksLost: counter('blocks_lost_total', 'Blocks that disappeared from the shared store without an unblock, kept in force here until their expiry', ['kind']),
+    websocketSessions: new Gauge({ name: `${METRIC_PREFIX}websocket_sessions`, help: 'Open WebSocket sessions, by route', labelNames: ['route'], registers: [registry] }),
+    websocketClosed: counter('websocket_closed_total', 'WebSocket sessions ended, by reason: token_expired, principal_blocked, token_revoked, message_too_large (closed by the gateway), peer (closed by the client or the upstream)', ['reason'])
   }
 
   function counter<L extends string> (name: string, help: string, labelNames: L[]): Counter<L> {
