@@ -1,3 +1,4 @@
+import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
 import type { ClientListing, MappingSource } from './source.js'
 import { describeTls, mysqlSslOptions, type BackendTls } from './backend-tls.js'
@@ -48,7 +49,8 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
     dateStrings: false,
     // TLS or not is decided here, once: mysql2 fails a connection whose handshake fails (or whose
     // server offers no TLS) and never retries it in plaintext.
-    ...(options.tls.mode === 'disabled' ? {} : { ssl: mysqlSslOptions(options.tls) })
+    ...(options.tls.mode === 'disabled' ? {} : { ssl: mysqlSslOptions(options.tls) }),
+    ...(options.tls.mode === 'verify-full' && isIP(options.host) !== 0 ? { stream: () => addressedSocket(options.host, options.port) } : {})
   })
   // Errors surface through the queries; an idle pool's socket errors must not crash the process.
   pool.on('connection', (connection) => { connection.on('error', () => {}) })
@@ -93,4 +95,20 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
     },
     async close () { await pool.end() }
   }
+}
+
+/**
+ * The TCP connection to a MySQL server configured by IP address, for `verify-full`. mysql2 gives
+ * TLS no server name for an address (SNI cannot carry one, RFC 6066 §3), and Node then checks
+ * the certificate against the upgraded socket's `_host` — which `net` sets only for a name it
+ * resolved — or else `localhost` (`onConnectSecure` in Node's lib/_tls_wrap.js): any certificate
+ * naming localhost passed, and one naming only the address failed. With `_host` set to the
+ * configured address, Node's own `tls.checkServerIdentity` matches it against the certificate's
+ * SAN IP entries (RFC 6125 §6.2.1), before anything of the login is sent. mysql2 3.x takes no
+ * `checkServerIdentity` of its own (node-mysql2 #2295). The rest is what mysql2 does itself.
+ */
+function addressedSocket (host: string, port: number): Socket {
+  const socket = connectTcp({ host, port, noDelay: true, keepAlive: true })
+  ;(socket as Socket & { _host: string })._host = host
+  return socket
 }
