@@ -62,6 +62,11 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
       if (clientGone) abortRequest(new Error('the client closed the connection'))
     },
     onHeaders (statusCode, rawHeaders, resume) {
+      // An interim answer (RFC 9110 §15.2) comes before the final one, which undici reports next.
+      if (statusCode < 200) {
+        if (statusCode === 103) passEarlyHints(req, res, responseHeaders(rawHeaders as unknown as Buffer[], events))
+        return true
+      }
       const headers = responseHeaders(rawHeaders as unknown as Buffer[], events)
       const own = events.ownHeaders()
       for (const name in own) if (own[name] !== undefined) headers[name] = own[name]
@@ -77,6 +82,14 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
       answered = true
       events.responseStarted()
       resumeUpstream = resume
+      if (isBodiless(request.method, statusCode)) {
+        // Complete at its head, whatever Content-Length it declares (RFC 9110 §8.6: a 304 or an
+        // answer to HEAD may state the length a GET's body would have). undici still compares
+        // that length with the bytes it read for a 304 and fails the request: by then the client
+        // has its whole answer, and the error is only the upstream connection's.
+        finished = true
+        res.end()
+      }
       return true
     },
     onData (chunk) {
@@ -94,15 +107,17 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
       return false
     },
     onComplete () {
+      if (finished) return
       finished = true
       if (held === null) res.end()
       else res.end(held)
       held = null
     },
     onError (error) {
+      // The client's answer is already whole, or it was our own abort after the client left:
+      // nobody to answer and nothing to report.
+      if (finished || clientGone) return
       finished = true
-      // Our own abort after the client left: nobody to answer and nothing the upstream did wrong.
-      if (clientGone) return
       if (answered) {
         events.failedDuringResponse(error)
         res.destroy(error)
@@ -120,6 +135,28 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     headersTimeout: request.timeoutMs,
     bodyTimeout: request.timeoutMs
   }, handler)
+}
+
+/** A final answer that ends at its head (RFC 9110 §6.4.1): to HEAD, 204 and 304. */
+function isBodiless (method: string, statusCode: number): boolean {
+  return method === 'HEAD' || statusCode === 204 || statusCode === 304
+}
+
+/**
+ * `103 Early Hints` (RFC 8297) passed on, so the client may start fetching what the final
+ * answer will need. Never to an HTTP/1.0 client (RFC 9110 §15.2); a hint Node refuses (no or
+ * an invalid `Link`) is dropped: it is only a hint.
+ */
+function passEarlyHints (req: IncomingMessage, res: ServerResponse, headers: OutgoingHttpHeaders): void {
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return
+  const hints: Record<string, string | string[]> = {}
+  for (const name in headers) {
+    const value = headers[name]!
+    hints[name] = name === 'link' && Array.isArray(value) ? value : Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  try {
+    res.writeEarlyHints(hints)
+  } catch {}
 }
 
 /** Upstream header buffers as Node's flat name→value map, without hop-by-hop and nominated fields. */
