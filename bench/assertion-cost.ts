@@ -9,7 +9,7 @@ import { VerifiedEntraToken } from '../src/domain/verified-token.js'
 import type { Decision } from '../src/domain/decision.js'
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-const signer = createAssertionSigner({ issuer: 'https://bookme-gateway', ttlSec: 60, keys: [{ kid: 'k', privateKey }] })
+const signer = createAssertionSigner({ issuer: 'https://bookme-gateway', ttlSec: 60, clockToleranceSec: 60, keys: [{ kid: 'k', privateKey }] })
 const claims = { oid: 'a1b2c3d4-0000-4000-8000-000000000001', preferred_username: 'zoe@bank.example', scp: 'Bookings.Read Bookings.Write' }
 const decisionFor = (): Decision => ({
   api: 'management',

@@ -216,7 +216,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       }),
       headerPrefix: config.headers.prefix
     }),
-    assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, keys: assertionKeys }),
+    assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, clockToleranceSec: config.entra.clockToleranceSec, keys: assertionKeys }),
     rateLimits,
     limiter,
     blocks,

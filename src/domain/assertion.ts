@@ -18,6 +18,8 @@ export interface AssertionKey {
 export interface AssertionSignerOptions {
   issuer: string
   ttlSec: number
+  /** `entra.clockToleranceSec`: how long past its `exp` the gateway still admits a token. */
+  clockToleranceSec: number
   keys: readonly AssertionKey[]
   now?: () => number
 }
@@ -36,7 +38,7 @@ const PER_TOKEN = 16
 
 interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[] }
 
-export function createAssertionSigner ({ issuer, ttlSec, keys, now = Date.now }: AssertionSignerOptions): AssertionSigner {
+export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys, now = Date.now }: AssertionSignerOptions): AssertionSigner {
   const [signing] = keys
   if (signing === undefined) throw new Error('the assertion needs at least one key')
   const sign = createSigner({
@@ -59,8 +61,13 @@ export function createAssertionSigner ({ issuer, ttlSec, keys, now = Date.now }:
       const at = now()
       const known = kept.get(key)
       if (known !== undefined && at < known.reuseUntil && known.api === api && sameList(known.bankIds, bank.bankIds)) return known.jws
-      const iat = Math.floor(at / 1000)
-      const exp = Math.min(iat + ttlSec, Math.floor(token.expiresAt / 1000))
+      // §11: never past the instant the token stops being admitted (its exp + the tolerance: a
+      // token inside the tolerance is already past its own exp, and capping at that exp made the
+      // assertion born expired), and always after iat. fast-jwt admits that instant itself (ms,
+      // inclusive), so iat steps a second back there. A kept assertion's exp obeys the same limit.
+      const admittedUntil = Math.floor(token.expiresAt / 1000) + clockToleranceSec
+      const iat = Math.min(Math.floor(at / 1000), admittedUntil - 1)
+      const exp = Math.min(iat + ttlSec, admittedUntil)
       const jws = sign({ ...claimsOf(decision, issuer, audience), iat, exp })
       if (kept.size >= PER_TOKEN) kept.clear()
       kept.set(key, { jws, reuseUntil: exp * 1000 - marginMs, api, bankIds: bank.bankIds })

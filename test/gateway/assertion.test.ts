@@ -133,7 +133,7 @@ t.test('the assertion is only trusted for what it says: forged headers, another 
   t.rejects(system({ 'x-bookme-assertion': genuine }), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' }, 'replayed to another route\'s audience: refused')
   const { exp, iat } = decodeJwt(genuine) as { exp: number, iat: number }
   t.ok(exp - iat <= 60, 'exp at most ttlSec after iat')
-  t.ok(exp <= Math.floor(Date.now() / 1000) + 30, 'and never past the access token\'s exp (30 s here)')
+  t.ok(exp <= Math.floor(Date.now() / 1000) + 30 + 60, 'and never past the instant the gateway stops admitting the access token (its exp, 30 s here, plus the 60 s clock tolerance)')
   t.rejects(meetings({ 'x-bookme-assertion': genuine }, { currentDate: new Date((exp + 1) * 1000) }), { code: 'ERR_JWT_EXPIRED' }, 'expired: refused')
   t.rejects(meetings({ 'x-bookme-assertion': `${genuine.slice(0, -4)}AAAA` }), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' }, 'altered: refused')
 
