@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { nominatedHeaders, type HeaderMap } from '../domain/upstream-headers.js'
+import { varyWith } from '../domain/vary.js'
 
 /**
  * The proxy hop: one request streamed to an undici dispatcher and its answer streamed back to the
@@ -19,7 +20,10 @@ export interface UpstreamRequest {
 }
 
 export interface HopEvents {
-  /** The upstream answered: the gateway's own response headers, which win over the upstream's. */
+  /**
+   * The upstream answered: the gateway's own response headers, which win over the upstream's;
+   * but `vary`, whose fields are added to the upstream's.
+   */
   ownHeaders (): Record<string, string | number | string[] | undefined>
   /** The status line and headers are written: from here on the hop owns the response. */
   responseStarted (): void
@@ -68,8 +72,10 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
         return true
       }
       const headers = responseHeaders(rawHeaders as unknown as Buffer[], events)
+      const upstreamVary = headers.vary
       const own = events.ownHeaders()
       for (const name in own) if (own[name] !== undefined) headers[name] = own[name]
+      if (upstreamVary !== undefined && typeof own.vary === 'string') headers.vary = varyWith(upstreamVary, own.vary)
       // An HTTP/1 connection cannot be reused while the client's body is unread: close it.
       if (!req.complete) headers.connection = 'close'
       try {
