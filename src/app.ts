@@ -36,8 +36,9 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
     return503OnClosing: false,
     forceCloseConnections: true,
     rewriteUrl: normalizeUrl,
-    clientErrorHandler: createClientErrorHandler({ record, accessLog }),
-    http: { shouldUpgradeCallback: (request) => isWebSocketUpgrade(request) && app.server.listenerCount('upgrade') > 0 },
+    clientErrorHandler: createClientErrorHandler({ record, accessLog, varyOnOrigin: config.cors.origins.length > 0 }),
+    // A head over it is refused by Node's parser (HPE_HEADER_OVERFLOW): 431, client-errors.ts.
+    http: { maxHeaderSize: config.server.maxHeaderBytes, shouldUpgradeCallback: (request) => isWebSocketUpgrade(request) && app.server.listenerCount('upgrade') > 0 },
     routerOptions: ROUTER_OPTIONS
   })
 
