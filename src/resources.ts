@@ -214,7 +214,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
         teams: config.teams.map((r) => ({ attribute: r.attribute, value: r.value, name: r.team })),
         businessUnits: config.businessUnits.map((r) => ({ attribute: r.attribute, value: r.value, name: r.businessUnit }))
       }),
-      headerPrefix: config.headers.prefix
+      headerPrefix: config.headers.prefix,
+      authority: config.entra.authority
     }),
     assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, clockToleranceSec: config.entra.clockToleranceSec, keys: assertionKeys }),
     rateLimits,

@@ -26,15 +26,25 @@ export function claimsChallengeFor (authContext: string): string {
   return Buffer.from(JSON.stringify({ access_token: { acrs: { essential: true, value: authContext } } })).toString('base64')
 }
 
-/** `WWW-Authenticate` of AUTH_CONTEXT_REQUIRED, byte for byte as §13 writes it. */
-export function authContextChallenge (authContext: string): string {
-  return `Bearer error="insufficient_claims", claims="${claimsChallengeFor(authContext)}"`
+/** `entra.authority`'s default (config/schema.ts), for a caller that names none. */
+export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com'
+
+/**
+ * `WWW-Authenticate` of AUTH_CONTEXT_REQUIRED, byte for byte as §13 writes it: the parameters
+ * Microsoft's claims-challenge format requires ("Claims challenges, claims requests and client
+ * capabilities", learn.microsoft.com) — `realm` the token's tenant and `authorization_uri`
+ * that tenant's authorize endpoint at the configured authority, so the client signs the user in
+ * again at the right tenant, then `error` and `claims`.
+ */
+export function authContextChallenge (authContext: string, tenantId: string, authority: string): string {
+  const authorizationUri = `${authority.replace(/\/+$/, '')}/${tenantId}/oauth2/v2.0/authorize`
+  return `Bearer realm="${tenantId}", authorization_uri="${authorizationUri}", error="insufficient_claims", claims="${claimsChallengeFor(authContext)}"`
 }
 
-export function requireAuthContext (token: VerifiedToken, authContext: string): void {
+export function requireAuthContext (token: VerifiedToken, authContext: string, authority = DEFAULT_AUTHORITY): void {
   const wanted = asciiLower(authContext)
   if (authContextsOf(token).some((value) => asciiLower(value) === wanted)) return
   throw new GatewayError('AUTH_CONTEXT_REQUIRED', `This route needs the authentication context ${authContext}; sign in again with the claims challenge`, {
-    challenge: authContextChallenge(authContext)
+    challenge: authContextChallenge(authContext, token.tenantId, authority)
   })
 }

@@ -18,6 +18,8 @@ export interface AuthorizationInput {
   routeRoles: readonly PlatformRole[]
   /** The route's Conditional Access authentication context, if it asks for one. */
   authContext?: string | undefined
+  /** `entra.authority`, where the claims challenge sends the user to sign in again (§13). */
+  authority?: string | undefined
   requiredRoles: readonly PlatformRole[]
   mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   headerPrefix: string
@@ -58,7 +60,7 @@ export function authorize (input: AuthorizationInput): { mapped: MappedIdentity,
   }))
   const { mapped } = known
   checkRoles(mapped.effectiveRoles, input.routeRoles, input.requiredRoles)
-  if (input.authContext !== undefined) requireAuthContext(token, input.authContext)
+  if (input.authContext !== undefined) requireAuthContext(token, input.authContext, input.authority)
   let headers = known.headers
   if (headers === undefined || known.api !== input.api || known.headerPrefix !== input.headerPrefix || !sameBankContext(known.bank, input.bank)) {
     headers = buildIdentityHeaders(input.headerPrefix, { api: input.api, token, bank: input.bank, mapped })

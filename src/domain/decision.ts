@@ -46,6 +46,8 @@ export interface DeciderOptions {
   profiles: Readonly<Record<string, { bankResolution: 'tenant' | 'client', requiredRoles: readonly PlatformRole[] }>>
   mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   headerPrefix: string
+  /** `entra.authority`, named in the claims challenge of AUTH_CONTEXT_REQUIRED (§13). */
+  authority?: string | undefined
   /**
    * Only when a rule reads `groups`: what the mapping reads as a token's groups (§13) —
    * undefined for a token that carries its own, GROUPS_OVERAGE or Graph's answer otherwise.
@@ -60,7 +62,7 @@ export interface Decider {
 }
 
 export function createDecider (options: DeciderOptions): Decider {
-  const { verify, lookups, profiles, mapClaims, headerPrefix, overageGroups } = options
+  const { verify, lookups, profiles, mapClaims, headerPrefix, overageGroups, authority } = options
   return {
     async decide ({ api, token, selection, routeRoles, authContext, requireActiveBank }) {
       const profile = profiles[api]
@@ -70,7 +72,7 @@ export function createDecider (options: DeciderOptions): Decider {
       // Asked once per token: its mapping is kept with it, like its claims.
       const pending = overageGroups === undefined || isMapped(verified) ? undefined : overageGroups(verified)
       const groups = pending instanceof Promise ? await pending : pending
-      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix, groups })
+      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, authority, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix, groups })
       return { api, token: verified, bank, mapped, headers }
     },
     profileFor (token) {

@@ -100,7 +100,9 @@ t.test('explain shows the claims challenge of a route\'s authentication context,
   t.equal(denied.code, 1)
   const answer = JSON.parse(denied.stdout) as Record<string, unknown>
   t.match(answer, { decision: 'deny', status: 401, code: 'AUTH_CONTEXT_REQUIRED', route: 'payments' })
-  const claims = /^Bearer error="insufficient_claims", claims="([A-Za-z0-9+/=]+)"$/.exec(String(answer.wwwAuthenticate))?.[1]
+  const challenge = `Bearer realm="${BANK_TENANT}", authorization_uri="${issuer.url}/${BANK_TENANT}/oauth2/v2.0/authorize", error="insufficient_claims", claims="`
+  t.ok(String(answer.wwwAuthenticate).startsWith(challenge), 'the claims challenge the gateway would send (§13)')
+  const claims = /, claims="([A-Za-z0-9+/=]+)"$/.exec(String(answer.wwwAuthenticate))?.[1]
   t.same(JSON.parse(Buffer.from(claims ?? '', 'base64').toString('utf8')), { access_token: { acrs: { essential: true, value: 'c3' } } })
   const stepped = await runCli(['explain', '--token', issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { acrs: ['c3'] } }), '--path', '/api/payments/1', '--config', config])
   t.equal(stepped.code, 0, stepped.stdout)

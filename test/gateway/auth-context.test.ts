@@ -7,10 +7,11 @@ import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } f
 // (learn.microsoft.com, "Developer guide to Conditional Access authentication context").
 const MICROSOFT_C1_CHALLENGE = 'eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19'
 
-async function setup (t: Parameters<typeof startIssuer>[0]) {
+async function setup (t: Parameters<typeof startIssuer>[0], { authority }: { authority?: (issuerUrl: string) => string } = {}) {
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, authConfig(issuer, upstream.url, {
+    ...(authority === undefined ? {} : { entra: { authority: authority(issuer.url) } }),
     routes: [
       { name: 'payments', prefix: '/api/payments', upstream: upstream.url, api: 'management', roles: ['Manager'], authContext: 'c1' },
       { name: 'vault', prefix: '/api/vault', upstream: upstream.url, api: 'management', authContext: 'c25' },
@@ -22,7 +23,7 @@ async function setup (t: Parameters<typeof startIssuer>[0]) {
     const res = await fetch(gw.proxyUrl + path, { headers: { authorization: `Bearer ${token}` } })
     return { status: res.status, body: await res.json() as Record<string, unknown>, challenge: res.headers.get('www-authenticate') }
   }
-  return { upstream, gw, call }
+  return { issuer, upstream, gw, call }
 }
 
 /** RFC 7235 auth-params of a Bearer challenge, as a client's parser reads them. */
@@ -34,13 +35,15 @@ function challengeParams (header: string): Record<string, string> {
 }
 
 t.test('a token without the route\'s authentication context gets the claims challenge MSAL answers', async (t) => {
-  const { upstream, call } = await setup(t)
+  const { issuer, upstream, call } = await setup(t)
   const before = upstream.requests.length
   const res = await call('/api/payments/transfer', { roles: ['Manager'] })
   t.equal(res.status, 401)
   t.equal(res.body.code, 'AUTH_CONTEXT_REQUIRED')
-  t.equal(res.challenge, `Bearer error="insufficient_claims", claims="${MICROSOFT_C1_CHALLENGE}"`, 'byte for byte §13 and Microsoft\'s example')
+  t.equal(res.challenge, `Bearer realm="${BANK_TENANT}", authorization_uri="${issuer.url}/${BANK_TENANT}/oauth2/v2.0/authorize", error="insufficient_claims", claims="${MICROSOFT_C1_CHALLENGE}"`,
+    'byte for byte §13: the token\'s tenant as realm, where to sign in again, and Microsoft\'s example claims')
   const params = challengeParams(res.challenge!)
+  t.same(Object.keys(params), ['realm', 'authorization_uri', 'error', 'claims'], 'every parameter of Microsoft\'s claims-challenge format')
   t.same(JSON.parse(Buffer.from(params.claims!, 'base64').toString('utf8')), { access_token: { acrs: { essential: true, value: 'c1' } } }, 'what MSAL is handed as `claims` is that JSON')
   t.equal(upstream.requests.length, before, 'nothing reached the upstream')
 
@@ -48,6 +51,13 @@ t.test('a token without the route\'s authentication context gets the claims chal
   t.same([other.status, other.body.code], [401, 'AUTH_CONTEXT_REQUIRED'], 'another context is not this one')
   const vault = await call('/api/vault/x', { roles: ['Employee'] })
   t.equal(JSON.parse(Buffer.from(challengeParams(vault.challenge!).claims!, 'base64').toString('utf8')).access_token.acrs.value, 'c25')
+})
+
+t.test('the challenge names the configured authority once, whatever its trailing slash', async (t) => {
+  const { issuer, call } = await setup(t, { authority: (url) => `${url}/` })
+  const res = await call('/api/payments/transfer', { roles: ['Manager'] })
+  t.equal(res.status, 401)
+  t.equal(challengeParams(res.challenge!).authorization_uri, `${issuer.url}/${BANK_TENANT}/oauth2/v2.0/authorize`)
 })
 
 t.test('acrs as an array, as a single string, in any case passes; the route\'s roles are checked first', async (t) => {
