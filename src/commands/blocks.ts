@@ -1,21 +1,30 @@
-import type { Config } from '../config/schema.js'
-import { createSharedStore } from '../mappings/create.js'
+import { hostname, userInfo } from 'node:os'
+import type { CacheConfig } from '../config/schema.js'
 import { NO_SHARED_BLOCKS, type SharedStore } from '../mappings/shared-store.js'
 import { GUID } from '../domain/entra-token.js'
-import { blockField, decodeBlocks, encodeBlock, type Block, type BlockKind } from '../domain/blocks.js'
+import {
+  blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField,
+  MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted
+} from '../domain/blocks.js'
+import { openSharedCache } from './cache-config.js'
 import { parseDuration, UsageError } from './usage.js'
 
 /**
  * `block`, `unblock`, `blocks` (CONTRACT.md §13): the emergency blocks in the shared cache,
- * announced to every gateway. Each write also drops the records already past their expiry, so
- * the store holds only what is in force.
+ * announced to every gateway. `unblock` leaves a tombstone beside the blocks (domain/blocks.ts),
+ * so a gateway that missed the message still tells an unblock from a flush. Each write also
+ * drops the records already past their expiry, so the store holds only what is in force.
  */
 export interface BlockTarget { tenant?: string | undefined, client?: string | undefined, user?: string | undefined }
+
+export interface BlockRequest { kind: BlockKind, id: string, lifetimeMs: number, reason: string, by: string }
+export interface UnblockRequest { kind: BlockKind, id: string, by: string }
 
 const DEFAULT_BLOCK = '24h'
 /** `--for`: seconds too, for a drill that must end on its own. */
 export const BLOCK_UNITS = 'smhdw'
 const MAX_REASON = 500
+const MAX_BY = 200
 
 /** Exactly one of --tenant, --client, --user, a GUID; → the block's kind and id (lower case). */
 export function blockTargetOf (command: string, target: BlockTarget): { kind: BlockKind, id: string } {
@@ -27,71 +36,128 @@ export function blockTargetOf (command: string, target: BlockTarget): { kind: Bl
   return { kind, id: id.toLowerCase() }
 }
 
-/** `--reason`: printable text, at most 500 characters (it is logged by every gateway). */
-export function reasonOf (text: string | undefined): string {
-  if (text === undefined) return ''
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(text)) throw new UsageError('--reason must be one line of printable text')
-  if (text.length > MAX_REASON) throw new UsageError(`--reason is longer than ${MAX_REASON} characters`)
+/**
+ * `--reason`, `--by`: one line of printable text (every gateway logs it, `blocks` prints it):
+ * no control, format or line/paragraph separator character (domain/blocks.ts UNPRINTABLE).
+ */
+export function textOption (flag: string, text: string, max: number): string {
+  const bad = UNPRINTABLE.exec(text)
+  if (bad !== null) throw new UsageError(`${flag} must be one line of printable text (it holds U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`)
+  if (text.length > max) throw new UsageError(`${flag} is longer than ${max} characters`)
   return text.trim()
 }
 
+export function reasonOf (text: string | undefined): string {
+  return text === undefined ? '' : textOption('--reason', text, MAX_REASON)
+}
+
+/** `--by`, by default `$USER@hostname` (made printable: it is not the operator's to fix). */
+export function byOf (text: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (text !== undefined) {
+    const by = textOption('--by', text, MAX_BY)
+    if (by === '') throw new UsageError('--by must name who sets it')
+    return by
+  }
+  return `${env.USER ?? env.LOGNAME ?? osUser()}@${hostname()}`.replace(new RegExp(UNPRINTABLE.source, 'gu'), '').slice(0, MAX_BY)
+}
+
+function osUser (): string {
+  try {
+    return userInfo().username
+  } catch {
+    // No passwd entry for the uid (a container's arbitrary user).
+    return '?'
+  }
+}
+
+/** `--for`: a duration up to 366 days (a longer one is a typo, and past the contract). */
+export function lifetimeOf (text: string | undefined): number {
+  const ms = parseDuration('--for', text ?? DEFAULT_BLOCK, { units: BLOCK_UNITS })
+  if (!(ms <= MAX_BLOCK_MS)) throw new UsageError(`--for is at most 366d (a block that must last longer is set again before it ends), not "${text}"`)
+  return ms
+}
+
+/** The whole command line of `block`, checked before anything is read or written. */
+export function blockRequestOf (values: BlockTarget & { for?: string | undefined, reason?: string | undefined, by?: string | undefined }, env: NodeJS.ProcessEnv = process.env): BlockRequest {
+  return { ...blockTargetOf('block', values), lifetimeMs: lifetimeOf(values.for), reason: reasonOf(values.reason), by: byOf(values.by, env) }
+}
+
+export function unblockRequestOf (values: BlockTarget & { by?: string | undefined }, env: NodeJS.ProcessEnv = process.env): UnblockRequest {
+  return { ...blockTargetOf('unblock', values), by: byOf(values.by, env) }
+}
+
+/** One line of `blocks`: kind, id, expiry, reason, by, when. */
 export function blockLine (block: Block): string {
-  return [block.kind, block.id, expiryOf(block), block.reason].filter(Boolean).join('  ')
+  return [block.kind, block.id, expiryOf(block), block.reason === '' ? '-' : block.reason, `by ${block.by || '?'}`, `since ${isoSeconds(block.since)}`].join('  ')
 }
 
 function expiryOf (block: Block): string {
-  return Number.isFinite(block.until) ? new Date(block.until).toISOString().replace(/\.\d{3}Z$/, 'Z') : 'no-expiry'
+  return Number.isFinite(block.until) ? isoSeconds(block.until) : 'no-expiry'
 }
 
-export async function runBlock (config: Readonly<Config>, request: BlockTarget & { for?: string | undefined, reason?: string | undefined }, out: (line: string) => void): Promise<number> {
-  const { kind, id } = blockTargetOf('block', request)
-  const lifetime = parseDuration('--for', request.for ?? DEFAULT_BLOCK, { units: BLOCK_UNITS })
-  const reason = reasonOf(request.reason)
-  return await withBlocks(config, 'block', out, async (store, known) => {
+function isoSeconds (ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+export async function runBlock (cache: Readonly<CacheConfig>, { kind, id, lifetimeMs, reason, by }: BlockRequest, out: (line: string) => void): Promise<number> {
+  return await withBlocks(cache, 'block', out, async (store, records) => {
     const now = Date.now()
-    const block: Block = { kind, id, until: now + lifetime, reason, since: now }
-    const gateways = await store.changeBlocks({ [blockField(kind, id)]: encodeBlock(block) }, expiredFields(known, now))
+    const block: Block = { kind, id, until: now + lifetimeMs, reason, since: now, by }
+    // A tombstone of an earlier unblock goes: the store then says plainly that this block is in force.
+    const set = { [blockField(kind, id)]: encodeBlock(block) }
+    const gateways = await store.changeBlocks(set, [liftedField(kind, id), ...expiredFields(records, now, set)])
     out(`ok block ${kind} ${id} until ${expiryOf(block)}: ${notified(gateways)}`)
     warnIfNobody(gateways, 'block', out)
   })
 }
 
-export async function runUnblock (config: Readonly<Config>, request: BlockTarget, out: (line: string) => void): Promise<number> {
-  const { kind, id } = blockTargetOf('unblock', request)
-  return await withBlocks(config, 'unblock', out, async (store, known) => {
+export async function runUnblock (cache: Readonly<CacheConfig>, { kind, id, by }: UnblockRequest, out: (line: string) => void): Promise<number> {
+  return await withBlocks(cache, 'unblock', out, async (store, records) => {
+    const now = Date.now()
     const field = blockField(kind, id)
-    const was = known.get(field)
-    const gateways = await store.changeBlocks({}, [field, ...expiredFields(known, Date.now())])
-    out(`ok unblock ${kind} ${id}: ${was === undefined || was.until <= Date.now() ? 'was not blocked' : 'lifted'}, ${notified(gateways)}`)
+    const was = decodeBlocks(records).find((block) => blockField(block.kind, block.id) === field)
+    // The stored block's own `since` (no clock of this machine involved); with none stored (Redis
+    // lost it), everything set until now. Kept as long as that block could last.
+    const lifted: Lifted = {
+      kind,
+      id,
+      since: was?.since ?? now,
+      until: was !== undefined && Number.isFinite(was.until) ? was.until : now + MAX_BLOCK_MS,
+      by,
+      at: now
+    }
+    const set = { [liftedField(kind, id)]: encodeLifted(lifted) }
+    const gateways = await store.changeBlocks(set, [field, ...expiredFields(records, now, set)], encodeChangeMessage([lifted]))
+    const what = was === undefined ? 'not in the shared cache (a gateway still holding it lifts it)' : was.until <= now ? 'had expired' : 'lifted'
+    out(`ok unblock ${kind} ${id}: ${what}, ${notified(gateways)}`)
     warnIfNobody(gateways, 'unblock', out)
   })
 }
 
-export async function runBlocks (config: Readonly<Config>, { json }: { json: boolean }, out: (line: string) => void): Promise<number> {
-  return await withBlocks(config, 'blocks', out, async (_store, known) => {
+export async function runBlocks (cache: Readonly<CacheConfig>, { json }: { json: boolean }, out: (line: string) => void): Promise<number> {
+  return await withBlocks(cache, 'blocks', out, async (_store, records) => {
     const now = Date.now()
-    const blocks = [...known.values()].filter((block) => block.until > now).sort((a, b) => a.until - b.until || blockField(a.kind, a.id).localeCompare(blockField(b.kind, b.id)))
+    const blocks = decodeBlocks(records).filter((block) => block.until > now).sort((a, b) => a.until - b.until || blockField(a.kind, a.id).localeCompare(blockField(b.kind, b.id)))
     if (json) {
-      out(JSON.stringify(blocks.map((block) => ({ kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, since: new Date(block.since).toISOString() })), null, 2))
+      out(JSON.stringify(blocks.map((block) => ({ kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString() })), null, 2))
       return
     }
+    if (blocks.length === 0) out('no blocks in force')
     for (const block of blocks) out(blockLine(block))
   })
 }
 
-/** Opens the shared cache, reads the blocks, runs `act`; any failure is one FAIL line and exit 1. */
-async function withBlocks (config: Readonly<Config>, command: string, out: (line: string) => void,
-  act: (store: SharedStore, known: Map<string, Block>) => Promise<void>): Promise<number> {
-  if (config.cache.store !== 'redis') {
+/** Opens the shared cache, reads the block records, runs `act`; any failure is one FAIL line and exit 1. */
+async function withBlocks (cache: Readonly<CacheConfig>, command: string, out: (line: string) => void,
+  act: (store: SharedStore, records: Record<string, string>) => Promise<void>): Promise<number> {
+  if (cache.store !== 'redis') {
     out(`FAIL ${command}: ${NO_SHARED_BLOCKS}`)
     return 1
   }
-  const store = createSharedStore(config)
+  const store = openSharedCache(cache)
   try {
     await store.ready()
-    const known = new Map(decodeBlocks(await store.readBlocks()).map((block) => [blockField(block.kind, block.id), block]))
-    await act(store, known)
+    await act(store, await store.readBlocks())
     return 0
   } catch (err) {
     out(`FAIL ${command}: ${(err as Error).message}${command === 'blocks' ? '' : '; run it again once Redis answers'}`)
@@ -101,8 +167,12 @@ async function withBlocks (config: Readonly<Config>, command: string, out: (line
   }
 }
 
-function expiredFields (known: Map<string, Block>, now: number): string[] {
-  return [...known].filter(([, block]) => block.until <= now).map(([field]) => field)
+/** Blocks and tombstones past their expiry (not those `set` writes anew). */
+function expiredFields (records: Record<string, string>, now: number, set: Record<string, string>): string[] {
+  return [
+    ...decodeBlocks(records).filter((block) => block.until <= now).map((block) => blockField(block.kind, block.id)),
+    ...decodeLifted(records).filter((lifted) => lifted.until <= now).map((lifted) => liftedField(lifted.kind, lifted.id))
+  ].filter((field) => !Object.hasOwn(set, field))
 }
 
 function notified (gateways: number): string {

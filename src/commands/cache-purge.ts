@@ -1,6 +1,6 @@
-import type { Config } from '../config/schema.js'
+import type { CacheConfig } from '../config/schema.js'
 import { clientKey, tenantKey } from '../mappings/cached-source.js'
-import { createSharedStore } from '../mappings/create.js'
+import { openSharedCache } from './cache-config.js'
 import { GUID } from '../domain/entra-token.js'
 import { UsageError } from './usage.js'
 
@@ -8,18 +8,24 @@ import { UsageError } from './usage.js'
  * `cache purge --tenant GUID | --client GUID | --all` (CONTRACT.md §9): delete the answers in
  * the shared cache, then publish the purge so every running gateway drops its process layer.
  */
-export async function runCachePurge (config: Readonly<Config>, target: { tenant?: string, client?: string, all?: boolean }, out: (line: string) => void): Promise<number> {
+export type PurgeTarget = { tenant?: string | undefined, client?: string | undefined, all?: boolean | undefined }
+
+/** Exactly one of --tenant, --client, --all → the shared-cache key to drop ('*' = all); checked before the config is read. */
+export function purgeKeyOf (target: PurgeTarget): string {
   const chosen = [target.tenant !== undefined, target.client !== undefined, target.all === true].filter(Boolean).length
   if (chosen !== 1) throw new UsageError('cache purge needs exactly one of --tenant GUID, --client GUID, --all')
   const id = target.tenant ?? target.client
   if (id !== undefined && !GUID.test(id)) throw new UsageError(`"${id}" is not a GUID`)
-  const { cache } = config
+  return target.tenant !== undefined ? tenantKey(target.tenant) : target.client !== undefined ? clientKey(target.client) : '*'
+}
+
+export async function runCachePurge (cache: Readonly<CacheConfig>, target: PurgeTarget, out: (line: string) => void): Promise<number> {
+  const key = purgeKeyOf(target)
   if (cache.store !== 'redis') {
     out('FAIL cache purge: cache.store is memory; each gateway process holds its own cache (restart them, or wait cache.ttlSec)')
     return 1
   }
-  const key = target.tenant !== undefined ? tenantKey(target.tenant) : target.client !== undefined ? clientKey(target.client) : '*'
-  const store = createSharedStore(config)
+  const store = openSharedCache(cache)
   try {
     await store.ready()
     const removed = await store.purge(key)

@@ -6,6 +6,7 @@ import { createResources } from '../resources.js'
 import { failureReason } from '../failure-reason.js'
 import { classifyBackendFailure } from '../backend-failure.js'
 import { configuredGroupRules, graphClientOf } from '../overage-groups.js'
+import { decodeBlocks } from '../domain/blocks.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
@@ -53,9 +54,14 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
+    // With the cache unreachable, what ioredis says of a later command is only that it queues
+    // none ("Stream isn't writeable…"): those lines give the cache's cause instead.
+    const redisWhy = (err: unknown): string => cache.ok ? classifyBackendFailure('redis', err).reason : cache.why
     if (resources.sharedStore.kind === 'redis') {
-      const blocks = await resources.sharedStore.readBlocks().then((records) => ({ ok: true, why: `${Object.keys(records).length} block record${Object.keys(records).length === 1 ? '' : 's'} in the shared cache` }),
-        (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
+      const blocks = await resources.sharedStore.readBlocks().then((records) => {
+        const count = decodeBlocks(records).length
+        return { ok: true, why: `${count} block record${count === 1 ? '' : 's'} in the shared cache` }
+      }, (err: unknown) => ({ ok: false, why: redisWhy(err) }))
       report(blocks.ok, 'blocks', blocks.why, { backend: true })
     }
     const overage = await checkGroupsOverage(config)
@@ -63,7 +69,7 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     if (resources.rateLimits.policies.length > 0) {
       // The policies as compiled, and (Redis) the counting script loaded: an ACL without EVALSHA fails here, not on traffic.
       const policies = resources.rateLimits.policies.map(({ name, routes, key, base }) => `${name} on ${routes?.join(', ') ?? 'every authenticated route'} (${key}, ${base.limit} per ${base.windowSec} s, burst ${base.burst})`).join('; ')
-      const counting = await resources.sharedStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
+      const counting = await resources.sharedStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: redisWhy(err) }))
       report(counting.ok, 'rate limits', counting.ok ? `${policies}; ${counting.why}` : `${counting.why} (policies: ${policies})`, { backend: true })
     }
     if (resources.assertion !== undefined) {

@@ -25,23 +25,27 @@ export function expiringWithin (clients: ClientListing[], windowMs: number, now 
 
 export function formatClient (client: ClientListing, now = Date.now()): string {
   const expiry = client.secretExpiresAt === null ? 'no-expiry-recorded' : client.secretExpiresAt.slice(0, 10)
-  const days = client.secretExpiresAt === null ? '' : ` (${Math.floor((Date.parse(client.secretExpiresAt) - now) / 86_400_000)} days)`
+  const left = daysLeft(client, now)
+  const days = left === null ? '' : ` (${left} days)`
   const flags = [!client.enabled ? 'DISABLED' : '', !client.bankEnabled ? 'BANK-DISABLED' : ''].filter(Boolean).join(' ')
   return [`${expiry}${days}`, client.clientId, `bank ${client.bankId}${client.bankName ? ` (${client.bankName})` : ''}`, client.description ?? '', flags]
     .filter(Boolean).join('  ')
 }
 
-function withDaysLeft (client: ClientListing, now = Date.now()): ClientListing & { daysLeft: number | null } {
-  return { ...client, daysLeft: client.secretExpiresAt === null ? null : Math.floor((Date.parse(client.secretExpiresAt) - now) / 86_400_000) }
+/** Whole days until the secret expires (negative once expired), or null when none is recorded: the text's number and `--json`'s `daysLeft`. */
+export function daysLeft (client: ClientListing, now = Date.now()): number | null {
+  return client.secretExpiresAt === null ? null : Math.floor((Date.parse(client.secretExpiresAt) - now) / 86_400_000)
 }
 
 export async function runClients (config: Readonly<Config>, { windowMs, json }: { windowMs: number | undefined, json: boolean }, out: (line: string) => void): Promise<number> {
   const source = createMappingSource(config)
   try {
+    // One instant for every line: the window, the text and the JSON agree.
+    const now = Date.now()
     let clients = sortBySecretExpiry(await source.clients())
-    if (windowMs !== undefined) clients = expiringWithin(clients, windowMs)
-    if (json) out(JSON.stringify(clients.map(withDaysLeft), null, 2))
-    else for (const client of clients) out(formatClient(client))
+    if (windowMs !== undefined) clients = expiringWithin(clients, windowMs, now)
+    if (json) out(JSON.stringify(clients.map((client) => ({ ...client, daysLeft: daysLeft(client, now) })), null, 2))
+    else for (const client of clients) out(formatClient(client, now))
     if (clients.length === 0 && !json) out(windowMs === undefined ? 'no bank clients registered' : 'no client secret expires in that window')
     return windowMs !== undefined && clients.length > 0 ? 1 : 0
   } catch (err) {

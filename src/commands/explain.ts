@@ -10,6 +10,7 @@ import { createResources } from '../resources.js'
 import { claimsOf } from '../domain/assertion.js'
 import { principalOf } from '../domain/rate-limit-policies.js'
 import { UsageError } from './usage.js'
+import { CONSUMER_TENANT } from '../domain/entra-token.js'
 
 /**
  * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
@@ -72,12 +73,16 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     out(JSON.stringify({ ...decision, ...base }, null, 2))
     return decision.decision === 'allow' ? 0 : 1
   }
+  const token = request.token.replace(/^bearer\s+/i, '')
+  const payload = unverifiedPayload(token)
+  if (payload !== undefined) base.claims = factsOf(payload)
   const deny = (err: unknown): number => {
     const known = isGatewayError(err) ? err : undefined
     if (!known) return answer({ decision: 'deny', status: 500, code: 'INTERNAL_ERROR', detail: (err as Error).message, headers: {} })
     // The challenge the client would get with the answer (a claims challenge: what MSAL is handed).
     const challenge = wwwAuthenticate(known)
-    return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail: known.detail, ...(known.extensions ?? {}), ...(challenge === undefined ? {} : { wwwAuthenticate: challenge }), headers: {} })
+    const detail = payload === undefined ? known.detail : explainDetail(known.code, known.detail, payload, config, typeof base.api === 'string' ? base.api : undefined)
+    return answer({ decision: 'deny', status: ERRORS[known.code].status, code: known.code, detail, ...(known.extensions ?? {}), ...(challenge === undefined ? {} : { wwwAuthenticate: challenge }), headers: {} })
   }
   if (!isProxiedMethod(request.method.toUpperCase())) return deny(methodRefusal())
   if (target === null) return deny(pathRefusal())
@@ -93,7 +98,6 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
   try {
     // The blocks in the shared cache, read before judging (a blocked principal is refused first).
     await resources.blocks.refresh()
-    const token = request.token.replace(/^bearer\s+/i, '')
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
     const decision = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], authContext: route?.authContext, requireActiveBank: true })
@@ -109,4 +113,42 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
   } finally {
     await resources.close()
   }
+}
+
+/** The claims explain shows (CONTRACT.md §9): who, for what, from where, when; never the signature or the token. */
+const FACTS = ['tid', 'oid', 'aud', 'iss', 'ver', 'idtyp', 'azp', 'appid', 'roles', 'scp', 'iat', 'exp'] as const
+
+/** The payload as the token states it, unverified: only to explain a decision taken by the verifier. */
+function unverifiedPayload (token: string): Record<string, unknown> | undefined {
+  const parts = token.split('.')
+  if (parts.length !== 3) return undefined
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'))
+    return payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? payload as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function factsOf (payload: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(FACTS.filter((name) => Object.hasOwn(payload, name)).map((name) => [name, payload[name]]))
+}
+
+/**
+ * The proxy's detail with what an operator needs to fix it; the proxy itself keeps its answers
+ * terse (a caller learns nothing from them). The expected issuers come from the config's
+ * templates, filled in as the verifier fills them (domain/authenticator.ts).
+ */
+function explainDetail (code: string, detail: string, payload: Record<string, unknown>, config: Readonly<Config>, api: string | undefined): string {
+  const tid = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : undefined
+  if (code === 'TENANT_NOT_MAPPED' && tid !== undefined) return `The token's tenant ${tid} is not mapped to any bank`
+  if (code !== 'TOKEN_ISSUER_INVALID') return detail
+  const actual = `the token's iss is ${JSON.stringify(payload.iss ?? null)}, ver ${JSON.stringify(payload.ver ?? null)}`
+  const pinned = api === undefined ? undefined : config.apis[api]?.tenantId?.toLowerCase()
+  const tenant = pinned ?? tid
+  if (tenant === undefined || tenant === CONSUMER_TENANT) return `${detail} (${actual})`
+  const authority = config.entra.authority.replace(/\/+$/, '')
+  const issuer = (template: string): string => template.replace('{authority}', authority).replace('{tenantid}', tenant)
+  const expected = `"${issuer(config.entra.v2IssuerTemplate)}" (ver "2.0") or "${issuer(config.entra.v1IssuerTemplate)}" (ver "1.0")`
+  return `${detail}: expected iss ${expected}${pinned === undefined ? '' : ` for the API profile ${api}'s tenant`}; ${actual}`
 }

@@ -32,6 +32,8 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
   // ioredis sends the script itself (EVAL, which loads it) once per connection, EVALSHA after that,
   // and EVAL again if a server answers NOSCRIPT (restarted, or a new primary).
   client.defineCommand('gcraAdmit', { lua: GCRA_SCRIPT })
+  client.defineCommand('restoreBlock', { numberOfKeys: 1, lua: RESTORE_BLOCK_SCRIPT })
+  const restoreBlock = (client as unknown as { restoreBlock: (key: string, field: string, liftedField: string, value: string, since: number) => Promise<number> }).restoreBlock.bind(client)
   const gcraAdmit = (client as unknown as { gcraAdmit: (...args: Array<string | number | Array<string | number>>) => Promise<number[]> }).gcraAdmit.bind(client)
   // A cluster's script may only touch one slot: batches per hash tag there, one batch elsewhere.
   // ioredis flattens array arguments: the batch's arrays go as they are.
@@ -88,15 +90,32 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
     },
     async publishPurge (key) { return await countReceivers(channel, await client.publish(channel, key)) },
     onPurge (listener) { subscribe(channel, listener) },
-    async readBlocks () { return await client.hgetall(blocksKey) },
-    async changeBlocks (set, remove) {
-      if (Object.keys(set).length > 0) await client.hset(blocksKey, set)
-      if (remove.length > 0) await client.hdel(blocksKey, ...remove)
-      return await countReceivers(blocksChannel, await client.publish(blocksChannel, 'changed'))
+    async readBlocks () {
+      // Not connected, ioredis says only that its offline queue is off: name the cause instead.
+      if (client.status !== 'ready') throw notConnected()
+      return await client.hgetall(blocksKey)
+    },
+    async changeBlocks (set, remove, message = 'changed') {
+      if (client.status !== 'ready') throw notConnected()
+      // One key, so one slot: MULTI holds in a cluster too. A restore (below) sees all of it or none.
+      const transaction = client.multi()
+      if (Object.keys(set).length > 0) transaction.hset(blocksKey, set)
+      if (remove.length > 0) transaction.hdel(blocksKey, ...remove)
+      const results = await transaction.exec()
+      const failed = results?.find(([err]) => err !== null)?.[0]
+      if (failed) throw failed
+      return await countReceivers(blocksChannel, await client.publish(blocksChannel, message))
+    },
+    async restoreBlocks (blocks) {
+      if (client.status !== 'ready') throw notConnected()
+      const written = await Promise.all(blocks.map(async (block) => await restoreBlock(blocksKey, block.field, block.liftedField, block.value, block.since) === 1))
+      // Gateways started since the loss learn it now rather than at their next poll.
+      if (written.includes(true)) await client.publish(blocksChannel, 'changed')
+      return written
     },
     onBlocksChanged (listener) {
       // After a reconnect a message may have been missed: read again whenever the subscription is back.
-      subscribe(blocksChannel, () => { listener() }).on('ready', listener)
+      subscribe(blocksChannel, (message) => { listener(message) }).on('ready', () => { listener() })
     },
     admit (keys, rules) {
       const prefixed: string[] = []
@@ -139,6 +158,23 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
     }
   }
 }
+
+/**
+ * A lost block written back (SharedStore.restoreBlocks): KEYS[1] the blocks hash; ARGV the
+ * block's field, its tombstone's field, the record, the block's `since`. Nothing is written when
+ * the field holds a record (a newer block, or another gateway's restore) or a tombstone lifts
+ * this block; a tombstone that does not parse lifts nothing (as the gateways read it).
+ */
+const RESTORE_BLOCK_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local lifted = redis.call('HGET', KEYS[1], ARGV[2])
+if lifted then
+  local ok, record = pcall(cjson.decode, lifted)
+  if ok and type(record) == 'table' and type(record.since) == 'number' and type(record['until']) == 'number' and record.since >= tonumber(ARGV[4]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`
 
 async function primariesConnected (cluster: Cluster, timeoutMs: number): Promise<void> {
   const waiting = cluster.nodes('master').filter((node) => node.status !== 'ready')

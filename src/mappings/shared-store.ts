@@ -23,15 +23,26 @@ export interface SharedStore {
    * slot: one atomic operation, admitted by all rules or counted by none.
    */
   admit (keys: readonly string[], rules: readonly GcraRule[]): MaybePromise<GcraOutcome>
-  /** The emergency blocks (CONTRACT.md §13): every record, field → value (domain/blocks.ts). */
+  /** The emergency blocks (CONTRACT.md §13): every record, blocks and tombstones, field → value (domain/blocks.ts). */
   readBlocks (): Promise<Record<string, string>>
   /**
-   * Writes (`set`) and removes (`remove`) block records, then tells every gateway sharing the
-   * store; resolves to how many received the message. The memory store keeps no blocks: rejects.
+   * Writes (`set`) and removes (`remove`) block records in one atomic step, then publishes
+   * `message` to every gateway sharing the store; resolves to how many received it. The memory
+   * store keeps no blocks: rejects.
    */
-  changeBlocks (set: Readonly<Record<string, string>>, remove: readonly string[]): Promise<number>
-  /** `listener` runs when blocks change and each time the subscription is (re)established. */
-  onBlocksChanged (listener: () => void): void
+  changeBlocks (set: Readonly<Record<string, string>>, remove: readonly string[], message?: string): Promise<number>
+  /**
+   * Writes each block back that the store lost, from a gateway's memory: only where neither the
+   * block's field nor a tombstone lifting it (`since` at least the block's) is there, checked
+   * and written in one atomic step, so a restore never undoes an unblock nor overwrites a newer
+   * block. Resolves to which were written.
+   */
+  restoreBlocks (blocks: ReadonlyArray<{ field: string, value: string, liftedField: string, since: number }>): Promise<boolean[]>
+  /**
+   * `listener` runs with the message when blocks change, and without one each time the
+   * subscription is (re)established.
+   */
+  onBlocksChanged (listener: (message?: string) => void): void
   /** Readies counting (Redis: the script loaded on every primary); resolves to what `check` prints. */
   prepareCounting (): Promise<string>
   /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
@@ -74,6 +85,7 @@ export function createMemoryStore (now: () => number = Date.now): SharedStore {
     onPurge (listener) { listeners.push(listener) },
     async readBlocks () { return {} },
     async changeBlocks () { throw new Error(NO_SHARED_BLOCKS) },
+    async restoreBlocks () { throw new Error(NO_SHARED_BLOCKS) },
     onBlocksChanged () {},
     admit (keys, rules) { return counters.decide(keys, rules) },
     async prepareCounting () { return 'counted in this process' },
