@@ -28,4 +28,10 @@ COPY package.json ./
 USER 65532:65532
 # 8080 proxy traffic, 9090 admin (/healthz /readyz /metrics): the config's defaults.
 EXPOSE 8080 9090
-ENTRYPOINT ["/nodejs/bin/node", "dist/cli.js", "start", "--config", "/etc/bookme-gateway/gateway.yaml"]
+# Where the chart mounts the config; every command reads it when no --config is given.
+ENV BOOKME_GATEWAY_CONFIG=/etc/bookme-gateway/gateway.yaml
+# The entrypoint is the CLI and the default command `start` (CONTRACT.md §16): `docker run IMAGE`
+# starts the gateway, `docker run IMAGE check` checks the same config, and a Kubernetes
+# container's `args` replace only the command.
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli.js"]
+CMD ["start"]

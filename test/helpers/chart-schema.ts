@@ -17,7 +17,10 @@ const nsName = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }
 const port = { type: 'integer', minimum: 1, maximum: 65535 }
 const cidrs = { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$' } }
 /** A backend's egress: its namespace ('' for none), CIDRs outside the cluster, its ports. */
-const backendEgress = obj({ namespace: { anyOf: [nsName, { const: '' }] }, cidrs, ports: { type: 'array', items: port, minItems: 1 } }, ['ports'])
+const secretName = { type: 'string', pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$', maxLength: 253 }
+/** A namespace by name, or '' for none. */
+const optionalNs = { anyOf: [nsName, { const: '' }] }
+const backendEgress = obj({ namespace: optionalNs, cidrs, ports: { type: 'array', items: port, minItems: 1 } }, ['ports'])
 
 export function chartValuesSchema (): Record<string, unknown> {
   return {
@@ -30,7 +33,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
       secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str, graphSecret: str }),
       mappingsFile: anyObject,
-      assertionKey: obj({ create: bool, existingSecret: str }),
+      assertionKey: obj({ existingSecret: { anyOf: [secretName, { const: '' }] }, additionalSecrets: { type: 'array', items: secretName, uniqueItems: true }, create: bool }),
       extraVolumes: anyArray,
       extraVolumeMounts: anyArray,
       preStopSleepSeconds: int(0),
@@ -49,8 +52,9 @@ export function chartValuesSchema (): Record<string, unknown> {
       podDisruptionBudget: obj({ enabled: bool, maxUnavailable: { oneOf: [int(0), { type: 'string', pattern: '^[0-9]+%$' }] } }),
       networkPolicy: obj({
         enabled: bool,
-        ingressControllerNamespace: nsName,
-        monitoringNamespace: nsName,
+        ingressControllerNamespace: optionalNs,
+        ingressFrom: obj({ cidrs }),
+        monitoringNamespace: optionalNs,
         upstreams: { type: 'array', items: obj({ namespace: nsName, ports: { type: 'array', items: port, minItems: 1 } }, ['namespace', 'ports']) },
         mysql: backendEgress,
         redis: backendEgress,

@@ -45,7 +45,37 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- div (((.Values.config.server | default dict).shutdownGraceMs | default 10000) | int) 1000 -}}
 {{- end -}}
 
-{{/* The Secret holding the assertion's signing keys: assertionKey.existingSecret, or the chart's own. */}}
-{{- define "bookme-gateway.assertionSecretName" -}}
-{{- .Values.assertionKey.existingSecret | default (printf "%s-assertion" (include "bookme-gateway.fullname" .)) -}}
-{{- end }}
+{{/* Where the config is mounted; the container's args name it (the image's BOOKME_GATEWAY_CONFIG says the same). */}}
+{{- define "bookme-gateway.configDir" -}}
+/etc/bookme-gateway
+{{- end -}}
+{{- define "bookme-gateway.configPath" -}}
+{{ include "bookme-gateway.configDir" . }}/gateway.yaml
+{{- end -}}
+{{- define "bookme-gateway.keysDir" -}}
+{{ include "bookme-gateway.configDir" . }}/keys
+{{- end -}}
+
+{{/* The Secret the chart makes (and keeps) for assertionKey.create. */}}
+{{- define "bookme-gateway.generatedAssertionSecretName" -}}
+{{- printf "%s-assertion" (include "bookme-gateway.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The Secrets whose files are the assertion's signing keys, all mounted together at keysDir (a
+JSON list): the generated one, existingSecret, then additionalSecrets. Several at once is how a
+rotation keeps the old key's file while the new one is added (README "Rotating the assertion key").
+*/}}
+{{- define "bookme-gateway.assertionSecrets" -}}
+{{- $names := list -}}
+{{- if .Values.assertionKey.create -}}
+{{- $names = append $names (include "bookme-gateway.generatedAssertionSecretName" .) -}}
+{{- end -}}
+{{- with .Values.assertionKey.existingSecret -}}
+{{- $names = append $names . -}}
+{{- end -}}
+{{- range .Values.assertionKey.additionalSecrets -}}
+{{- $names = append $names . -}}
+{{- end -}}
+{{- $names | uniq | toJson -}}
+{{- end -}}

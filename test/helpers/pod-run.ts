@@ -1,0 +1,357 @@
+import type { Test } from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, chmodSync, chownSync, constants, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { manifestOf, type Manifest } from './helm-render.js'
+import { freePort } from './services.js'
+import { composeArgv, containerEnv, processIdentity, readDockerfile, type ContainerSpec, type EnvSources, type SecurityContext } from './pod-spec.js'
+
+/**
+ * Runs the rendered Deployment's container on this machine the way a node would: the argv,
+ * environment, user and working directory that Kubernetes composes from the image (Dockerfile)
+ * and the pod spec (pod-spec.ts), its volumes (rendered ConfigMaps and Secrets, and the test's
+ * Secrets standing for those made outside the chart) mounted at their paths, read-only where the
+ * spec says, over a read-only root filesystem.
+ *
+ * A private mount namespace (`unshare -m`) holds all of it: an overlay of this machine's root
+ * (writes go to a tmpfs, so nothing reaches the real /etc or /app), the image's files bound in,
+ * then `chroot` and `setpriv` to the pod's numeric user without capabilities. Needs root, as CI runs.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const DOCKERFILE = join(ROOT, 'Dockerfile')
+
+/** The image's own files here: WORKDIR /app is the repository (dist/ from `npm run build`), its node the one running the tests. */
+const IMAGE_FILES: Record<string, string> = { '/app': ROOT, '/nodejs/bin/node': process.execPath }
+/** The base image's (distroless) environment, beneath the Dockerfile's ENV. */
+const BASE_IMAGE_ENV: Array<[string, string]> = [['PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']]
+
+export interface PodOptions {
+  manifests: Manifest[]
+  /** Secrets of the namespace made outside the chart (existingSecret and the like): name → key → content. */
+  secrets?: Record<string, Record<string, string>>
+  /** The pod's namespace (fieldRef metadata.namespace). */
+  namespace?: string
+}
+
+export interface ReadyAnswer { status: number, body: { ready?: boolean, dependencies?: Record<string, { state: string, detail?: string }> } }
+
+export interface RunningPod {
+  argv: string[]
+  env: Record<string, string>
+  identity: { uid: number, gid: number, groups: number[] }
+  /** The container's ports, by name. */
+  ports: Record<string, number>
+  child: ChildProcess
+  output (): string
+  /** Polls the startup probe's URL until it answers 200; throws with the pod's output if it exits or times out. */
+  untilReady (timeoutMs?: number): Promise<ReadyAnswer>
+  /** What the kernel says of the running process: its ids, privileges and mounts. */
+  processState (): ProcessState
+  /** SIGTERM, as the kubelet stops a pod; SIGKILL after terminationGracePeriodSeconds. */
+  stop (): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+export interface ProcessState {
+  uid: number
+  gid: number
+  groups: number[]
+  noNewPrivs: boolean
+  capBounding: bigint
+  /** Mount point → whether it is read-only, as the process sees them. */
+  mounts: Map<string, boolean>
+}
+
+interface PodSpec {
+  containers: ContainerSpec[]
+  securityContext?: SecurityContext
+  terminationGracePeriodSeconds?: number
+  volumes?: Volume[]
+}
+
+interface KeyToPath { key: string, path: string, mode?: number }
+interface Volume {
+  name: string
+  configMap?: { name: string, items?: KeyToPath[], defaultMode?: number, optional?: boolean }
+  secret?: { secretName: string, items?: KeyToPath[], defaultMode?: number, optional?: boolean }
+  projected?: { defaultMode?: number, sources: Array<{ secret?: { name: string, items?: KeyToPath[], optional?: boolean }, configMap?: { name: string, items?: KeyToPath[], optional?: boolean } }> }
+  emptyDir?: { sizeLimit?: string, medium?: string }
+}
+
+export async function startPod (t: Test, { manifests, secrets = {}, namespace = 'bookme' }: PodOptions): Promise<RunningPod> {
+  if (process.getuid?.() !== 0) throw new Error('the pod start tests need root (as CI runs): a mount namespace lays the pod\'s volumes over /etc and /tmp without touching the real ones')
+  if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (the image runs the built CLI)')
+  const deployment = manifestOf<{ spec: { template: { metadata: { labels?: Record<string, string> }, spec: PodSpec } } }>(manifests, 'Deployment')
+  const pod = deployment.spec.template.spec
+  if (pod.containers.length !== 1) throw new Error(`expected one container, the pod has ${pod.containers.length}`)
+  const container = pod.containers[0]!
+  const image = readDockerfile(DOCKERFILE)
+  image.env = [...BASE_IMAGE_ENV.filter(([name]) => !image.env.some(([n]) => n === name)), ...image.env]
+  const podName = `${deployment.metadata.name}-0`
+
+  const rendered = (kind: string, name: string): Manifest | undefined => manifests.find((m) => m.kind === kind && m.metadata.name === name)
+  const sources: EnvSources = {
+    secret (name) {
+      const secret = rendered('Secret', name) as { data?: Record<string, string>, stringData?: Record<string, string> } | undefined
+      if (secret === undefined) return secrets[name]
+      const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]))
+      return { ...data, ...secret.stringData }
+    },
+    configMap (name) {
+      return (rendered('ConfigMap', name) as { data?: Record<string, string> } | undefined)?.data
+    },
+    field (path) {
+      const fields: Record<string, string> = { 'metadata.name': podName, 'metadata.namespace': namespace, 'status.podIP': '127.0.0.1', 'spec.nodeName': 'node-0' }
+      if (fields[path] === undefined) throw new Error(`fieldRef ${path} is not emulated`)
+      return fields[path]
+    }
+  }
+
+  const { declared, process: env } = containerEnv(image, container, sources)
+  env.HOSTNAME = podName
+  const argv = composeArgv(image, container, declared)
+  const identity = processIdentity(image, pod.securityContext, container.securityContext)
+  const security = container.securityContext ?? {}
+  const workdir = container.workingDir ?? image.workdir
+
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-pod-'))
+  chmodSync(dir, 0o755)
+  const volumes = new Map<string, string>()
+  for (const volume of pod.volumes ?? []) volumes.set(volume.name, materialize(volume, join(dir, 'volumes', volume.name), sources, pod.securityContext?.fsGroup))
+  const mounts = (container.volumeMounts ?? []).map((mount) => {
+    const volume = volumes.get(mount.name)
+    if (volume === undefined) throw new Error(`volumeMount ${mount.mountPath}: no volume ${mount.name}`)
+    const source = mount.subPath ? join(volume, mount.subPath) : volume
+    if (!existsSync(source)) throw new Error(`volumeMount ${mount.mountPath}: subPath ${mount.subPath ?? ''} is not in volume ${mount.name}`)
+    return { source, target: mount.mountPath, readOnly: mount.readOnly === true }
+  })
+  const scratch = join(dir, 'ns')
+  mkdirSync(scratch)
+
+  const script = sandboxScript({ scratch, mounts, readOnlyRoot: security.readOnlyRootFilesystem === true, identity, noNewPrivileges: security.allowPrivilegeEscalation === false, dropAll: (security.capabilities?.drop ?? []).includes('ALL'), workdir, argv })
+  const child = spawn(which('unshare'), ['--mount', '--propagation', 'private', '--', which('sh'), '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exit = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exit
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const ports = Object.fromEntries((container.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort]))
+  const probe = container.startupProbe?.httpGet ?? container.readinessProbe?.httpGet
+  return {
+    argv,
+    env,
+    identity,
+    ports,
+    child,
+    output: () => output,
+    processState () {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      const field = (name: string): string[] => (new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean)
+      const mounts = new Map<string, boolean>()
+      // mountinfo: id parent major:minor root mount-point options …
+      for (const line of readFileSync(`/proc/${child.pid}/mountinfo`, 'utf8').split('\n').filter(Boolean)) {
+        const [, , , , point = '', options = ''] = line.split(' ')
+        mounts.set(point, options.split(',').includes('ro'))
+      }
+      return {
+        uid: Number(field('Uid')[0]),
+        gid: Number(field('Gid')[0]),
+        groups: field('Groups').map(Number),
+        noNewPrivs: field('NoNewPrivs')[0] === '1',
+        capBounding: BigInt(`0x${field('CapBnd')[0] ?? '0'}`),
+        mounts
+      }
+    },
+    async untilReady (timeoutMs = 20_000) {
+      if (probe === undefined) throw new Error('the container has no HTTP startup or readiness probe')
+      const port = typeof probe.port === 'number' ? probe.port : ports[probe.port]
+      if (port === undefined) throw new Error(`probe port ${probe.port} is not a container port`)
+      const url = `http://127.0.0.1:${port}${probe.path}`
+      const deadline = Date.now() + timeoutMs
+      let last: ReadyAnswer | undefined
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the pod exited (${child.exitCode ?? child.signalCode}) before ${probe.path} answered 200\nargv: ${JSON.stringify(argv)}\n${output}`)
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+          last = { status: res.status, body: await res.json() as ReadyAnswer['body'] }
+          if (res.status === 200) return last
+        } catch {}
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${JSON.stringify(last)})\n${output}`)
+    },
+    async stop () {
+      if (child.exitCode !== null || child.signalCode !== null) return await exit
+      child.kill('SIGTERM')
+      const grace = setTimeout(() => child.kill('SIGKILL'), (pod.terminationGracePeriodSeconds ?? 30) * 1000)
+      const result = await exit
+      clearTimeout(grace)
+      return result
+    }
+  }
+}
+
+/**
+ * The `--set` overrides every pod start makes: Entra is the local issuer and the ports free ones
+ * (another test may hold 8080). Addresses only: the command's shape stays the chart's.
+ */
+export async function localAddresses (issuer: { url: string }): Promise<Record<string, unknown>> {
+  return { 'config.entra.authority': issuer.url, 'config.server.port': await freePort(), 'config.server.adminPort': await freePort() }
+}
+
+/**
+ * Starts the rendered Deployment's pod and checks what CONTRACT.md §16 asks of every start: the
+ * image's entrypoint runs `start` once, as the pod's user without privileges on a read-only
+ * root with read-only volumes, `/readyz` answers 200 with every dependency up, and SIGTERM
+ * ends it with exit 0. Returns the pod (stopped) and its readiness answer.
+ */
+export async function podStartsReady (t: Test, options: PodOptions): Promise<{ pod: RunningPod, ready: ReadyAnswer }> {
+  const pod = await startPod(t, options)
+  t.same(pod.argv.slice(0, 3), ['/nodejs/bin/node', 'dist/cli.js', 'start'], 'the image runs the CLI with the command start')
+  t.equal(pod.argv.filter((arg) => arg === 'start').length, 1, `start once: ${JSON.stringify(pod.argv)}`)
+  const ready = await pod.untilReady()
+  t.equal(ready.status, 200, '/readyz 200')
+  const down = Object.entries(ready.body.dependencies ?? {}).filter(([, d]) => d.state !== 'up')
+  t.same(down, [], 'every dependency is up')
+  const state = pod.processState()
+  t.same({ uid: state.uid, gid: state.gid, groups: state.groups }, pod.identity, `runs as ${pod.identity.uid}:${pod.identity.gid}`)
+  t.not(state.uid, 0, 'not root')
+  t.ok(state.noNewPrivs, 'no privilege escalation')
+  t.equal(state.capBounding, 0n, 'no capabilities')
+  t.equal(state.mounts.get('/'), true, 'read-only root filesystem')
+  const deployment = manifestOf<{ spec: { template: { spec: { containers: ContainerSpec[] } } } }>(options.manifests, 'Deployment')
+  for (const mount of deployment.spec.template.spec.containers[0]!.volumeMounts ?? []) {
+    t.equal(state.mounts.get(mount.mountPath), mount.readOnly === true, `${mount.mountPath} mounted ${mount.readOnly === true ? 'read-only' : 'writable'}`)
+  }
+  t.same(await pod.stop(), { code: 0, signal: null }, 'SIGTERM: drained and exited 0')
+  return { pod, ready }
+}
+
+/**
+ * A volume's files as the kubelet writes them: one file per key (or per listed item), mode
+ * `defaultMode` (0644 unless set); with the pod's fsGroup the files belong to that group and gain
+ * its read bits (the kubelet's SetVolumeOwnership). An emptyDir is an empty folder anyone may write.
+ */
+function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup: number | undefined): string {
+  mkdirSync(path, { recursive: true })
+  const write = (kind: 'Secret' | 'ConfigMap', name: string, items: KeyToPath[] | undefined, optional: boolean | undefined, defaultMode: number | undefined): void => {
+    const data = kind === 'Secret' ? sources.secret(name) : sources.configMap(name)
+    if (data === undefined) {
+      if (optional === true) return
+      throw new Error(`volume ${volume.name}: ${kind} ${name} not found: the pod would not start`)
+    }
+    for (const item of items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+      const content = data[item.key]
+      if (content === undefined) {
+        if (optional === true) continue
+        throw new Error(`volume ${volume.name}: ${kind} ${name} has no key ${item.key}: the pod would not start`)
+      }
+      const file = join(path, item.path)
+      if (existsSync(file)) throw new Error(`volume ${volume.name}: two sources write ${item.path}`)
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, content)
+      chmodSync(file, ('mode' in item && item.mode !== undefined ? item.mode : defaultMode ?? 0o644))
+    }
+  }
+  if (volume.configMap) write('ConfigMap', volume.configMap.name, volume.configMap.items, volume.configMap.optional, volume.configMap.defaultMode)
+  else if (volume.secret) write('Secret', volume.secret.secretName, volume.secret.items, volume.secret.optional, volume.secret.defaultMode)
+  else if (volume.projected) {
+    for (const source of volume.projected.sources) {
+      if (source.secret) write('Secret', source.secret.name, source.secret.items, source.secret.optional, volume.projected.defaultMode)
+      else if (source.configMap) write('ConfigMap', source.configMap.name, source.configMap.items, source.configMap.optional, volume.projected.defaultMode)
+      else throw new Error(`volume ${volume.name}: projected source ${JSON.stringify(source)} is not emulated`)
+    }
+  } else if (volume.emptyDir) {
+    chmodSync(path, 0o777)
+    if (fsGroup !== undefined) {
+      chownSync(path, 0, fsGroup)
+      chmodSync(path, 0o2777)
+    }
+    return path
+  } else {
+    throw new Error(`volume ${volume.name}: type ${Object.keys(volume).filter((k) => k !== 'name').join(', ')} is not emulated`)
+  }
+  chmodSync(path, 0o755)
+  if (fsGroup !== undefined) ownByGroup(path, fsGroup)
+  return path
+}
+
+function ownByGroup (path: string, gid: number): void {
+  const stat = statSync(path)
+  lchownSync(path, 0, gid)
+  if (stat.isDirectory()) {
+    chmodSync(path, (stat.mode & 0o7777) | 0o2550)
+    for (const entry of readdirSync(path)) ownByGroup(join(path, entry), gid)
+  } else {
+    chmodSync(path, (stat.mode & 0o7777) | 0o440)
+  }
+}
+
+const q = (value: string): string => `'${value.replace(/'/g, '\'\\\'\'')}'`
+
+function which (name: string): string {
+  for (const folder of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(delimiter)]) {
+    const path = join(folder, name)
+    try {
+      accessSync(path, constants.X_OK)
+      return path
+    } catch {}
+  }
+  throw new Error(`${name} not found (util-linux, mount and coreutils provide the pod sandbox's tools)`)
+}
+
+interface SandboxPlan {
+  scratch: string
+  mounts: Array<{ source: string, target: string, readOnly: boolean }>
+  readOnlyRoot: boolean
+  identity: { uid: number, gid: number, groups: number[] }
+  noNewPrivileges: boolean
+  dropAll: boolean
+  workdir: string
+  argv: string[]
+}
+
+/** The shell run inside the new mount namespace: build the pod's root, then become the pod's process. */
+function sandboxScript (plan: SandboxPlan): string {
+  const [mount, chroot, setpriv, env, mkdir] = ['mount', 'chroot', 'setpriv', 'env', 'mkdir'].map(which) as [string, string, string, string, string]
+  const S = q(plan.scratch)
+  const R = q(join(plan.scratch, 'root'))
+  const at = (path: string): string => q(join(plan.scratch, 'root', path))
+  const lines = [
+    'set -eu',
+    // The container's root: this machine's root under an overlay whose writes land in a tmpfs.
+    `${mount} -t tmpfs -o mode=0755 tmpfs ${S}`,
+    `${mkdir} ${S}/upper ${S}/work ${R}`,
+    `${mount} -t overlay overlay -o lowerdir=/,upperdir=${S}/upper,workdir=${S}/work ${R}`,
+    `${mount} --rbind /proc ${at('/proc')}`,
+    `${mount} --rbind /dev ${at('/dev')}`,
+    `${mount} --rbind /sys ${at('/sys')}`
+  ]
+  const bind = (source: string, target: string, readOnly: boolean): void => {
+    const isDir = statSync(source).isDirectory()
+    lines.push(isDir ? `${mkdir} -p ${at(target)}` : `${mkdir} -p ${at(dirname(target))} && { [ -e ${at(target)} ] || : > ${at(target)}; }`)
+    lines.push(`${mount} --bind ${q(source)} ${at(target)}`)
+    if (readOnly) lines.push(`${mount} -o remount,bind,ro ${at(target)}`)
+  }
+  for (const [imagePath, here] of Object.entries(IMAGE_FILES)) bind(here, imagePath, true)
+  // Shallow paths first, as the runtime orders them, so a deeper mount is not hidden by its parent's.
+  for (const m of [...plan.mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length)) bind(m.source, m.target, m.readOnly)
+  if (plan.readOnlyRoot) lines.push(`${mount} -o remount,bind,ro ${R}`)
+  const { uid, gid, groups } = plan.identity
+  const privileges = [
+    `--reuid=${uid}`, `--regid=${gid}`, groups.length > 0 ? `--groups=${groups.join(',')}` : '--clear-groups',
+    ...(plan.noNewPrivileges ? ['--no-new-privs'] : []),
+    ...(plan.dropAll ? ['--inh-caps=-all', '--bounding-set=-all'] : [])
+  ]
+  // `env -u PWD`: the shell exported its own working directory; the container's process never had it.
+  lines.push(`exec ${chroot} ${R} ${setpriv} ${privileges.join(' ')} -- ${env} -u PWD -C ${q(plan.workdir)} ${plan.argv.map(q).join(' ')}`)
+  return lines.join('\n')
+}
