@@ -211,9 +211,10 @@ export async function localAddresses (issuer: { url: string }): Promise<Record<s
  * Starts the rendered Deployment's pod and checks what CONTRACT.md §16 asks of every start: the
  * image's entrypoint runs `start` once, as the pod's user without privileges on a read-only
  * root with read-only volumes, `/readyz` answers 200 with every dependency up, and SIGTERM
- * ends it with exit 0. Returns the pod (stopped) and its readiness answer.
+ * ends it with exit 0. `whileReady` looks at the ready pod before it is stopped. Returns the pod
+ * (stopped) and its readiness answer.
  */
-export async function podStartsReady (t: Test, options: PodOptions): Promise<{ pod: RunningPod, ready: ReadyAnswer }> {
+export async function podStartsReady (t: Test, options: PodOptions, whileReady?: (pod: RunningPod, ready: ReadyAnswer) => Promise<void>): Promise<{ pod: RunningPod, ready: ReadyAnswer }> {
   const pod = await startPod(t, options)
   t.same(pod.argv.slice(0, 3), ['/nodejs/bin/node', 'dist/cli.js', 'start'], 'the image runs the CLI with the command start')
   t.equal(pod.argv.filter((arg) => arg === 'start').length, 1, `start once: ${JSON.stringify(pod.argv)}`)
@@ -231,6 +232,7 @@ export async function podStartsReady (t: Test, options: PodOptions): Promise<{ p
   for (const mount of deployment.spec.template.spec.containers[0]!.volumeMounts ?? []) {
     t.equal(state.mounts.get(mount.mountPath), mount.readOnly === true, `${mount.mountPath} mounted ${mount.readOnly === true ? 'read-only' : 'writable'}`)
   }
+  if (whileReady) await whileReady(pod, ready)
   t.same(await pod.stop(), { code: 0, signal: null }, 'SIGTERM: drained and exited 0')
   return { pod, ready }
 }
