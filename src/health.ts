@@ -1,3 +1,5 @@
+import { GatewayError } from './errors.js'
+
 /**
  * Readiness as CONTRACT.md §8 and §10 define it: not ready until every dependency has answered
  * once and no backend has refused the gateway's configuration (credentials, ACL, TLS); then
@@ -31,6 +33,8 @@ export interface Health {
   register (name: string, awaits?: Awaits): void
   report (name: string, state: Exclude<DependencyState, 'pending'>, detail?: string, cause?: { misconfigured: boolean }): void
   isReady (): boolean
+  /** Whether the gateway has been ready once (draining aside): before that, nothing is decided (§8). */
+  wasReady (): boolean
   snapshot (): { ready: boolean, draining: boolean, dependencies: Record<string, DependencyStatus> }
 }
 
@@ -42,7 +46,10 @@ export function createHealth (): Health {
   let readyOnce = false
 
   function isReady (): boolean {
-    if (draining) return false
+    return !draining && wasReady()
+  }
+
+  function wasReady (): boolean {
     if (readyOnce) return true
     for (const [name, status] of dependencies) {
       const awaits = awaiting.get(name)
@@ -74,8 +81,18 @@ export function createHealth (): Health {
       })
     },
     isReady,
+    wasReady,
     snapshot () {
       return { ready: isReady(), draining, dependencies: Object.fromEntries(dependencies) }
     }
   }
+}
+
+/**
+ * Before the gateway is first ready nothing is decided (CONTRACT.md §8): without its signing
+ * keys or its first read of the blocks, a decision would rest on a partial view (a blocked
+ * principal let through, a valid token refused as signed by an unknown key).
+ */
+export function refuseUntilReady (health: Health): void {
+  if (!health.wasReady()) throw new GatewayError('GATEWAY_NOT_READY', 'The gateway is starting and has not yet read its signing keys, mappings and blocks; retry shortly', { retryAfterSec: 1 })
 }

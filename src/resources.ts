@@ -22,6 +22,7 @@ import { compilePolicies, type RateLimitPlan } from './domain/rate-limit-policie
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { watchBlocks, type EmergencyBlocks } from './emergency-blocks.js'
 import { createOverageGroups } from './overage-groups.js'
+import { createWebSocketSessions, type WebSocketSessions } from './websocket-sessions.js'
 
 /**
  * Everything with a lifetime longer than a request: built once per process by `server.ts`
@@ -46,6 +47,8 @@ export interface Resources {
   limiter: RateLimiter
   /** The emergency blocks (CONTRACT.md §13), kept equal to the shared cache's. */
   blocks: EmergencyBlocks
+  /** Open WebSocket sessions by principal, ended at their token's expiry or by a block (§15). */
+  sessions: WebSocketSessions
   close (): Promise<void>
 }
 
@@ -114,6 +117,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
   })
 
   const blocks = watchBlocks(sharedStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }) })
+  const sessions = createWebSocketSessions({ blockOf: (principal) => blocks.list.find(principal) })
+  blocks.onAdded((added) => { sessions.endCovered(added) })
 
   const profilesBySource = new Map<string, string[]>()
   jwks = createJwksStore({
@@ -221,6 +226,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     rateLimits,
     limiter,
     blocks,
+    sessions,
     async close () {
       clearInterval(probe)
       blocks.close()

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { bearerTokenOf } from '../domain/decision.js'
 import type { Resources } from '../resources.js'
 import { authContextsOf } from '../domain/auth-context.js'
+import { refuseUntilReady } from '../health.js'
 
 /**
  * `GET /_gateway/me` (CONTRACT.md §8): who the caller is, as the Management UI's bank switcher
@@ -11,8 +12,9 @@ import { authContextsOf } from '../domain/auth-context.js'
 export const ME_PATH = '/_gateway/me'
 
 export default async function me (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
-  const { decider } = resources
+  const { decider, health } = resources
   app.get(ME_PATH, { config: { routeName: '_gateway_me' } }, async function whoAmI (request, reply) {
+    refuseUntilReady(health)
     const token = bearerTokenOf(request.headers.authorization)
     const { api, token: verified, bank, mapped } = await decider.decide({ api: decider.profileFor(token), token, selection: request.bankSelection, routeRoles: [], requireActiveBank: false })
     reply.header('cache-control', 'no-store')

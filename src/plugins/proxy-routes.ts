@@ -15,6 +15,8 @@ import { bearerTokenOf, type Decision } from '../domain/decision.js'
 import { principalOf, type RoutePolicies, type Verdict } from '../domain/rate-limit-policies.js'
 import type { MaybePromise } from '../domain/maybe-promise.js'
 import type { RateLimiter } from '../rate-limiter.js'
+import { createWebSocketRouteHooks, type WebSocketRouteHooks } from '../upstream/websocket-hooks.js'
+import { refuseUntilReady } from '../health.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,7 +39,7 @@ export interface ProxyRoutesOptions {
  * case-insensitive (see app.ts).
  */
 export default async function proxyRoutes (app: FastifyInstance, { config, resources }: ProxyRoutesOptions): Promise<void> {
-  const { decider, assertion: signer, limiter } = resources
+  const { decider, assertion: signer, limiter, health } = resources
   const assertionHeader = `${config.headers.prefix.toLowerCase()}assertion`
   app.decorateRequest('decision', null)
   app.decorateRequest('assertion', null)
@@ -59,6 +61,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         upgrade
       })
     const forward = createForwardHandler(route, config, resources, pool, (request) => upstreamHeaders(request, request.headers))
+    const webSocket = route.websocket ? createWebSocketRouteHooks(route.name, resources) : undefined
     await app.register(async function routeScope (scope) {
       registerStreamingBodies(scope, config.server.bodyLimitBytes)
       if (route.auth !== 'none') {
@@ -68,6 +71,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         const limits = resources.rateLimits.forRoute(route.name)
         const admit = limits === undefined ? undefined : admitter(limits, limiter)
         scope.addHook('preHandler', async function decide (request) {
+          refuseUntilReady(health)
           if (limits?.baseHeaders !== undefined) request.answerHeaders = limits.baseHeaders
           const decision = await decider.decide({ api, token: bearerTokenOf(request.headers.authorization), selection: request.bankSelection, routeRoles: roles, authContext, requireActiveBank: true })
           request.decision = decision
@@ -77,6 +81,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
             if (admitted !== undefined) await admitted
           }
           if (assert !== undefined) request.assertion = assert(decision)
+          webSocket?.admitted(request, decision)
         })
       }
       if (!route.websocket) {
@@ -84,7 +89,7 @@ export default async function proxyRoutes (app: FastifyInstance, { config, resou
         return
       }
       // The published types split `websocket` into two unions; the runtime takes a boolean.
-      await scope.register(httpProxy, proxyOptions(route, pool, forward, upstreamHeaders) as FastifyHttpProxyOptions & { websocket?: false })
+      await scope.register(httpProxy, proxyOptions(route, pool, forward, upstreamHeaders, webSocket!) as FastifyHttpProxyOptions & { websocket?: false })
     })
   }
 }
@@ -172,7 +177,8 @@ function registerStreamingBodies (scope: FastifyInstance, limit: number): void {
  * still go through the gateway's hop (`handler`), like every other route's.
  */
 function proxyOptions (route: RouteConfig, pool: Pool, forward: ForwardHandler,
-  upstreamHeaders: (request: FastifyRequest, headers: HeaderMap, upgrade?: boolean) => HeaderMap): FastifyHttpProxyOptions & { websocket: boolean } {
+  upstreamHeaders: (request: FastifyRequest, headers: HeaderMap, upgrade?: boolean) => HeaderMap,
+  webSocket: WebSocketRouteHooks): FastifyHttpProxyOptions & { websocket: boolean } {
   return {
     prefix: route.prefix,
     upstream: route.upstream,
@@ -185,7 +191,12 @@ function proxyOptions (route: RouteConfig, pool: Pool, forward: ForwardHandler,
     undici: pool,
     disableRequestLogging: true,
     config: { routeName: route.name },
+    // Not in the websocket-less half of the published types (see above).
+    ...{ wsHooks: webSocket.wsHooks },
+    // One message at most this large, from the client (server side) and from the upstream (client side).
+    wsServerOptions: { maxPayload: route.websocketMaxMessageBytes },
     wsClientOptions: {
+      maxPayload: route.websocketMaxMessageBytes,
       queryString: (_search: string | undefined, url: string) => rawQuery(url),
       // Not in the published types, read by http-proxy's WebSocketProxy.
       ...{ rewriteRequestHeaders: (_headers: HeaderMap, request: FastifyRequest) => upstreamHeaders(request, pickWebSocketHeaders(request.headers), true) }

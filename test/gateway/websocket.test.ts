@@ -4,6 +4,7 @@ import { WebSocketServer, WebSocket } from 'ws'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startTestGateway } from '../helpers/gateway.js'
+import { startIssuer } from '../helpers/issuer.js'
 
 /** A real WebSocket upstream that echoes messages and remembers each handshake's URL and headers. */
 async function startWsUpstream (t: Test) {
@@ -59,8 +60,9 @@ t.test('websocket: true routes upgrade, relay messages and inject trusted header
 })
 
 t.test('a path-traversal upgrade cannot escape to another route or prefix', async (t) => {
-  const upstream = await startWsUpstream(t)
+  const [upstream, issuer] = await Promise.all([startWsUpstream(t), startIssuer(t)])
   const gw = await startTestGateway(t, {
+    entra: { authority: issuer.url },
     routes: [
       { name: 'live', prefix: '/live', upstream: upstream.url, auth: 'none', websocket: true },
       { name: 'locked', prefix: '/locked', upstream: upstream.url, auth: 'required', api: 'management', websocket: true }
@@ -81,8 +83,9 @@ t.test('routes without websocket: true do not upgrade', async (t) => {
 })
 
 t.test('beside a websocket route, an upgrade to a plain route is answered as plain HTTP, never upgraded', async (t) => {
-  const upstream = await startWsUpstream(t)
+  const [upstream, issuer] = await Promise.all([startWsUpstream(t), startIssuer(t)])
   const gw = await startTestGateway(t, {
+    entra: { authority: issuer.url },
     routes: [
       { name: 'live', prefix: '/live', upstream: upstream.url, auth: 'none', websocket: true },
       { name: 'plain', prefix: '/plain', upstream: upstream.url, auth: 'none' },

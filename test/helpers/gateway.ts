@@ -18,7 +18,13 @@ export interface TestGateway extends RunningGateway {
 }
 
 /** The same path production takes (parseConfig → startGateway), on ports 0, torn down by `t`. */
-export async function startTestGateway (t: Test, raw: Record<string, unknown>, { env = {}, baseDir, mappings }: { env?: NodeJS.ProcessEnv, baseDir?: string, mappings?: MappingsFile } = {}): Promise<TestGateway> {
+/**
+ * `ready` (default true): wait until the gateway has been ready once, as a load balancer would
+ * before sending it traffic (before that, authenticated routes answer GATEWAY_NOT_READY, §8);
+ * a gateway that does not get there in 5 s is handed over as it is. Tests of a gateway that
+ * never becomes ready pass `ready: false`.
+ */
+export async function startTestGateway (t: Test, raw: Record<string, unknown>, { env = {}, baseDir, mappings, ready = true }: { env?: NodeJS.ProcessEnv, baseDir?: string, mappings?: MappingsFile, ready?: boolean } = {}): Promise<TestGateway> {
   const server = { host: '127.0.0.1', port: 0, adminPort: 0, ...(raw.server as object | undefined) }
   const withMappings = raw.mappings === undefined && (mappings !== undefined || raw.apis !== undefined)
     ? { ...raw, mappings: { source: 'file', file: writeMappingsFile(t, mappings ?? {}) } }
@@ -33,6 +39,7 @@ export async function startTestGateway (t: Test, raw: Record<string, unknown>, {
   })
   const gateway = await startGateway(config, { logger: createLogger({ level: 'info', destination }) })
   t.teardown(() => gateway.shutdown())
+  if (ready) await eventually(() => gateway.resources.health.wasReady(), Boolean, 5000)
   return {
     ...gateway,
     config,
