@@ -4,6 +4,7 @@ import { buildApp } from './app.js'
 import { buildAdminApp } from './admin-app.js'
 import { createResources, type ResourceOptions, type Resources } from './resources.js'
 import { flushLogger } from './logger.js'
+import { deferContinue } from './http/expect-continue.js'
 
 export interface RunningGateway {
   app: FastifyInstance
@@ -20,6 +21,7 @@ export async function startGateway (config: Readonly<Config>, options: ResourceO
   const resources = await createResources(config, options)
   const app = await buildApp(config, resources)
   const admin = await buildAdminApp(resources)
+  deferContinue(app.server)
   try {
     const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort, listenTextResolver: (address) => `admin port listening at ${address}` })
     const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: (address) => `proxy port listening at ${address}` })

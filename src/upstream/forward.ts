@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { nominatedHeaders, type HeaderMap } from '../domain/upstream-headers.js'
 import { varyWith } from '../domain/vary.js'
+import { continueIfExpected } from '../http/expect-continue.js'
 
 /**
  * The proxy hop: one request streamed to an undici dispatcher and its answer streamed back to the
@@ -133,6 +134,8 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     }
   }
 
+  // Admitted: only now is the body invited (CONTRACT.md §1.4).
+  continueIfExpected(res)
   dispatcher.dispatch({
     method: request.method as Dispatcher.HttpMethod,
     path: request.path,
