@@ -64,6 +64,9 @@ export async function runDemo (out: (line: string) => void, { port = 8080, admin
     gateway = await startGateway(config, { logger })
   }
   exitOnSignals(gateway, config)
+  // The commands work as printed only once the gateway is ready (it has read the issuer's keys):
+  // before that it answers 503 GATEWAY_NOT_READY.
+  await ready(gateway.resources.health)
 
   const day = 24 * 3600
   const employee = issuer.mint({ tenantId: SINGLE_BANK_TENANT, audience: MGMT_API, lifetimeSec: day, claims: { roles: ['Employee'], preferred_username: 'emma@demo-bank.example' } })
@@ -92,4 +95,12 @@ export async function runDemo (out: (line: string) => void, { port = 8080, admin
     out('')
   }
   out('demo ready')
+}
+
+async function ready (health: { isReady (): boolean }, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!health.isReady()) {
+    if (Date.now() > deadline) throw new Error(`the demo gateway was not ready within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }

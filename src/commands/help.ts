@@ -23,15 +23,20 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'cache purge': `cache purge --tenant GUID | --client GUID | --all [--config PATH]
     Drop cached answers in the shared cache (Redis) and, through it, in every running gateway's
     process layer; says how many gateways received the message.`,
-  block: `block --tenant GUID | --client GUID | --user OID [--for DURATION] [--reason TEXT] [--config PATH]
+  block: `block --tenant GUID | --client GUID | --user OID [--for DURATION] [--reason TEXT] [--by TEXT] [--config PATH]
     Refuse every token of a tenant, a client application or a user with 403 PRINCIPAL_BLOCKED,
-    on every gateway within a second, until the block expires. Kept in the shared cache (Redis).
-    --for 24h       how long (s, m, h, d or w: 90s, 30m, 12h, 7d, 2w); default 24h
-    --reason TEXT   logged by every gateway with the block, and listed by "blocks"`,
-  unblock: `unblock --tenant GUID | --client GUID | --user OID [--config PATH]
-    Lift a block on every gateway at once.`,
+    on every gateway within a second, until the block expires or is lifted by unblock. Kept in
+    the shared cache (Redis); reads only the config's cache section.
+    --for 24h       how long (s, m, h, d or w: 90s, 30m, 12h, 7d, 2w); default 24h, at most 366d
+    --reason TEXT   logged by every gateway with the block, and listed by "blocks"
+    --by TEXT       who sets it (one line of printable text); default $USER@hostname`,
+  unblock: `unblock --tenant GUID | --client GUID | --user OID [--by TEXT] [--config PATH]
+    Lift a block on every gateway at once; a gateway that missed the message lifts it at its
+    next read. Only unblock, or the block's expiry, lifts a block.
+    --by TEXT   who lifts it; default $USER@hostname`,
   blocks: `blocks [--json] [--config PATH]
-    The blocks in force, one line each: kind, id, expiry, reason; soonest expiry first.
+    The blocks in force, one line each: kind, id, expiry, reason ("-" for none), by, since;
+    soonest expiry first; "no blocks in force" when there are none.
     --json   one JSON array instead of lines`
 }
 

@@ -6,7 +6,7 @@ import { stringify } from 'yaml'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { startOrganizationsDb, startRedis } from '../helpers/services.js'
-import { runCli } from '../helpers/cli.js'
+import { runCommand } from '../helpers/command-line.js'
 import { eventually } from '../helpers/eventually.js'
 import { authConfig, BANK_TENANT, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
@@ -39,7 +39,7 @@ t.test('cache purge --tenant drops the answer in Redis and in every replica\'s p
   const dir = mkdtempSync(join(tmpdir(), 'bookme-purge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'gateway.yaml'), stringify(raw))
-  const purged = await runCli(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--config', join(dir, 'gateway.yaml')])
+  const purged = await runCommand(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--config', join(dir, 'gateway.yaml')])
   t.equal(purged.code, 0, purged.stderr)
   t.match(purged.stdout, /^ok cache purge tenant:11111111-1111-4111-8111-111111111111: 1 shared entry removed, 2 gateways notified$/m, 'it says how many gateways received it')
   t.notMatch(purged.stdout, /warning/)
@@ -47,12 +47,12 @@ t.test('cache purge --tenant drops the answer in Redis and in every replica\'s p
   const seen = await eventually(bankIdsSeen, (ids) => ids.every((id) => id === '1001,1002'))
   t.same(seen, ['1001,1002', '1001,1002'], 'both replicas read the new answer')
 
-  const all = await runCli(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
+  const all = await runCommand(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
   t.equal(all.code, 0)
   await Promise.all(replicas.map((gw) => gw.shutdown()))
-  const nobody = await runCli(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
+  const nobody = await runCommand(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
   t.equal(nobody.code, 0, 'the shared entries are still purged')
   t.match(nobody.stdout, /0 gateways notified\nwarning cache purge: no running gateway received the message/, 'no receiver is a warning')
-  t.equal((await runCli(['cache', 'purge', '--config', join(dir, 'gateway.yaml')])).code, 2, 'no target: usage error')
-  t.equal((await runCli(['cache', 'purge', '--tenant', 'nope', '--config', join(dir, 'gateway.yaml')])).code, 2, 'not a GUID: usage error')
+  t.equal((await runCommand(['cache', 'purge', '--config', join(dir, 'gateway.yaml')])).code, 2, 'no target: usage error')
+  t.equal((await runCommand(['cache', 'purge', '--tenant', 'nope', '--config', join(dir, 'gateway.yaml')])).code, 2, 'not a GUID: usage error')
 })
