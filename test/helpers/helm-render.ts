@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,22 +49,28 @@ export function helmBinary (): string {
 
 export interface HelmResult { status: number | null, stdout: string, stderr: string }
 
-/** Runs helm with its state folders inside the cache and no kubeconfig unless `--kubeconfig` is passed. */
-export function helm (args: string[]): HelmResult {
+/** helm's state folders inside the cache; no kubeconfig unless `--kubeconfig` is passed. */
+function helmEnv (): NodeJS.ProcessEnv {
   const home = join(CACHE, 'home')
-  const result = spawnSync(helmBinary(), args, {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: {
-      PATH: process.env.PATH,
-      HELM_CACHE_HOME: join(home, 'cache'),
-      HELM_CONFIG_HOME: join(home, 'config'),
-      HELM_DATA_HOME: join(home, 'data'),
-      KUBECONFIG: join(home, 'no-kubeconfig')
-    },
-    timeout: 20_000
-  })
+  return { PATH: process.env.PATH, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'), KUBECONFIG: join(home, 'no-kubeconfig') }
+}
+
+export function helm (args: string[]): HelmResult {
+  const result = spawnSync(helmBinary(), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: helmEnv(), timeout: 20_000 })
   return { status: result.status, stdout: result.stdout ?? '', stderr: (result.stderr ?? '') + (result.error ? String(result.error) : '') }
+}
+
+/** helm without blocking the event loop: for renders that ask a server living in this process (helm-fake-cluster.ts). */
+export async function helmAsync (args: string[]): Promise<HelmResult> {
+  const child = spawn(helmBinary(), args, { env: helmEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  clearTimeout(timer)
+  return { status, stdout, stderr }
 }
 
 export interface RenderOptions {
@@ -101,8 +107,9 @@ export function renderChart (options: RenderOptions = {}): Manifest[] {
   return parseManifests(result.stdout)
 }
 
+/** Read as the API server reads them (sigs.k8s.io/yaml: YAML 1.1, where 0440 is octal). */
 export function parseManifests (text: string): Manifest[] {
-  return parseAllDocuments(text).map((doc) => {
+  return parseAllDocuments(text, { version: '1.1' }).map((doc) => {
     if (doc.errors.length > 0) throw new Error(`rendered YAML: ${doc.errors.map((e) => e.message).join('; ')}`)
     return doc.toJS() as Manifest | null
   }).filter((m): m is Manifest => m !== null)

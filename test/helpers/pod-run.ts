@@ -250,7 +250,7 @@ function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup
       if (optional === true) return
       throw new Error(`volume ${volume.name}: ${kind} ${name} not found: the pod would not start`)
     }
-    for (const item of items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+    for (const item of items ?? Object.keys(data).map((key): KeyToPath => ({ key, path: key }))) {
       const content = data[item.key]
       if (content === undefined) {
         if (optional === true) continue
@@ -260,7 +260,7 @@ function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup
       if (existsSync(file)) throw new Error(`volume ${volume.name}: two sources write ${item.path}`)
       mkdirSync(dirname(file), { recursive: true })
       writeFileSync(file, content)
-      chmodSync(file, ('mode' in item && item.mode !== undefined ? item.mode : defaultMode ?? 0o644))
+      chmodSync(file, item.mode ?? defaultMode ?? 0o644)
     }
   }
   if (volume.configMap) write('ConfigMap', volume.configMap.name, volume.configMap.items, volume.configMap.optional, volume.configMap.defaultMode)
