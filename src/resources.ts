@@ -116,7 +116,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     logger.info({ key }, 'cache purge received')
   })
 
-  const blocks = watchBlocks(sharedStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }) })
+  const blocks = watchBlocks(sharedStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }), lost: (kind) => metrics.blocksLost.inc({ kind }) })
   const sessions = createWebSocketSessions({ blockOf: (principal) => blocks.list.find(principal) })
   blocks.onAdded((added) => { sessions.endCovered(added) })
 
