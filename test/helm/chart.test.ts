@@ -18,6 +18,13 @@ const defaults = parse(read('values.yaml')) as Record<string, unknown>
 const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(VALUES_SCHEMA_PATH, 'utf8')) as object)
 /** Defaults and each example, as `helm template` options. */
 const cases: Array<[string, string[]]> = [['values.yaml', []], ...EXAMPLES.map((file): [string, string[]] => [file, [examplePath(file)]])]
+const renders = new Map<string, Manifest[]>()
+/** Each case rendered once for the whole file. */
+const rendered = (values: string[]): Manifest[] => {
+  const key = values.join('\0')
+  if (!renders.has(key)) renders.set(key, renderChart({ values }))
+  return renders.get(key)!
+}
 
 interface PodTemplate { spec: { template: { spec: { containers: ContainerSpec[], securityContext: SecurityContext, terminationGracePeriodSeconds: number, automountServiceAccountToken: boolean }, metadata: { annotations: Record<string, string> } } } }
 const podOf = (manifests: Manifest[]) => manifestOf<PodTemplate>(manifests, 'Deployment').spec.template
@@ -34,7 +41,7 @@ t.test('helm lint passes and every example renders (values.schema.json applied),
   for (const [name, values] of cases) {
     const lint = helm(['lint', '--strict', chartPath(), ...values.flatMap((v) => ['-f', v])])
     t.equal(lint.status, 0, `helm lint ${name}: ${lint.stdout}${lint.stderr}`)
-    t.ok(renderChart({ values }).length > 0, `helm template ${name}`)
+    t.ok(rendered(values).length > 0, `helm template ${name}`)
     const test = `pod-start-${name.replace(/(-values)?\.yaml$/, '').replace(/^values$/, 'defaults')}.test.ts`
     t.ok(existsSync(fileURLToPath(new URL(test, import.meta.url))), `${name} is started by test/helm/${test}`)
   }
@@ -73,28 +80,28 @@ t.test('probe and scrape paths exist on the admin port; ports and grace follow t
 
   // The pod outlives preStop + the gateway's drain (shutdownGraceMs) + its 2 s hard-stop margin.
   for (const [name, values] of cases) {
-    const rendered = renderChart({ values })
-    const pod = podOf(rendered).spec
-    const config = gatewayConfig(rendered) as { server?: { shutdownGraceMs?: number } }
+    const manifests = rendered(values)
+    const pod = podOf(manifests).spec
+    const config = gatewayConfig(manifests) as { server?: { shutdownGraceMs?: number } }
     const drainSec = (config.server?.shutdownGraceMs ?? server.shutdownGraceMs.default) / 1000
-    t.ok(pod.terminationGracePeriodSeconds > containerOf(rendered).lifecycle.preStop.sleep.seconds + drainSec + 2, `${name}: grace ${pod.terminationGracePeriodSeconds} s > preStop + drain ${drainSec} s + 2 s`)
+    t.ok(pod.terminationGracePeriodSeconds > containerOf(manifests).lifecycle.preStop.sleep.seconds + drainSec + 2, `${name}: grace ${pod.terminationGracePeriodSeconds} s > preStop + drain ${drainSec} s + 2 s`)
   }
 })
 
 t.test('every ${VAR} a config uses is an env var the Deployment sets', async (t) => {
   for (const [name, values] of cases) {
-    const rendered = renderChart({ values })
-    const set = new Set((containerOf(rendered).env ?? []).map((e) => e.name))
-    const used = [...JSON.stringify(gatewayConfig(rendered)).matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!)
+    const manifests = rendered(values)
+    const set = new Set((containerOf(manifests).env ?? []).map((e) => e.name))
+    const used = [...JSON.stringify(gatewayConfig(manifests)).matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]!)
     for (const variable of used) t.ok(set.has(variable), `${name}: \${${variable}} is set by the Deployment`)
   }
 })
 
 t.test('hardening is on in every example', async (t) => {
   for (const [name, values] of cases) {
-    const rendered = renderChart({ values })
-    const pod = podOf(rendered)
-    const container = containerOf(rendered)
+    const manifests = rendered(values)
+    const pod = podOf(manifests)
+    const container = containerOf(manifests)
     t.match(pod.spec.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } }, `${name}: pod securityContext`)
     t.match(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } }, `${name}: container securityContext`)
     t.equal(pod.spec.automountServiceAccountToken, false, `${name}: no service account token`)
@@ -111,7 +118,7 @@ t.test('the V8 heap ceiling fits the memory limit, in the defaults and each exam
     return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1)
   }
   for (const [name, values] of cases) {
-    const container = containerOf(renderChart({ values }))
+    const container = containerOf(rendered(values))
     const heap = /^--max-old-space-size=(\d+)$/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')
     t.ok(heap, `${name}: NODE_OPTIONS sets the heap ceiling`)
     const limit = container.resources.limits.memory
@@ -138,7 +145,7 @@ t.test('the NetworkPolicy admits proxy traffic from a namespace, from CIDRs (Azu
   const closed = policyOf(renderChart({ set: { 'networkPolicy.ingressControllerNamespace': '', 'networkPolicy.monitoringNamespace': '', 'networkPolicy.upstreams': [], 'networkPolicy.httpsCidrs': [] } }))
   t.same(closed.ingress ?? [], [], 'no namespace, no CIDR: no ingress rule at all')
   for (const [name, values] of [...cases, ['everything emptied', []] as [string, string[]]]) {
-    const spec = name === 'everything emptied' ? closed : policyOf(renderChart({ values }))
+    const spec = name === 'everything emptied' ? closed : policyOf(rendered(values))
     for (const rule of spec.ingress ?? []) t.ok(rule.from && rule.from.length > 0, `${name}: every ingress rule names its peers`)
     for (const rule of spec.egress ?? []) t.ok(rule.to && rule.to.length > 0, `${name}: every egress rule names its peers`)
   }
