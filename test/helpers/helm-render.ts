@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
@@ -49,10 +50,19 @@ export function helmBinary (): string {
 
 export interface HelmResult { status: number | null, stdout: string, stderr: string }
 
-/** helm's state folders inside the cache; no kubeconfig unless `--kubeconfig` is passed. */
+let home: string | undefined
+
+/**
+ * helm's HOME and state folders in a temp dir of this process, removed when it exits (client-go
+ * keeps its discovery cache under $HOME/.kube); no kubeconfig unless `--kubeconfig` is passed.
+ */
 function helmEnv (): NodeJS.ProcessEnv {
-  const home = join(CACHE, 'home')
-  return { PATH: process.env.PATH, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'), KUBECONFIG: join(home, 'no-kubeconfig') }
+  if (home === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'bookme-helm-home-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    home = dir
+  }
+  return { PATH: process.env.PATH, HOME: home, HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data'), KUBECONFIG: join(home, 'no-kubeconfig') }
 }
 
 export function helm (args: string[]): HelmResult {
