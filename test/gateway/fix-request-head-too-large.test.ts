@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { createServer, type AddressInfo } from 'node:http'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { startUpstream } from '../helpers/upstream.js'
 import { openRoute, startTestGateway } from '../helpers/gateway.js'
 import { rawGet, rawRequest } from '../helpers/raw-http.js'
