@@ -18,6 +18,8 @@ import { composeArgv, containerEnv, processIdentity, readDockerfile, type Contai
  * A private mount namespace (`unshare -m`) holds all of it: an overlay of this machine's root
  * (writes go to a tmpfs, so nothing reaches the real /etc or /app), the image's files bound in,
  * then `chroot` and `setpriv` to the pod's numeric user without capabilities. Needs root, as CI runs.
+ * The overlay carries the root filesystem only: other mounts of this machine (a container's bound
+ * /etc/hosts, say) are not in the pod's root, which is why every address here is an IP.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const DOCKERFILE = join(ROOT, 'Dockerfile')
