@@ -1,8 +1,8 @@
 import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
-import { startTestGateway } from '../helpers/gateway.js'
+import { startTestGateway, untilReady } from '../helpers/gateway.js'
 import { rawRequest } from '../helpers/raw-http.js'
-import { MGMT_CLIENT } from '../helpers/issuer.js'
+import { MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
 // With cors.origins set, an answer's CORS headers depend on the request's Origin, so a shared
 // cache must key every answer of the proxy port on it (Fetch standard §3.2.5 "CORS protocol and
@@ -12,6 +12,7 @@ import { MGMT_CLIENT } from '../helpers/issuer.js'
 const UI = 'https://ui.bank.example'
 
 async function setup (t: Parameters<typeof startUpstream>[0], cors: Record<string, unknown> = { origins: [UI] }) {
+  const issuer = await startIssuer(t)
   const upstream = await startUpstream(t, (req, res) => {
     const vary = new URL(req.url!, 'http://upstream').searchParams.getAll('vary')
     if (vary.length > 0) res.setHeader('vary', vary)
@@ -19,12 +20,14 @@ async function setup (t: Parameters<typeof startUpstream>[0], cors: Record<strin
   })
   const gw = await startTestGateway(t, {
     cors,
+    entra: { authority: issuer.url },
     apis: { management: { clientId: MGMT_CLIENT } },
     routes: [
       { name: 'open', prefix: '/open', upstream: upstream.url, auth: 'none' },
       { name: 'locked', prefix: '/locked', upstream: upstream.url, api: 'management' }
     ]
   })
+  await untilReady(gw)
   const send = (method: string, path: string, origin: string | null, extra: string[] = []) => rawRequest(gw.proxyUrl,
     [`${method} ${path} HTTP/1.1`, 'Host: gateway.test', ...(origin === null ? [] : [`Origin: ${origin}`]), ...extra, 'Connection: close', '', ''].join('\r\n'))
   return { gw, send }
