@@ -161,7 +161,8 @@ function passEarlyHints (req: IncomingMessage, res: ServerResponse, headers: Out
   const hints: Record<string, string | string[]> = {}
   for (const name in headers) {
     const value = headers[name]!
-    hints[name] = name === 'link' && Array.isArray(value) ? value : Array.isArray(value) ? value.join(', ') : String(value)
+    // Node writes a list of links itself; any other repeated field goes as one line.
+    hints[name] = !Array.isArray(value) ? String(value) : name === 'link' ? value : value.join(', ')
   }
   try {
     res.writeEarlyHints(hints)
