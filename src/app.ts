@@ -42,6 +42,10 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
     routerOptions: ROUTER_OPTIONS
   })
 
+  // Bodies are only streamed upstream (proxy-routes.ts): nothing at the root reads one, so a 404
+  // never waits for a body held back behind Expect: 100-continue.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', function leaveBodyUnread (_request, _payload, done) { done(null) })
   await app.register(problemErrors)
   await app.register(responseHeaders, { config, health: resources.health })
   await app.register(observability, { resources, record, accessLog })

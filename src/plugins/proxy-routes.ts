@@ -9,6 +9,7 @@ import { buildUpstreamHeaders, type HeaderMap } from '../domain/upstream-headers
 import { classifyUpstreamFailure, createBodyLimiter, type UpstreamFailure } from '../domain/upstream-failure.js'
 import { pathOf, rewriteLocationPrefix, upstreamPath } from '../domain/paths.js'
 import { forwardToUpstream } from '../upstream/forward.js'
+import { createUpstreamConnector } from '../upstream/connector.js'
 import { PROXIED_METHODS } from '../domain/methods.js'
 import { routePatterns } from '../domain/route-match.js'
 import { bearerTokenOf, type Decision } from '../domain/decision.js'
@@ -145,7 +146,7 @@ function createUpstreamPool (route: RouteConfig): Pool {
     // stopped and restarted reading (two epoll_ctl calls per large answer). At 128 KiB one full
     // read never reaches it; a slow client still stops the socket, one read later.
     // (Not in undici's published types: its connector passes the options on to net.connect.)
-    connect: { rejectUnauthorized: true, timeout: Math.min(route.timeoutMs, 10_000), ...{ highWaterMark: 128 * 1024 } }
+    connect: createUpstreamConnector({ rejectUnauthorized: true, timeout: Math.min(route.timeoutMs, 10_000), ...{ highWaterMark: 128 * 1024 } })
   })
 }
 
