@@ -114,8 +114,10 @@ export function createRedisStore (options: RedisStoreOptions): SharedStore {
       return written
     },
     onBlocksChanged (listener) {
-      // After a reconnect a message may have been missed: read again whenever the subscription is back.
+      // After a reconnect a message may have been missed: read again whenever the subscription is
+      // back, and whenever the connection that reads is (it may come back after the subscriber).
       subscribe(blocksChannel, (message) => { listener(message) }).on('ready', () => { listener() })
+      client.on('ready', () => { listener() })
     },
     admit (keys, rules) {
       const prefixed: string[] = []
