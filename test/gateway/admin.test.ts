@@ -14,7 +14,7 @@ t.test('healthz answers 200; readyz reports state as JSON', async (t) => {
 
 t.test('readyz is 503 until every registered dependency answered once, and stays 200 through a later outage', async (t) => {
   const upstream = await startUpstream(t)
-  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] })
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] }, { ready: false })
   gw.resources.health.register('example')
   let res = await fetch(`${gw.adminUrl}/readyz`)
   t.equal(res.status, 503)

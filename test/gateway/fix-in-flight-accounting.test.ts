@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { eventually } from '../helpers/eventually.js'
-import { MGMT_CLIENT } from '../helpers/issuer.js'
+import { MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
 // A request answered before its body arrived, whose client then leaves, must be counted as
 // finished: a leaked in-flight count holds every later SIGTERM for the whole grace period.
@@ -33,6 +33,7 @@ t.test('requests answered before their body and then abandoned leave nothing in 
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, {
     server: { shutdownGraceMs: 60_000 },
+    entra: { authority: (await startIssuer(t)).url },
     apis: { management: { clientId: MGMT_CLIENT } },
     routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management' }]
   })

@@ -2,6 +2,7 @@ import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { rawGet, rawRequest } from '../helpers/raw-http.js'
+import { startIssuer } from '../helpers/issuer.js'
 
 // Regression for the path-normalization bypass class (ADVISORIES.md: Istio CVE-2021-31920,
 // CVE-2021-39156; @fastify/reply-from CVE-2021-21321; @fastify/http-proxy CVE-2021-21322):
@@ -10,6 +11,7 @@ t.test('every traversal trick lands on the protected route and meets its policy'
   const open = await startUpstream(t)
   const guarded = await startUpstream(t)
   const gw = await startTestGateway(t, {
+    entra: { authority: (await startIssuer(t)).url },
     apis: { management: { clientId: '00000000-0000-0000-0000-000000000001' } },
     routes: [
       { name: 'public', prefix: '/public', upstream: open.url, auth: 'none' },

@@ -2,7 +2,7 @@ import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { rawRequest } from '../helpers/raw-http.js'
-import { MGMT_CLIENT } from '../helpers/issuer.js'
+import { MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
 // One response path: the gateway's own headers (request id, the CORS answer for a listed
 // origin) are built by one function and reach every kind of answer alike, the proxied ones
@@ -13,6 +13,7 @@ t.test('proxied answers, refusals, /_gateway/me, preflights and WebSocket refusa
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, {
     cors: { origins: [UI] },
+    entra: { authority: (await startIssuer(t)).url },
     apis: { management: { clientId: MGMT_CLIENT } },
     routes: [
       { name: 'open', prefix: '/open', upstream: upstream.url, auth: 'none' },
