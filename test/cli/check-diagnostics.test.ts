@@ -82,7 +82,7 @@ t.test('a bad mappings file: FAIL config with file, line and column, and no ok c
 
 t.test('the log and /readyz name the URL and cause of a failed key fetch', async (t) => {
   const closed = await freePort()
-  const gw = await startTestGateway(t, profile(`http://127.0.0.1:${closed}`), { mappings: DEFAULT_MAPPINGS })
+  const gw = await startTestGateway(t, profile(`http://127.0.0.1:${closed}`), { mappings: DEFAULT_MAPPINGS, ready: false })
   const expected = `GET http://127.0.0.1:${closed}/common/v2.0/.well-known/openid-configuration: connect ECONNREFUSED 127.0.0.1:${closed}`
   const ready = await eventually(() => readiness(gw), (r) => r.body.dependencies?.['keys:management']?.state === 'down')
   t.match(ready.body, { dependencies: { 'keys:management': { state: 'down', detail: expected } } })
