@@ -101,13 +101,18 @@ export function watchBlocks (store: SharedStore, { logger, health, refused, lost
       health.report('blocks', 'down', `the shared cache could not be read; the ${list.size} block${list.size === 1 ? '' : 's'} already known stay in force (${failureReason(err)})`)
     }
   }
+  let restoreFailure: string | undefined
   const restore = async (kept: Block[]): Promise<void> => {
     try {
       const written = await store.restoreBlocks(kept.map((block) => ({ field: blockField(block.kind, block.id), value: encodeBlock(block), liftedField: liftedField(block.kind, block.id), since: block.since })))
+      restoreFailure = undefined
       kept.forEach((block, i) => { if (written[i] === true) logger.warn(describe(block), 'lost block written back to the shared cache') })
     } catch (err) {
-      // Tried again after the next read; the block is in force here meanwhile.
-      logger.warn({ reason: failureReason(err) }, 'lost blocks could not be written back to the shared cache')
+      // Tried again after each read (an ACL without scripting refuses it every time: said once);
+      // the block is in force here meanwhile.
+      const reason = failureReason(err)
+      if (reason !== restoreFailure) logger.warn({ reason }, 'lost blocks could not be written back to the shared cache')
+      restoreFailure = reason
     }
   }
   const refresh = async (): Promise<void> => {
