@@ -66,7 +66,7 @@ t.test('verify-full checks an IP host against the certificate\'s IP entries, a D
   const gw = await startTestGateway(t, {
     ...authConfig(issuer, upstream.url),
     mappings: { source: 'mysql', mysql: { host: '127.0.0.1', port: db.port, user: db.user, password: db.password, connectTimeoutMs: 1000, tls: { mode: 'verify-full', caFile: certs.caFile } } }
-  })
+  }, { ready: false })
   type Dependencies = Record<string, { state: string, detail?: string, misconfigured?: boolean }>
   const ready = await eventually(() => readiness(gw), (r) => (r.body.dependencies as Dependencies | undefined)?.source?.misconfigured === true || r.status === 200, 15_000)
   t.equal(ready.status, 503)

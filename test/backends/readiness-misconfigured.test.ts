@@ -28,7 +28,7 @@ t.test('a wrong MySQL password: 503 naming mysql, though Redis answers', async (
     ...authConfig(issuer, upstream.url),
     mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: 'wrong', connectTimeoutMs: 1000 } },
     cache: { store: 'redis', redis: { url: redis.url } }
-  })
+  }, { ready: false })
   const ready = await settled(gw)
   const deps = ready.body.dependencies as Dependencies
   t.equal(ready.status, 503)
@@ -45,7 +45,7 @@ t.test('a Redis TLS failure: 503 naming the cache, though MySQL answers; an outa
     ...authConfig(issuer, upstream.url),
     mappings: { source: 'mysql', mysql },
     cache: { store: 'redis', redis: { url: redis.url, tls: { caFile: certs.caFile }, connectTimeoutMs: 500 } }
-  })
+  }, { ready: false })
   const ready = await settled(gw)
   const deps = ready.body.dependencies as Dependencies
   t.equal(ready.status, 503)
@@ -57,7 +57,7 @@ t.test('a Redis TLS failure: 503 naming the cache, though MySQL answers; an outa
   // them would not know whom to refuse, so it waits for Redis before it takes traffic.
   const gone = await startRedis(t)
   await gone.kill()
-  const outage = await startTestGateway(t, { ...authConfig(issuer, upstream.url), mappings: { source: 'mysql', mysql }, cache: { store: 'redis', redis: { url: gone.url, connectTimeoutMs: 300 } } })
+  const outage = await startTestGateway(t, { ...authConfig(issuer, upstream.url), mappings: { source: 'mysql', mysql }, cache: { store: 'redis', redis: { url: gone.url, connectTimeoutMs: 300 } } }, { ready: false })
   const outageReady = await eventually(() => readiness(outage), (r) => {
     const deps = r.body.dependencies as Dependencies | undefined
     return deps?.cache?.state === 'down' && deps.blocks?.state === 'down' && deps.source?.state === 'up'

@@ -18,7 +18,7 @@ t.test('path parameters and dot-ended segments never reach a looser route\'s ups
       { name: 'meetings', prefix: '/api/meetings', upstream: loose.url, auth: 'none' },
       { name: 'meetings-admin', prefix: '/api/meetings/admin', upstream: strict.url, api: 'management' }
     ]
-  })
+  }, { ready: false })
   const targets = [
     '/api/meetings/admin;/settings',
     '/api/meetings/admin;jsessionid=x',

@@ -99,7 +99,7 @@ t.test('readiness waits for every profile\'s keys, and a failed fetch is retried
   issuer.down = true
   const upstream = await startUpstream(t)
   // The default refreshIntervalSec (an hour): only the retry with backoff can make it ready.
-  const gw = await startTestGateway(t, authConfig(issuer, upstream.url), { mappings: DEFAULT_MAPPINGS })
+  const gw = await startTestGateway(t, authConfig(issuer, upstream.url), { ready: false, mappings: DEFAULT_MAPPINGS })
   const down = await eventually(() => readiness(gw), (r) => settled('keys:management')(r) && settled('keys:system')(r))
   t.equal(down.status, 503)
   t.match(down.body, { dependencies: { 'keys:management': { state: 'down', detail: /HTTP 503/ }, 'keys:system': { state: 'down' } } }, 'the body says why')
@@ -119,7 +119,7 @@ t.test('a JWKS endpoint that never answers is given up after timeoutMs and repor
     entra: { authority, jwks: { timeoutMs: 300 } },
     apis: { management: { clientId: MGMT_CLIENT } },
     routes: [{ name: 'm', prefix: '/m', upstream: upstream.url, api: 'management' }]
-  }, { mappings: DEFAULT_MAPPINGS })
+  }, { ready: false, mappings: DEFAULT_MAPPINGS })
   const ready = await eventually(() => readiness(gw), settled('keys:management'))
   t.equal(ready.status, 503)
   t.match(ready.body, { dependencies: { 'keys:management': { state: 'down', detail: /^GET http:\/\/127\.0\.0\.1:\d+\/common\/v2\.0\/\.well-known\/openid-configuration: timeout after 300 ms$/ } } }, 'reported down with the bound, not left pending')
