@@ -4,7 +4,7 @@ import { examplePath, renderChart } from '../helpers/helm-render.js'
 import { makeCertificates } from '../helpers/certs.js'
 import { startIssuer } from '../helpers/issuer.js'
 import { localAddresses, podStartsReady } from '../helpers/pod-run.js'
-import { startOrganizationsDb, startRedis } from '../helpers/services.js'
+import { startTlsBackends } from '../helpers/services.js'
 
 // examples/azure-values.yaml as its Deployment runs it (CONTRACT.md §16): Azure Database for
 // MySQL and Azure Cache for Redis over verified TLS, standing in here as a TLS MariaDB and a
@@ -13,10 +13,8 @@ import { startOrganizationsDb, startRedis } from '../helpers/services.js'
 t.test('the azure example starts to /readyz 200 as its Deployment runs it', async (t) => {
   const certs = makeCertificates(t)
   const issuer = await startIssuer(t)
-  const db = await startOrganizationsDb(t, '', { tls: { caFile: certs.caFile, certFile: certs.server.certFile, keyFile: certs.server.keyFile } })
-  db.sql(`ALTER USER '${db.user}'@'127.0.0.1' REQUIRE SSL; ALTER USER '${db.user}'@'localhost' REQUIRE SSL;`)
   const redisPassword = 'azure-cache-access-key'
-  const redis = await startRedis(t, { tls: certs.server, password: redisPassword })
+  const { db, redis } = await startTlsBackends(t, certs, redisPassword)
   const manifests = renderChart({
     values: [examplePath('azure-values.yaml')],
     set: { ...await localAddresses(issuer), 'config.mappings.mysql.host': '127.0.0.1', 'config.mappings.mysql.port': db.port, 'config.cache.redis.url': redis.url }

@@ -6,7 +6,7 @@ import { examplePath, manifestOf, renderChart, type Manifest } from '../helpers/
 import { makeCertificates } from '../helpers/certs.js'
 import { startIssuer } from '../helpers/issuer.js'
 import { localAddresses, podStartsReady } from '../helpers/pod-run.js'
-import { startOrganizationsDb, startRedis } from '../helpers/services.js'
+import { startTlsBackends } from '../helpers/services.js'
 
 // examples/production-values.yaml, the example a bank copies, as its Deployment runs it
 // (CONTRACT.md §16): MySQL with tls verify-full and Redis over rediss://, both verified against
@@ -26,10 +26,8 @@ t.test('the production example: encrypted, verified backends, as written', async
 t.test('the production example starts to /readyz 200 as its Deployment runs it, against TLS-only MySQL and Redis', async (t) => {
   const certs = makeCertificates(t)
   const issuer = await startIssuer(t)
-  const db = await startOrganizationsDb(t, '', { tls: { caFile: certs.caFile, certFile: certs.server.certFile, keyFile: certs.server.keyFile } })
-  db.sql(`ALTER USER '${db.user}'@'127.0.0.1' REQUIRE SSL; ALTER USER '${db.user}'@'localhost' REQUIRE SSL;`)
   const redisPassword = 'redis-test-password'
-  const redis = await startRedis(t, { tls: certs.server, password: redisPassword })
+  const { db, redis } = await startTlsBackends(t, certs, redisPassword)
   const manifests: Manifest[] = renderChart({
     values: [examplePath('production-values.yaml')],
     set: { ...await localAddresses(issuer), 'config.mappings.mysql.host': '127.0.0.1', 'config.mappings.mysql.port': db.port, 'config.cache.redis.url': redis.url }

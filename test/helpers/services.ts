@@ -165,3 +165,14 @@ export async function startOrganizationsDb (t: Test, seed = '', options: MariaDb
   if (seed) db.sql(seed, 'bp_organizations_db')
   return db
 }
+
+/**
+ * A MariaDB that requires TLS of its test user and a TLS-only Redis with a password, both
+ * serving `certs.server` (the managed-service shape of the production and Azure examples).
+ */
+export async function startTlsBackends (t: Test, certs: { caFile: string, server: { certFile: string, keyFile: string } }, redisPassword: string): Promise<{ db: RunningMariaDb, redis: RunningService & { url: string } }> {
+  const db = await startOrganizationsDb(t, '', { tls: { caFile: certs.caFile, certFile: certs.server.certFile, keyFile: certs.server.keyFile } })
+  db.sql(`ALTER USER '${db.user}'@'127.0.0.1' REQUIRE SSL; ALTER USER '${db.user}'@'localhost' REQUIRE SSL;`)
+  const redis = await startRedis(t, { tls: certs.server, password: redisPassword })
+  return { db, redis }
+}
