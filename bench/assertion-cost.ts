@@ -4,9 +4,9 @@
  * per call, beside the raw ES256 sign. `node --import tsx bench/assertion-cost.ts`
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { createAssertionSigner } from '../src/domain/assertion.js'
-import { VerifiedEntraToken } from '../src/domain/verified-token.js'
-import type { Decision } from '../src/domain/decision.js'
+import { createAssertionSigner } from '../src/assertion/signer.js'
+import { VerifiedEntraToken } from '../src/token/verified-token.js'
+import type { Decision } from '../src/access/decision.js'
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const signer = createAssertionSigner({ issuer: 'https://bookme-gateway', ttlSec: 60, clockToleranceSec: 60, keys: [{ kid: 'k', privateKey }] })

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createCachedMappings } from '../src/mappings/cached-source.js'
-import { createMemoryStore } from '../src/mappings/shared-store.js'
+import { createMemoryStore } from '../src/backends/shared-store.js'
 import type { MappingSource } from '../src/mappings/source.js'
 
 const TENANTS = Number(process.argv[2] ?? 100_000)

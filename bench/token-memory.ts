@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import { startLocalIssuer } from '../src/demo/local-issuer.js'
-import { createJwksStore } from '../src/domain/jwks-store.js'
-import { createAuthenticator } from '../src/domain/authenticator.js'
-import { authorize } from '../src/domain/authorization.js'
-import { createClaimMapper } from '../src/domain/roles.js'
+import { createJwksStore } from '../src/token/jwks-store.js'
+import { createAuthenticator } from '../src/token/authenticator.js'
+import { authorize } from '../src/access/authorization.js'
+import { createClaimMapper } from '../src/access/roles.js'
 
 const lookups: Record<string, number> = {}
 const COUNT = Number(process.argv[2] ?? 10_000)

@@ -3,8 +3,8 @@
  * against a hit, in CPU µs per call, beside the raw RSA-2048 verify. `node --import tsx bench/verify-cost.ts`
  */
 import { startLocalIssuer } from '../src/demo/local-issuer.js'
-import { createJwksStore } from '../src/domain/jwks-store.js'
-import { createAuthenticator } from '../src/domain/authenticator.js'
+import { createJwksStore } from '../src/token/jwks-store.js'
+import { createAuthenticator } from '../src/token/authenticator.js'
 import { verify as cverify } from 'node:crypto'
 const issuer = await startLocalIssuer()
 const store = createJwksStore({ timeoutMs: 10_000, cacheTtlSec: 86400, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Resources } from './resources.js'
-import { fastifyLogOptions } from './logger.js'
-import problemErrors from './plugins/problem-errors.js'
-import assertionJwks from './plugins/assertion-jwks.js'
+import { fastifyLogOptions } from './observability/logger.js'
+import problemErrors from './http/problem-errors.js'
+import assertionJwks from './assertion/jwks-route.js'
 
 /**
  * The admin-port instance (CONTRACT.md §8), apart from proxy traffic so probes and scrapes

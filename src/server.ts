@@ -3,7 +3,7 @@ import type { Config } from './config/schema.js'
 import { buildApp } from './app.js'
 import { buildAdminApp } from './admin-app.js'
 import { createResources, type ResourceOptions, type Resources } from './resources.js'
-import { flushLogger } from './logger.js'
+import { flushLogger } from './observability/logger.js'
 import { deferContinue } from './http/expect-continue.js'
 
 export interface RunningGateway {

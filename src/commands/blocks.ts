@@ -1,11 +1,11 @@
 import { hostname, userInfo } from 'node:os'
 import type { CacheConfig } from '../config/schema.js'
-import { NO_SHARED_BLOCKS, type SharedStore } from '../mappings/shared-store.js'
-import { GUID } from '../domain/entra-token.js'
+import { NO_SHARED_BLOCKS, type SharedStore } from '../backends/shared-store.js'
+import { GUID } from '../token/entra-token.js'
 import {
   blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField,
   MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted
-} from '../domain/blocks.js'
+} from '../blocks/block-list.js'
 import { openSharedCache } from './cache-config.js'
 import { parseDuration, UsageError } from './usage.js'
 

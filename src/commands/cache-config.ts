@@ -3,9 +3,9 @@ import { parseConfig } from '../config/load.js'
 import { ConfigError } from '../config/validation.js'
 import { readYamlFile } from '../config/yaml-file.js'
 import type { CacheConfig } from '../config/schema.js'
-import { createMemoryStore, type SharedStore } from '../mappings/shared-store.js'
-import { createRedisStore } from '../mappings/redis-store.js'
-import { redisSettingsFrom } from '../mappings/redis-client.js'
+import { createMemoryStore, type SharedStore } from '../backends/shared-store.js'
+import { createRedisStore } from '../backends/redis-store.js'
+import { redisSettingsFrom } from '../backends/redis-client.js'
 
 /**
  * The `cache` section alone, for `block`, `unblock`, `blocks` and `cache purge` (CONTRACT.md

@@ -1,7 +1,7 @@
 import type { CacheConfig } from '../config/schema.js'
 import { clientKey, tenantKey } from '../mappings/cached-source.js'
 import { openSharedCache } from './cache-config.js'
-import { GUID } from '../domain/entra-token.js'
+import { GUID } from '../token/entra-token.js'
 import { UsageError } from './usage.js'
 
 /**

@@ -1,12 +1,12 @@
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
-import { createLogger } from '../logger.js'
+import { createLogger } from '../observability/logger.js'
 import { createResources } from '../resources.js'
-import { failureReason } from '../failure-reason.js'
-import { classifyBackendFailure } from '../backend-failure.js'
-import { configuredGroupRules, graphClientOf } from '../overage-groups.js'
-import { decodeBlocks } from '../domain/blocks.js'
+import { failureReason } from '../backends/failure-reason.js'
+import { classifyBackendFailure } from '../backends/backend-failure.js'
+import { configuredGroupRules, graphClientOf } from '../groups-overage/resolver.js'
+import { decodeBlocks } from '../blocks/block-list.js'
 
 /**
  * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1

@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load.js'
 import { startEchoUpstream } from '../demo/echo-upstream.js'
 import { startLocalIssuer } from '../demo/local-issuer.js'
 import { exitOnSignals, startGateway } from '../server.js'
-import { createLogger } from '../logger.js'
+import { createLogger } from '../observability/logger.js'
 import { pino } from 'pino'
 
 /**

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
-import { normalizeRequestTarget, pathRefusal } from '../domain/paths.js'
-import { createRouteMatcher } from '../domain/route-match.js'
-import { isProxiedMethod, methodRefusal } from '../domain/methods.js'
+import { normalizeRequestTarget, pathRefusal } from '../http/paths.js'
+import { createRouteMatcher } from '../http/route-match.js'
+import { isProxiedMethod, methodRefusal } from '../http/methods.js'
 import { ERRORS, GatewayError, isGatewayError, wwwAuthenticate } from '../errors.js'
-import { createLogger } from '../logger.js'
+import { createLogger } from '../observability/logger.js'
 import { createResources } from '../resources.js'
-import { claimsOf } from '../domain/assertion.js'
-import { principalOf } from '../domain/rate-limit-policies.js'
+import { claimsOf } from '../assertion/signer.js'
+import { principalOf } from '../rate-limits/policies.js'
 import { UsageError } from './usage.js'
-import { CONSUMER_TENANT } from '../domain/entra-token.js'
+import { CONSUMER_TENANT } from '../token/entra-token.js'
 
 /**
  * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`

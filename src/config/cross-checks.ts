@@ -1,4 +1,4 @@
-import { isPlainPrefix } from '../domain/paths.js'
+import { isPlainPrefix } from '../http/paths.js'
 import type { SchemaConfig as Config } from './schema.js'
 import { keyPath } from './validation.js'
 

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { PLATFORM_ROLES } from '../domain/platform-roles.js'
+import { PLATFORM_ROLES } from '../access/platform-roles.js'
 
 /**
  * The whole configuration of CONTRACT.md §2 as one TypeBox schema. Defaults live here and only

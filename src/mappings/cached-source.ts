@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js'
-import type { MaybePromise } from '../domain/maybe-promise.js'
+import type { MaybePromise } from '../maybe-promise.js'
 import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
-import type { SharedStore } from './shared-store.js'
+import type { SharedStore } from '../backends/shared-store.js'
 import { createMapLayer, createSplitLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
 
 /**

@@ -1,10 +1,10 @@
 import type { Config } from '../config/schema.js'
 import { createFileSource } from './file-source.js'
 import { createMysqlSource } from './mysql-source.js'
-import { createMemoryStore, type SharedStore } from './shared-store.js'
-import { createRedisStore } from './redis-store.js'
-import { redisSettingsFrom } from './redis-client.js'
-import { loadBackendTls, mysqlTlsMode } from './backend-tls.js'
+import { createMemoryStore, type SharedStore } from '../backends/shared-store.js'
+import { createRedisStore } from '../backends/redis-store.js'
+import { redisSettingsFrom } from '../backends/redis-client.js'
+import { loadBackendTls, mysqlTlsMode } from '../backends/tls.js'
 import type { MappingSource } from './source.js'
 
 /**

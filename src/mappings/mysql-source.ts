@@ -1,7 +1,7 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
 import type { ClientListing, MappingSource } from './source.js'
-import { describeTls, mysqlSslOptions, type BackendTls } from './backend-tls.js'
+import { describeTls, mysqlSslOptions, type BackendTls } from '../backends/tls.js'
 
 /**
  * `mappings.source: mysql` — the tables of CONTRACT.md §4 in `bp_organizations_db`, read only,

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { startSentinel } from '../helpers/redis-topologies.js'
 import { eventually } from '../helpers/eventually.js'
-import { closeRedisConnection, createRedisConnection, redisSettingsFrom } from '../../src/mappings/redis-client.js'
+import { closeRedisConnection, createRedisConnection, redisSettingsFrom } from '../../src/backends/redis-client.js'
 
 // ioredis 6.0: a Sentinel client's failover detector that fires while the client is already
 // reconnecting closes the connector mid-connect, and the client ends for good (status `end`).

@@ -11,11 +11,11 @@ import { redisCli } from '../helpers/redis-topologies.js'
 import { runCommand } from '../helpers/command-line.js'
 import { eventually } from '../helpers/eventually.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
-import { createLogger } from '../../src/logger.js'
-import { createHealth } from '../../src/health.js'
-import { watchBlocks } from '../../src/emergency-blocks.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { createHealth } from '../../src/observability/health.js'
+import { watchBlocks } from '../../src/blocks/block-watcher.js'
 import { loadCacheConfig, openSharedCache } from '../../src/commands/cache-config.js'
-import { blockField, encodeBlock, encodeLifted, liftedField } from '../../src/domain/blocks.js'
+import { blockField, encodeBlock, encodeLifted, liftedField } from '../../src/blocks/block-list.js'
 
 // CONTRACT.md §13: a block is lifted by unblock or its expiry, by nothing else. Blocks that
 // vanish with Redis's data (FLUSHALL, a restart without persistence, a failover to an empty

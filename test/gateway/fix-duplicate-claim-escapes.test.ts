@@ -2,7 +2,7 @@ import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, MULTI_BANK_TENANT, startIssuer } from '../helpers/issuer.js'
-import { countTopLevelKey } from '../../src/domain/json-keys.js'
+import { countTopLevelKey } from '../../src/token/json-keys.js'
 
 // CONTRACT.md §3: exactly one `tid` (IdentityModel IDX40009). JSON.parse keeps the last of two
 // equal keys, escaped spellings included, so `{"tid":A,"t\u0069d":B}` is read as B by one parser

@@ -2,8 +2,8 @@ import t from 'tap'
 import { startUpstream } from '../helpers/upstream.js'
 import { openRoute, startTestGateway } from '../helpers/gateway.js'
 import { rawGet, rawRequest } from '../helpers/raw-http.js'
-import { createRouteMatcher } from '../../src/domain/route-match.js'
-import { normalizeRequestTarget } from '../../src/domain/paths.js'
+import { createRouteMatcher } from '../../src/http/route-match.js'
+import { normalizeRequestTarget } from '../../src/http/paths.js'
 
 // `explain` answers with the route the proxy port would use: its matcher is the same router,
 // over the same patterns. Compared here over a whole route table with the route the running

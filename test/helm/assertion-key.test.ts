@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadAssertionKeys } from '../../src/assertion-keys.js'
+import { loadAssertionKeys } from '../../src/assertion/keys.js'
 import { helm, helmAsync, manifestOf, parseManifests, templateArgs, type Manifest, type RenderOptions } from '../helpers/helm-render.js'
 import { startFakeCluster } from '../helpers/helm-fake-cluster.js'
 

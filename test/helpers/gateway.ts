@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { stringify as stringifyYaml } from 'yaml'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
-import { createLogger } from '../../src/logger.js'
+import { createLogger } from '../../src/observability/logger.js'
 import { startGateway, type RunningGateway } from '../../src/server.js'
 import { eventually } from './eventually.js'
 

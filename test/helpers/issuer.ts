@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import { startLocalIssuer, type LocalIssuer } from '../../src/demo/local-issuer.js'
-import { createAuthenticator, type Authenticator, type AuthenticatorOptions } from '../../src/domain/authenticator.js'
-import { createJwksStore } from '../../src/domain/jwks-store.js'
+import { createAuthenticator, type Authenticator, type AuthenticatorOptions } from '../../src/token/authenticator.js'
+import { createJwksStore } from '../../src/token/jwks-store.js'
 
 /** The real local Entra-shaped issuer (src/demo/local-issuer.ts), closed by `t`. */
 export async function startIssuer (t: Test): Promise<LocalIssuer> {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { createMysqlSource } from '../../src/mappings/mysql-source.js'
 import { createCachedMappings } from '../../src/mappings/cached-source.js'
-import { createMemoryStore } from '../../src/mappings/shared-store.js'
+import { createMemoryStore } from '../../src/backends/shared-store.js'
 import { startOrganizationsDb, type RunningMariaDb } from '../helpers/services.js'
 import { BANK_TENANT, MULTI_BANK_TENANT, UNMAPPED_TENANT } from '../helpers/issuer.js'
 

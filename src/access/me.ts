@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify'
+import { bearerTokenOf } from './decision.js'
+import type { Resources } from '../resources.js'
+import { authContextsOf } from './route-checks/auth-context.js'
+import { refuseUntilReady } from '../observability/health.js'
+
+/**
+ * `GET /_gateway/me` (CONTRACT.md §8): who the caller is, as the Management UI's bank switcher
+ * needs it. Verified with the profile whose audience the token carries; every check of that
+ * profile applies, but a user of several banks need not have chosen one yet.
+ */
+export const ME_PATH = '/_gateway/me'
+
+export default async function me (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
+  const { decider, health } = resources
+  app.get(ME_PATH, { config: { routeName: '_gateway_me' } }, async function whoAmI (request, reply) {
+    refuseUntilReady(health)
+    const token = bearerTokenOf(request.headers.authorization)
+    const { api, token: verified, bank, mapped } = await decider.decide({ api: decider.profileFor(token), token, selection: request.bankSelection, routeRoles: [], requireActiveBank: false })
+    reply.header('cache-control', 'no-store')
+    return {
+      tenantId: verified.tenantId,
+      principal: { type: verified.principalType, id: verified.objectId ?? null, clientId: verified.clientId ?? null, userName: verified.userName ?? null },
+      bankIds: bank.bankIds,
+      activeBankId: bank.activeBankId,
+      roles: mapped.effectiveRoles,
+      teams: mapped.teams,
+      businessUnits: mapped.businessUnits,
+      // The authentication contexts (§13) this token satisfies, for a UI that steps up ahead of time.
+      acrs: authContextsOf(verified),
+      api
+    }
+  })
+}

@@ -1,0 +1,145 @@
+import type { Logger } from 'pino'
+import { blockField, createBlockList, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind, type BlockList } from './block-list.js'
+import type { SharedStore } from '../backends/shared-store.js'
+import type { Health } from '../observability/health.js'
+import { failureReason } from '../backends/failure-reason.js'
+
+/**
+ * The gateway's copy of the emergency blocks (CONTRACT.md §13), kept equal to the shared store:
+ * read at start, again on every change message and every time the subscription comes back
+ * (a message missed while disconnected), and every few seconds besides. A failed read keeps the
+ * blocks already known. Each block that appears or goes is logged with its reason.
+ *
+ * Only `unblock` or the expiry lifts a block: a known block missing from a read is lifted when a
+ * tombstone beside the blocks, or the change message `unblock` published, covers it. Otherwise
+ * Redis lost it (a flush, a restart without persistence, a failover to an empty replica): it
+ * stays in force here, is logged as an error and counted, and is written back to the store
+ * (never over a tombstone or a newer record), so `blocks` and gateways started later see it.
+ */
+export interface EmergencyBlocks {
+  readonly list: BlockList
+  /** Reads the store now; resolves when that read (or the one under way) is done. */
+  refresh (): Promise<void>
+  /** Calls `listener` with the blocks newly in force after each read that found any (open sessions are closed by it). */
+  onAdded (listener: (blocks: readonly Block[]) => void): void
+  close (): void
+}
+
+/** How often blocks are read besides the change messages. */
+export const BLOCKS_POLL_MS = 5000
+
+export interface EmergencyBlockOptions {
+  logger: Logger
+  health: Health
+  refused: (kind: BlockKind) => void
+  /** A block that disappeared from the store without an unblock (`bookme_gateway_blocks_lost_total`). */
+  lost?: (kind: BlockKind) => void
+  pollMs?: number
+}
+
+export function watchBlocks (store: SharedStore, { logger, health, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
+  const list = createBlockList({
+    refused: (block) => { refused(block.kind) },
+    expired: (block) => { logger.info(describe(block), 'block expired') }
+  })
+  const addedListeners: Array<(blocks: readonly Block[]) => void> = []
+  const onAdded = (listener: (blocks: readonly Block[]) => void): void => { addedListeners.push(listener) }
+  // The memory store keeps no blocks (the commands refuse): nothing to watch.
+  if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
+
+  // A gateway must know the blocks before it serves (readiness waits for one read).
+  health.register('blocks')
+  let reading: Promise<void> | undefined
+  let again = false
+
+  // What change messages said was lifted: field → the `since` lifted up to, until that block's
+  // expiry, and which message said so (numbered in arrival order).
+  const announced = new Map<string, { since: number, until: number, message: number }>()
+  let messages = 0
+  const remember = (message: string | undefined): void => {
+    messages++
+    for (const { field, since, until } of decodeChangeMessage(message ?? '')) {
+      const known = announced.get(field)
+      if (known === undefined || known.since <= since) announced.set(field, { since, until, message: messages })
+    }
+  }
+  const liftedUpTo = (records: Record<string, string>): Map<string, number> => {
+    const now = Date.now()
+    const lifted = new Map<string, number>()
+    const note = (field: string, since: number): void => { lifted.set(field, Math.max(since, lifted.get(field) ?? -Infinity)) }
+    for (const tombstone of decodeLifted(records)) note(blockField(tombstone.kind, tombstone.id), tombstone.since)
+    for (const [field, { since, until }] of announced) {
+      if (until <= now) announced.delete(field)
+      else note(field, since)
+    }
+    return lifted
+  }
+
+  const read = async (): Promise<void> => {
+    try {
+      const before = messages
+      const records = await store.readBlocks()
+      const stored = decodeBlocks(records)
+      const { added, removed, lost: vanished } = list.replace(stored, liftedUpTo(records))
+      // A block this read found was set after every unblock announced before the read began (each
+      // is published once its change is made): those announcements lift it no more.
+      for (const block of stored) {
+        const field = blockField(block.kind, block.id)
+        if ((announced.get(field)?.message ?? Infinity) <= before) announced.delete(field)
+      }
+      for (const block of added) logger.warn(describe(block), 'block in force')
+      if (added.length > 0) for (const listener of addedListeners) listener(added)
+      for (const block of removed) logger.info(describe(block), 'block lifted')
+      for (const block of vanished) {
+        logger.error(describe(block), 'block disappeared from the shared cache without an unblock; kept in force until its expiry')
+        lost?.(block.kind)
+      }
+      const kept = list.lost()
+      health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force${kept.length > 0 ? ` (${kept.length} kept from memory: gone from the shared cache without an unblock)` : ''}`)
+      if (kept.length > 0) await restore(kept)
+    } catch (err) {
+      health.report('blocks', 'down', `the shared cache could not be read; the ${list.size} block${list.size === 1 ? '' : 's'} already known stay in force (${failureReason(err)})`)
+    }
+  }
+  let restoreFailure: string | undefined
+  const restore = async (kept: Block[]): Promise<void> => {
+    try {
+      const written = await store.restoreBlocks(kept.map((block) => ({ field: blockField(block.kind, block.id), value: encodeBlock(block), liftedField: liftedField(block.kind, block.id), since: block.since })))
+      restoreFailure = undefined
+      kept.forEach((block, i) => { if (written[i] === true) logger.warn(describe(block), 'lost block written back to the shared cache') })
+    } catch (err) {
+      // Tried again after each read (an ACL without scripting refuses it every time: said once);
+      // the block is in force here meanwhile.
+      const reason = failureReason(err)
+      if (reason !== restoreFailure) logger.warn({ reason }, 'lost blocks could not be written back to the shared cache')
+      restoreFailure = reason
+    }
+  }
+  const refresh = async (): Promise<void> => {
+    if (reading !== undefined) {
+      // A change announced during a read may not be in it: read once more after.
+      again = true
+      return await reading
+    }
+    reading = (async () => {
+      do {
+        again = false
+        await read()
+      } while (again)
+    })().finally(() => { reading = undefined })
+    return await reading
+  }
+
+  store.onBlocksChanged((message) => {
+    remember(message)
+    void refresh()
+  })
+  void refresh()
+  const poll = setInterval(() => { void refresh() }, pollMs)
+  poll.unref()
+  return { list, refresh, onAdded, close () { clearInterval(poll) } }
+}
+
+function describe (block: Block): Record<string, unknown> {
+  return { kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString() }
+}

@@ -1,0 +1,98 @@
+import { GatewayError } from '../errors.js'
+
+/**
+ * Readiness as CONTRACT.md §8 and §10 define it: not ready until every dependency has answered
+ * once and no backend has refused the gateway's configuration (credentials, ACL, TLS); then
+ * ready until draining starts. A later outage shows in the body, not in the status — taking
+ * every pod out of the Service would turn a partial outage into a total one.
+ */
+export type DependencyState = 'pending' | 'up' | 'down'
+
+/**
+ * What readiness waits for: `answer` — up at least once; `verdict` — probed at least once and
+ * not refusing the configuration (a backend that is merely down leaves readiness to the others).
+ */
+export type Awaits = 'answer' | 'verdict'
+
+export interface DependencyStatus {
+  state: DependencyState
+  /** Whether it has been up at least once. */
+  answeredOnce: boolean
+  /** Readiness waits for it (declared with `register`); others are shown, not waited for. */
+  required: boolean
+  /** Set when the last failure was the configuration's (wrong password, ACL, certificate). */
+  misconfigured?: true
+  detail?: string
+  since: string
+}
+
+export interface Health {
+  readonly draining: boolean
+  startDraining (): void
+  /** Declares a dependency that readiness must wait for. */
+  register (name: string, awaits?: Awaits): void
+  report (name: string, state: Exclude<DependencyState, 'pending'>, detail?: string, cause?: { misconfigured: boolean }): void
+  isReady (): boolean
+  /** Whether the gateway has been ready once (draining aside): before that, nothing is decided (§8). */
+  wasReady (): boolean
+  snapshot (): { ready: boolean, draining: boolean, dependencies: Record<string, DependencyStatus> }
+}
+
+export function createHealth (): Health {
+  const dependencies = new Map<string, DependencyStatus>()
+  const awaiting = new Map<string, Awaits>()
+  let draining = false
+  // Once ready, a backend's later failure (of any kind) is an outage to ride out, not a reason to leave the Service.
+  let readyOnce = false
+
+  function isReady (): boolean {
+    return !draining && wasReady()
+  }
+
+  function wasReady (): boolean {
+    if (readyOnce) return true
+    for (const [name, status] of dependencies) {
+      const awaits = awaiting.get(name)
+      if (awaits === 'answer' && !status.answeredOnce) return false
+      if (awaits === 'verdict' && (status.state === 'pending' || status.misconfigured === true)) return false
+    }
+    readyOnce = true
+    return true
+  }
+
+  return {
+    get draining () { return draining },
+    startDraining () { draining = true },
+    register (name, awaits = 'answer') {
+      awaiting.set(name, awaits)
+      if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, required: true, since: new Date().toISOString() })
+    },
+    report (name, state, detail, cause) {
+      const previous = dependencies.get(name)
+      const answeredOnce = (previous?.answeredOnce ?? false) || state === 'up'
+      const since = previous?.state === state ? previous.since : new Date().toISOString()
+      dependencies.set(name, {
+        state,
+        answeredOnce,
+        required: awaiting.has(name),
+        since,
+        ...(state === 'down' && cause?.misconfigured === true ? { misconfigured: true as const } : {}),
+        ...(detail ? { detail } : {})
+      })
+    },
+    isReady,
+    wasReady,
+    snapshot () {
+      return { ready: isReady(), draining, dependencies: Object.fromEntries(dependencies) }
+    }
+  }
+}
+
+/**
+ * Before the gateway is first ready nothing is decided (CONTRACT.md §8): without its signing
+ * keys or its first read of the blocks, a decision would rest on a partial view (a blocked
+ * principal let through, a valid token refused as signed by an unknown key).
+ */
+export function refuseUntilReady (health: Health): void {
+  if (!health.wasReady()) throw new GatewayError('GATEWAY_NOT_READY', 'The gateway is starting and has not yet read its signing keys, mappings and blocks; retry shortly', { retryAfterSec: 1 })
+}

@@ -1,0 +1,105 @@
+import { acceptedV1Audiences, createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
+import { createTokenCache } from './token-cache.js'
+import type { MaybePromise } from '../maybe-promise.js'
+import type { JwksStore } from './jwks-store.js'
+
+/**
+ * One verifier per API profile, behind the verified-token cache. A cache hit needs the same
+ * whole token and the same profile, so a token verified for one profile is never taken from
+ * cache for another, and a verified token's signature never vouches for other bytes.
+ */
+export interface AuthenticatorOptions {
+  profiles: Readonly<Record<string, Omit<TokenProfile, 'name'>>>
+  authority: string
+  v2IssuerTemplate: string
+  v1IssuerTemplate: string
+  store: JwksStore
+  isTenantMapped: (tenantId: string) => Promise<boolean>
+  /**
+   * Throws for a valid token that must go no further (an emergency block, CONTRACT.md §13):
+   * asked once its signature holds, and again on every cache hit.
+   */
+  screen?: (token: VerifiedToken) => void
+  tokenCache: { maxEntries: number, ttlSec: number }
+  onCacheLookup?: (result: 'hit' | 'miss') => void
+}
+
+export interface Authenticator {
+  /** The verified token: from the cache synchronously, else a promise of the verification. */
+  verify (profileName: string, token: string): MaybePromise<VerifiedToken>
+  /** The profile whose audience an (unverified) token names, for `/_gateway/me`. */
+  profileForAudience (aud: unknown): string | undefined
+  /** The discovery URL each profile's keys come from. */
+  discoveryUrlOf (profileName: string): string
+}
+
+export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'tenancy' | 'tenantId'>): string {
+  const tenant = profile.tenancy === 'single' ? profile.tenantId : 'common'
+  return `${authority}/${tenant}/v2.0/.well-known/openid-configuration`
+}
+
+export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
+  const authority = options.authority.replace(/\/+$/, '')
+  const v2IssuerTemplate = options.v2IssuerTemplate.replace('{authority}', authority)
+  const v1IssuerTemplate = options.v1IssuerTemplate.replace('{authority}', authority)
+  // Keyed by the signature segment alone (a third of the token: hashing the whole ~1 KB string
+  // was the costliest lookup on the request path); a hit still needs the whole token and the
+  // profile to match, so it means exactly what a whole-token key would.
+  const cache = createTokenCache<{ token: string, profileName: string, verified: VerifiedToken }>(options.tokenCache)
+  const verifiers = new Map<string, (token: string) => Promise<VerifiedToken>>()
+  const urls = new Map<string, string>()
+  const audiences = new Map<string, string>()
+  // A client often fires several requests with a fresh token at once (an SPA loading a page):
+  // they share one verification instead of each paying for the signature.
+  const verifying = new Map<string, Promise<VerifiedToken>>()
+
+  for (const [name, profile] of Object.entries(options.profiles)) {
+    const url = discoveryUrl(authority, profile)
+    urls.set(name, url)
+    verifiers.set(name, createTokenVerifier({
+      profile: { ...profile, name },
+      keys: options.store.source(url),
+      v2IssuerTemplate,
+      v1IssuerTemplate,
+      isTenantMapped: options.isTenantMapped,
+      screen: options.screen
+    }))
+    for (const aud of acceptedV1Audiences(profile)) {
+      if (!audiences.has(aud.toLowerCase())) audiences.set(aud.toLowerCase(), name)
+    }
+  }
+
+  return {
+    verify (profileName, token) {
+      const signature = token.slice(token.lastIndexOf('.') + 1)
+      const entry = cache.get(signature)
+      const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
+      options.onCacheLookup?.(cached ? 'hit' : 'miss')
+      if (cached) {
+        options.screen?.(cached)
+        return cached
+      }
+      const key = `${profileName}\u0000${token}`
+      const pending = verifying.get(key)
+      if (pending) return pending
+      const verify = verifiers.get(profileName)
+      if (!verify) return Promise.reject(new Error(`no API profile "${profileName}"`))
+      const verification = verify(token).then((verified) => {
+        cache.set(signature, { token, profileName, verified }, verified.expiresAt)
+        return verified
+      }).finally(() => verifying.delete(key))
+      verifying.set(key, verification)
+      return verification
+    },
+    profileForAudience (aud) {
+      const candidates = Array.isArray(aud) ? aud : [aud]
+      for (const candidate of candidates) {
+        if (typeof candidate !== 'string') continue
+        const name = audiences.get(candidate.toLowerCase())
+        if (name) return name
+      }
+      return undefined
+    },
+    discoveryUrlOf (profileName) { return urls.get(profileName) ?? '' }
+  }
+}
