@@ -61,7 +61,9 @@ export function chartValuesSchema (): Record<string, unknown> {
         httpsCidrs: cidrs
       }),
       ingress: obj({ enabled: bool, className: str, annotations: anyObject, hosts: { type: 'array', items: obj({ host: str, paths: { type: 'array', items: str } }, ['host', 'paths']) }, tls: anyArray }),
-      serviceMonitor: obj({ enabled: bool, interval: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' }, labels: anyObject })
+      serviceMonitor: obj({ enabled: bool, interval: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' }, labels: anyObject }),
+      prometheusRule: obj({ enabled: bool, namespace: optionalNs, labels: anyObject, runbookBaseUrl: { type: 'string', pattern: '^(https?://\\S+)?$' } }),
+      dashboards: obj({ enabled: bool, namespace: optionalNs, labels: anyObject, annotations: anyObject })
     }, ['image', 'config'])
   }
 }
