@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createCachedMappings } from '../src/mappings/cached-source.js'
-import { createMemoryStore } from '../src/backends/shared-store.js'
+import { createMemoryCache } from '../src/backends/shared-cache.js'
 import type { MappingSource } from '../src/mappings/source.js'
 
 const TENANTS = Number(process.argv[2] ?? 100_000)
@@ -24,7 +24,7 @@ const ids = Array.from({ length: TENANTS }, () => randomUUID().toUpperCase())
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 gc()
 const before = process.memoryUsage()
-const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 300, staleIfErrorSec: 3600 })
+const mappings = createCachedMappings({ source, store: createMemoryCache(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 300, staleIfErrorSec: 3600 })
 for (const id of ids) await mappings.tenant(id)
 // Twice, a moment apart: array buffers outgrown along the way are freed by a sweeper that
 // finishes after the collection that found them.

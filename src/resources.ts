@@ -8,10 +8,12 @@ import { classifyBackendFailure, type Backend } from './backends/backend-failure
 import { createInFlight, type InFlight } from './observability/in-flight.js'
 import { createJwksStore, type JwksStore } from './token/jwks-store.js'
 import { createAuthenticator, type Authenticator } from './token/authenticator.js'
-import { createMappingSource, createSharedStore } from './mappings/create.js'
+import { createMappingSource } from './mappings/create.js'
 import { createCachedMappings, type MappingLookup } from './mappings/cached-source.js'
 import type { MappingSource } from './mappings/source.js'
-import type { SharedStore } from './backends/shared-store.js'
+import { createSharedCache, type SharedCache } from './backends/shared-cache.js'
+import { createBlockStore, type BlockStore } from './blocks/block-store.js'
+import { createCounterStore, type CounterStore } from './rate-limits/counter-store.js'
 import { createClaimMapper } from './access/roles.js'
 import { createDecider, type Decider } from './access/decision.js'
 import { watchClientSecrets } from './mappings/secret-expiry.js'
@@ -36,7 +38,10 @@ export interface Resources {
   jwks: JwksStore
   authenticator: Authenticator
   source: MappingSource
-  sharedStore: SharedStore
+  sharedCache: SharedCache
+  /** The emergency blocks and the rate-limit counters, beside the shared cache (on its connection). */
+  blockStore: BlockStore
+  counterStore: CounterStore
   mappings: MappingLookup
   /** The one access decision (domain/decision.ts), over the authenticator and the mappings. */
   decider: Decider
@@ -88,14 +93,14 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const source = createMappingSource(config)
   // ioredis reports every reconnect attempt while Redis is away: one line per interval is enough.
   let cacheErrorLoggedAt = -Infinity
-  const sharedStore = createSharedStore(config, (err) => {
+  const sharedCache = createSharedCache(config.cache, (err) => {
     if (Date.now() - cacheErrorLoggedAt < CACHE_ERROR_LOG_INTERVAL_MS) return
     cacheErrorLoggedAt = Date.now()
     logger.warn({ reason: failureReason(err) }, 'shared cache error (repeats are not logged for 30 s)')
   })
   const mappings = createCachedMappings({
     source,
-    store: sharedStore,
+    store: sharedCache,
     ttlSec: config.cache.ttlSec,
     negativeTtlSec: config.cache.negativeTtlSec,
     localTtlSec: config.cache.localTtlSec,
@@ -111,12 +116,13 @@ export async function createResources (config: Readonly<Config>, options: Resour
       sourceError: (err) => logger.warn({ reason: failureReason(err) }, 'mapping source query failed')
     }
   })
-  sharedStore.onPurge((key) => {
+  sharedCache.onPurge((key) => {
     mappings.dropLocal(key)
     logger.info({ key }, 'cache purge received')
   })
 
-  const blocks = watchBlocks(sharedStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }), lost: (kind) => metrics.blocksLost.inc({ kind }) })
+  const blockStore = createBlockStore(sharedCache)
+  const blocks = watchBlocks(blockStore, { logger, health, refused: (kind) => metrics.blockedRequests.inc({ kind }), lost: (kind) => metrics.blocksLost.inc({ kind }) })
   const sessions = createWebSocketSessions({ blockOf: (principal) => blocks.list.find(principal) })
   blocks.onAdded((added) => { sessions.endCovered(added) })
 
@@ -166,14 +172,14 @@ export async function createResources (config: Readonly<Config>, options: Resour
   // refuses the configuration (§10): each backend is probed, and its failure classified.
   const usesMysql = source.kind === 'mysql' && Object.keys(config.apis).length > 0
   if (usesMysql) health.register('source', 'verdict')
-  if (sharedStore.kind === 'redis') health.register('cache', 'verdict')
+  if (sharedCache.kind === 'redis') health.register('cache', 'verdict')
   const probeMappings = async (): Promise<void> => {
-    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedStore.ready().then(async () => await sharedStore.ping())])
+    const [sourceAnswer, cacheAnswer] = await Promise.allSettled([source.ping(), sharedCache.ready().then(async () => await sharedCache.ping())])
     const up = sourceAnswer.status === 'fulfilled' || cacheAnswer.status === 'fulfilled'
     const why = (answer: PromiseSettledResult<string>): string => answer.status === 'rejected' ? failureReason(answer.reason) : 'answers'
     health.report('mappings', up ? 'up' : 'down', up ? undefined : `neither the mapping source (${why(sourceAnswer)}) nor the shared cache (${why(cacheAnswer)}) answers`)
     if (usesMysql) reportBackend('source', 'mysql', sourceAnswer)
-    if (sharedStore.kind === 'redis') reportBackend('cache', 'redis', cacheAnswer)
+    if (sharedCache.kind === 'redis') reportBackend('cache', 'redis', cacheAnswer)
   }
   const reportBackend = (name: string, backend: Backend, answer: PromiseSettledResult<string>): void => {
     if (answer.status === 'fulfilled') {
@@ -189,7 +195,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
   probe.unref()
   const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
   const rateLimits = compilePolicies(config.rateLimits, config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name]))
-  const limiter = createRateLimiter(sharedStore, {
+  const counterStore = createCounterStore(sharedCache)
+  const limiter = createRateLimiter(counterStore, {
     refused: (policy) => metrics.rateLimited.inc({ policy }),
     countedAlone: () => metrics.rateLimitFallback.inc(),
     sharedState: (alone, err) => {
@@ -206,10 +213,12 @@ export async function createResources (config: Readonly<Config>, options: Resour
     jwks,
     authenticator,
     source,
-    sharedStore,
+    sharedCache,
+    blockStore,
+    counterStore,
     mappings,
     decider: createDecider({
-      overageGroups: createOverageGroups(config, sharedStore, metrics, logger),
+      overageGroups: createOverageGroups(config, sharedCache, metrics, logger),
       verify: (api, token) => authenticator.verify(api, token),
       profileForAudience: (aud) => authenticator.profileForAudience(aud),
       lookups: mappings,
@@ -232,7 +241,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       blocks.close()
       secrets.stop()
       jwks?.close()
-      await Promise.allSettled([source.close(), sharedStore.close()])
+      await Promise.allSettled([source.close(), sharedCache.close()])
     }
   }
 }

@@ -1,9 +1,3 @@
-import type { Logger } from 'pino'
-import { blockField, createBlockList, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind, type BlockList } from './block-list.js'
-import type { SharedStore } from '../backends/shared-store.js'
-import type { Health } from '../observability/health.js'
-import { failureReason } from '../backends/failure-reason.js'
-
 /**
  * The gateway's copy of the emergency blocks (CONTRACT.md §13), kept equal to the shared store:
  * read at start, again on every change message and every time the subscription comes back
@@ -16,6 +10,12 @@ import { failureReason } from '../backends/failure-reason.js'
  * stays in force here, is logged as an error and counted, and is written back to the store
  * (never over a tombstone or a newer record), so `blocks` and gateways started later see it.
  */
+import type { Logger } from 'pino'
+import { blockField, createBlockList, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind, type BlockList } from './block-list.js'
+import type { BlockStore } from './block-store.js'
+import type { Health } from '../observability/health.js'
+import { failureReason } from '../backends/failure-reason.js'
+
 export interface EmergencyBlocks {
   readonly list: BlockList
   /** Reads the store now; resolves when that read (or the one under way) is done. */
@@ -37,7 +37,7 @@ export interface EmergencyBlockOptions {
   pollMs?: number
 }
 
-export function watchBlocks (store: SharedStore, { logger, health, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
+export function watchBlocks (store: BlockStore, { logger, health, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
   const list = createBlockList({
     refused: (block) => { refused(block.kind) },
     expired: (block) => { logger.info(describe(block), 'block expired') }

@@ -1,20 +1,20 @@
-import { hostname, userInfo } from 'node:os'
-import type { CacheConfig } from '../config/schema.js'
-import { NO_SHARED_BLOCKS, type SharedStore } from '../backends/shared-store.js'
-import { GUID } from '../token/entra-token.js'
-import {
-  blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField,
-  MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted
-} from '../blocks/block-list.js'
-import { openSharedCache } from './cache-config.js'
-import { parseDuration, UsageError } from './usage.js'
-
 /**
  * `block`, `unblock`, `blocks` (CONTRACT.md §13): the emergency blocks in the shared cache,
  * announced to every gateway. `unblock` leaves a tombstone beside the blocks (domain/blocks.ts),
  * so a gateway that missed the message still tells an unblock from a flush. Each write also
  * drops the records already past their expiry, so the store holds only what is in force.
  */
+import { hostname, userInfo } from 'node:os'
+import type { CacheConfig } from '../config/schema.js'
+import { createSharedCache } from '../backends/shared-cache.js'
+import { createBlockStore, NO_SHARED_BLOCKS, type BlockStore } from '../blocks/block-store.js'
+import { GUID } from '../token/entra-token.js'
+import {
+  blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField,
+  MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted
+} from '../blocks/block-list.js'
+import { parseDuration, UsageError } from './usage.js'
+
 export interface BlockTarget { tenant?: string | undefined, client?: string | undefined, user?: string | undefined }
 
 export interface BlockRequest { kind: BlockKind, id: string, lifetimeMs: number, reason: string, by: string }
@@ -149,21 +149,22 @@ export async function runBlocks (cache: Readonly<CacheConfig>, { json }: { json:
 
 /** Opens the shared cache, reads the block records, runs `act`; any failure is one FAIL line and exit 1. */
 async function withBlocks (cache: Readonly<CacheConfig>, command: string, out: (line: string) => void,
-  act: (store: SharedStore, records: Record<string, string>) => Promise<void>): Promise<number> {
+  act: (store: BlockStore, records: Record<string, string>) => Promise<void>): Promise<number> {
   if (cache.store !== 'redis') {
     out(`FAIL ${command}: ${NO_SHARED_BLOCKS}`)
     return 1
   }
-  const store = openSharedCache(cache)
+  const shared = createSharedCache(cache)
+  const store = createBlockStore(shared)
   try {
-    await store.ready()
+    await shared.ready()
     await act(store, await store.readBlocks())
     return 0
   } catch (err) {
     out(`FAIL ${command}: ${(err as Error).message}${command === 'blocks' ? '' : '; run it again once Redis answers'}`)
     return 1
   } finally {
-    await store.close()
+    await shared.close()
   }
 }
 

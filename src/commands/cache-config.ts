@@ -1,20 +1,17 @@
-import { dirname } from 'node:path'
-import { parseConfig } from '../config/load.js'
-import { ConfigError } from '../config/validation.js'
-import { readYamlFile } from '../config/yaml-file.js'
-import type { CacheConfig } from '../config/schema.js'
-import { createMemoryStore, type SharedStore } from '../backends/shared-store.js'
-import { createRedisStore } from '../backends/redis-store.js'
-import { redisSettingsFrom } from '../backends/redis-client.js'
-
 /**
  * The `cache` section alone, for `block`, `unblock`, `blocks` and `cache purge` (CONTRACT.md
  * §13): an operator stopping an attack needs Redis, not the Graph secret or the MySQL password,
  * so only this section's `${ENV}` placeholders are filled in. It is validated exactly as `start`
  * validates it (schema, defaults, the Redis cross-checks, TLS files relative to the config file)
- * by handing parseConfig a config holding nothing else but one placeholder route, which the
- * schema requires and the commands never read.
+ * by handing parseConfig a config holding nothing else but one placeholder route.
  */
+import { dirname } from 'node:path'
+import { parseConfig } from '../config/load.js'
+import { ConfigError } from '../config/validation.js'
+import { readYamlFile } from '../config/yaml-file.js'
+import type { CacheConfig } from '../config/schema.js'
+
+/** The placeholder route the schema requires and the commands never read. */
 const NO_ROUTE = { name: 'none', prefix: '/', upstream: 'http://127.0.0.1', auth: 'none' }
 
 export function loadCacheConfig (path: string, env: NodeJS.ProcessEnv = process.env): Readonly<CacheConfig> {
@@ -22,9 +19,4 @@ export function loadCacheConfig (path: string, env: NodeJS.ProcessEnv = process.
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping of sections'])
   const cache = (raw as Record<string, unknown>).cache
   return parseConfig({ ...(cache === undefined ? {} : { cache }), routes: [NO_ROUTE] }, { env, baseDir: dirname(path) }).cache
-}
-
-/** The shared cache the section names, as the gateway opens it (mappings/create.ts, from the section alone). */
-export function openSharedCache (cache: Readonly<CacheConfig>): SharedStore {
-  return cache.store === 'redis' ? createRedisStore(redisSettingsFrom(cache.redis)) : createMemoryStore()
 }

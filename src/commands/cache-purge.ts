@@ -1,13 +1,13 @@
-import type { CacheConfig } from '../config/schema.js'
-import { clientKey, tenantKey } from '../mappings/cached-source.js'
-import { openSharedCache } from './cache-config.js'
-import { GUID } from '../token/entra-token.js'
-import { UsageError } from './usage.js'
-
 /**
  * `cache purge --tenant GUID | --client GUID | --all` (CONTRACT.md §9): delete the answers in
  * the shared cache, then publish the purge so every running gateway drops its process layer.
  */
+import type { CacheConfig } from '../config/schema.js'
+import { clientKey, tenantKey } from '../mappings/cached-source.js'
+import { createSharedCache } from '../backends/shared-cache.js'
+import { GUID } from '../token/entra-token.js'
+import { UsageError } from './usage.js'
+
 export type PurgeTarget = { tenant?: string | undefined, client?: string | undefined, all?: boolean | undefined }
 
 /** Exactly one of --tenant, --client, --all → the shared-cache key to drop ('*' = all); checked before the config is read. */
@@ -25,7 +25,7 @@ export async function runCachePurge (cache: Readonly<CacheConfig>, target: Purge
     out('FAIL cache purge: cache.store is memory; each gateway process holds its own cache (restart them, or wait cache.ttlSec)')
     return 1
   }
-  const store = openSharedCache(cache)
+  const store = createSharedCache(cache)
   try {
     await store.ready()
     const removed = await store.purge(key)

@@ -1,3 +1,7 @@
+/**
+ * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
+ * on any failure. Builds the same resources `start` builds, opens no port.
+ */
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
@@ -8,10 +12,6 @@ import { classifyBackendFailure } from '../backends/backend-failure.js'
 import { configuredGroupRules, graphClientOf } from '../groups-overage/resolver.js'
 import { decodeBlocks } from '../blocks/block-list.js'
 
-/**
- * `check` (CONTRACT.md §9): one line per check, `ok <check>` or `FAIL <check>: <why>`; exit 1
- * on any failure. Builds the same resources `start` builds, opens no port.
- */
 export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: string) => void): Promise<number> {
   const configFailed = (err: unknown): number => {
     if (!(err instanceof ConfigError)) throw err
@@ -51,14 +51,14 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
       const answer = await resources.source.ping().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('mysql', err).reason }))
       report(answer.ok, 'mapping source', answer.why, { backend: true })
     }
-    const cache = await resources.sharedStore.ready().then(async () => await resources.sharedStore.ping())
+    const cache = await resources.sharedCache.ready().then(async () => await resources.sharedCache.ping())
       .then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: classifyBackendFailure('redis', err).reason }))
     report(cache.ok, 'cache', cache.why, { backend: true })
     // With the cache unreachable, what ioredis says of a later command is only that it queues
     // none ("Stream isn't writeable…"): those lines give the cache's cause instead.
     const redisWhy = (err: unknown): string => cache.ok ? classifyBackendFailure('redis', err).reason : cache.why
-    if (resources.sharedStore.kind === 'redis') {
-      const blocks = await resources.sharedStore.readBlocks().then((records) => {
+    if (resources.blockStore.kind === 'redis') {
+      const blocks = await resources.blockStore.readBlocks().then((records) => {
         const count = decodeBlocks(records).length
         return { ok: true, why: `${count} block record${count === 1 ? '' : 's'} in the shared cache` }
       }, (err: unknown) => ({ ok: false, why: redisWhy(err) }))
@@ -69,7 +69,7 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
     if (resources.rateLimits.policies.length > 0) {
       // The policies as compiled, and (Redis) the counting script loaded: an ACL without EVALSHA fails here, not on traffic.
       const policies = resources.rateLimits.policies.map(({ name, routes, key, base }) => `${name} on ${routes?.join(', ') ?? 'every authenticated route'} (${key}, ${base.limit} per ${base.windowSec} s, burst ${base.burst})`).join('; ')
-      const counting = await resources.sharedStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: redisWhy(err) }))
+      const counting = await resources.counterStore.prepareCounting().then((what) => ({ ok: true, why: what }), (err: unknown) => ({ ok: false, why: redisWhy(err) }))
       report(counting.ok, 'rate limits', counting.ok ? `${policies}; ${counting.why}` : `${counting.why} (policies: ${policies})`, { backend: true })
     }
     if (resources.assertion !== undefined) {

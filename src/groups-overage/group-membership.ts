@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { GatewayError } from '../errors.js'
-import type { SharedStore } from '../backends/shared-store.js'
+import type { SharedCache } from '../backends/shared-cache.js'
 import { GraphFailure, type GraphClient } from './graph-client.js'
 
 /**
@@ -13,7 +13,7 @@ import { GraphFailure, type GraphClient } from './graph-client.js'
  */
 export interface GroupMembershipOptions {
   graph: GraphClient
-  store: SharedStore
+  store: SharedCache
   /** The group ids the rules name (lower case). */
   groupIds: readonly string[]
   cacheTtlSec: number

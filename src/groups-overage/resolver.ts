@@ -1,7 +1,11 @@
+/**
+ * Groups overage as the configuration asks for it (CONTRACT.md §13): the resolver, with Graph's
+ * answers kept in the shared cache, and what `check` asks Graph.
+ */
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import type { GatewayMetrics } from '../observability/metrics.js'
-import type { SharedStore } from '../backends/shared-store.js'
+import type { SharedCache } from '../backends/shared-cache.js'
 import { createOverageResolver, groupRulesOf } from './overage.js'
 import { createGraphClient, type GraphClient } from './graph-client.js'
 import { createGroupMembership } from './group-membership.js'
@@ -26,7 +30,7 @@ export function graphClientOf (config: Readonly<Config>, graph: NonNullable<Conf
  * business-unit rule reads `groups` (the requests of every other configuration pay nothing);
  * else `deny`, or Graph behind the cache store.
  */
-export function createOverageGroups (config: Readonly<Config>, store: SharedStore, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
+export function createOverageGroups (config: Readonly<Config>, store: SharedCache, metrics: GatewayMetrics, logger: Logger): ReturnType<typeof createOverageResolver> | undefined {
   const { readsGroups, groupIds } = configuredGroupRules(config)
   if (!readsGroups) return undefined
   const { graph } = config.entra

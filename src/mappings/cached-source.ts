@@ -1,17 +1,17 @@
+/**
+ * The source of truth behind two cache layers (CONTRACT.md §4): a per-process layer
+ * (`localTtlSec`) and the shared cache (`ttlSec` for answers,
+ * `negativeTtlSec` for "not mapped"). Concurrent misses for one key share one source query.
+ * While the source fails, an expired answer is served for up to `staleIfErrorSec`; with
+ * nothing cached the lookup fails closed with 503 MAPPING_UNAVAILABLE. A dead shared cache
+ * is a miss, never an error: the request falls through to the source.
+ */
 import { GatewayError } from '../errors.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import type { ClientMapping, MappingSource, TenantMapping } from './source.js'
-import type { SharedStore } from '../backends/shared-store.js'
+import type { SharedCache } from '../backends/shared-cache.js'
 import { createMapLayer, createSplitLayer, createTenantLayer, type LocalLayer } from './local-layer.js'
 
-/**
- * The source of truth behind two cache layers (CONTRACT.md §4): a per-process layer
- * (`localTtlSec`) and the shared store (`ttlSec` for answers,
- * `negativeTtlSec` for "not mapped"). Concurrent misses for one key share one source query.
- * While the source fails, an expired answer is served for up to `staleIfErrorSec`; with
- * nothing cached the lookup fails closed with 503 MAPPING_UNAVAILABLE. A dead shared store
- * is a miss, never an error: the request falls through to the source.
- */
 export type Layer = 'local' | 'shared'
 
 export interface CacheEvents {
@@ -24,7 +24,7 @@ export interface CacheEvents {
 
 export interface CachedMappingsOptions {
   source: MappingSource
-  store: SharedStore
+  store: SharedCache
   ttlSec: number
   negativeTtlSec: number
   localTtlSec: number
@@ -51,7 +51,7 @@ export interface MappingLookup {
 interface Stored<T> { v: T | null, at: number }
 type Kind = 'tenant' | 'client'
 
-/** The shared store's key (and the purge message's): the kind, then the lower-case GUID. */
+/** The shared cache's key (and the purge message's): the kind, then the lower-case GUID. */
 const sharedKey = (kind: Kind, id: string): string => `${kind}:${id.toLowerCase()}`
 export function tenantKey (tenantId: string): string { return sharedKey('tenant', tenantId) }
 export function clientKey (clientId: string): string { return sharedKey('client', clientId) }
@@ -60,7 +60,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const { source, store, events = {} } = options
   const now = options.now ?? Date.now
   const localMax = options.localMaxEntries ?? 200_000
-  // Keyed by the lower-case GUID alone; the shared store's key carries the kind.
+  // Keyed by the lower-case GUID alone; the shared cache's key carries the kind.
   const layers = {
     // Unmapped tenants get a tenth of the bound, in a layer of their own.
     tenant: createSplitLayer(createTenantLayer(localMax), createTenantLayer(Math.max(1, Math.floor(localMax / 10)))),

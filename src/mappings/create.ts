@@ -1,16 +1,13 @@
-import type { Config } from '../config/schema.js'
-import { createFileSource } from './file-source.js'
-import { createMysqlSource } from './mysql-source.js'
-import { createMemoryStore, type SharedStore } from '../backends/shared-store.js'
-import { createRedisStore } from '../backends/redis-store.js'
-import { redisSettingsFrom } from '../backends/redis-client.js'
-import { loadBackendTls, mysqlTlsMode } from '../backends/tls.js'
-import type { MappingSource } from './source.js'
-
 /**
  * The configured source of truth (`mappings.source`); a bad mappings file is a ConfigError.
  * A gateway with no API profile authenticates nothing and reads no mappings.
  */
+import type { Config } from '../config/schema.js'
+import { createFileSource } from './file-source.js'
+import { createMysqlSource } from './mysql-source.js'
+import { loadBackendTls, mysqlTlsMode } from '../backends/tls.js'
+import type { MappingSource } from './source.js'
+
 export function createMappingSource (config: Readonly<Config>): MappingSource {
   if (Object.keys(config.apis).length === 0) return EMPTY_SOURCE
   if (config.mappings.source === 'mysql') {
@@ -18,12 +15,6 @@ export function createMappingSource (config: Readonly<Config>): MappingSource {
     return createMysqlSource({ ...mysql, tls: loadBackendTls('mappings.mysql.tls', mysqlTlsMode(mysql.host, mysql.tls), mysql.tls) })
   }
   return createFileSource(config.mappings.file)
-}
-
-/** The configured shared cache (`cache.store`). */
-export function createSharedStore (config: Readonly<Config>, onError?: (err: Error) => void): SharedStore {
-  if (config.cache.store === 'redis') return createRedisStore({ ...redisSettingsFrom(config.cache.redis), ...(onError ? { onError } : {}) })
-  return createMemoryStore()
 }
 
 const EMPTY_SOURCE: MappingSource = {

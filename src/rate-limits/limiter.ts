@@ -1,14 +1,14 @@
-import type { SharedStore } from '../backends/shared-store.js'
-import { createLocalCounters, type GcraOutcome } from './gcra.js'
-import { thenMaybe, type MaybePromise } from '../maybe-promise.js'
-import type { Count, Principal, RoutePolicies, Verdict } from './policies.js'
-
 /**
  * Counts requests against a route's policies (CONTRACT.md §12) in the shared store, one atomic
  * operation each. When that store fails, this pod counts alone at its share (`limit / replicas`)
  * from the very request that failed, and asks the store again once a second (one request at a
  * time) until it answers: never unlimited, and never an error of its own.
  */
+import type { CounterStore } from './counter-store.js'
+import { createLocalCounters, type GcraOutcome } from './gcra.js'
+import { thenMaybe, type MaybePromise } from '../maybe-promise.js'
+import type { Count, Principal, RoutePolicies, Verdict } from './policies.js'
+
 export interface RateLimiter {
   admit (route: RoutePolicies, principal: Principal): MaybePromise<Verdict>
 }
@@ -25,7 +25,7 @@ export interface RateLimiterEvents {
 /** How long this pod counts alone before it asks the shared store again. */
 export const SHARED_RETRY_MS = 1000
 
-export function createRateLimiter (store: SharedStore, events: RateLimiterEvents, now: () => number = Date.now): RateLimiter {
+export function createRateLimiter (store: CounterStore, events: RateLimiterEvents, now: () => number = Date.now): RateLimiter {
   const own = createLocalCounters()
   let alone = false
   let retryAt = 0

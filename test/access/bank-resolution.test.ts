@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { resolveClientBank, resolveTenantBank } from '../../src/access/bank-resolution.js'
 import { createCachedMappings } from '../../src/mappings/cached-source.js'
-import { createMemoryStore } from '../../src/backends/shared-store.js'
+import { createMemoryCache } from '../../src/backends/shared-cache.js'
 import type { MappingSource, TenantMapping } from '../../src/mappings/source.js'
 import { isGatewayError } from '../../src/errors.js'
 
@@ -55,7 +55,7 @@ t.test('property: random layouts and random tokens never yield a bank of another
       async ping () { return 'test' },
       async close () {}
     }
-    const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60 })
+    const mappings = createCachedMappings({ source, store: createMemoryCache(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60 })
     for (const [pick, selection, upper] of requests) {
       const known = tenants[pick % Math.max(tenants.length, 1)]
       const tid = pick >= 18 || !known ? '00000000-0000-4000-8000-000000000000' : upper ? known.tenantId.toUpperCase() : known.tenantId
@@ -89,7 +89,7 @@ t.test('a flood of unmapped tenant ids does not push mapped tenants out of the p
     async ping () { return 'test' },
     async close () {}
   }
-  const mappings = createCachedMappings({ source, store: createMemoryStore(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60, localMaxEntries: 100 })
+  const mappings = createCachedMappings({ source, store: createMemoryCache(), ttlSec: 300, negativeTtlSec: 30, localTtlSec: 10, staleIfErrorSec: 60, localMaxEntries: 100 })
   for (const id of mapped) await mappings.tenant(id)
   const flood = []
   for (let i = 0; i < 1000; i++) flood.push(await mappings.tenant(`20000000-0000-4000-8000-${String(i).padStart(12, '0')}`))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRedisStore } from '../../src/backends/redis-store.js'
+import { createRedisCache } from '../../src/backends/redis-cache.js'
 import { redisSettingsFrom } from '../../src/backends/redis-client.js'
 import { classifyBackendFailure } from '../../src/backends/backend-failure.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -14,7 +14,7 @@ import { startWireRecorder } from '../helpers/wire-recorder.js'
 function storeFor (redis: Record<string, unknown>) {
   const config = parseConfig({ cache: { store: 'redis', redis: { connectTimeoutMs: 400, ...redis } }, routes: [{ name: 'o', prefix: '/o', upstream: 'http://127.0.0.1:1', auth: 'none' }] })
   if (config.cache.store !== 'redis') throw new Error('not a redis config')
-  return createRedisStore(redisSettingsFrom(config.cache.redis))
+  return createRedisCache(redisSettingsFrom(config.cache.redis))
 }
 
 /** Connect, then what answered, or the classified refusal. */

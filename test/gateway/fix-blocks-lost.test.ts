@@ -14,7 +14,9 @@ import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } f
 import { createLogger } from '../../src/observability/logger.js'
 import { createHealth } from '../../src/observability/health.js'
 import { watchBlocks } from '../../src/blocks/block-watcher.js'
-import { loadCacheConfig, openSharedCache } from '../../src/commands/cache-config.js'
+import { loadCacheConfig } from '../../src/commands/cache-config.js'
+import { createSharedCache } from '../../src/backends/shared-cache.js'
+import { createBlockStore } from '../../src/blocks/block-store.js'
 import { blockField, encodeBlock, encodeLifted, liftedField } from '../../src/blocks/block-list.js'
 
 // CONTRACT.md §13: a block is lifted by unblock or its expiry, by nothing else. Blocks that
@@ -94,9 +96,10 @@ t.test('a gateway that missed the unblock message lifts the block by its tombsto
   const redis = await startRedis(t)
   const config = writeConfig(t, { cache: { store: 'redis', redis: { url: redis.url } } })
   const cli = async (...args: string[]) => await runCommand([...args, '--config', config])
-  const store = openSharedCache(loadCacheConfig(config))
-  t.teardown(() => store.close())
-  await store.ready()
+  const cache = createSharedCache(loadCacheConfig(config))
+  t.teardown(() => cache.close())
+  await cache.ready()
+  const store = createBlockStore(cache)
   const lines: Array<Record<string, unknown>> = []
   const logger = createLogger({ level: 'info', destination: new Writable({ write (chunk: Buffer, _encoding, callback) { lines.push(...chunk.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)); callback() } }) })
   // Never subscribed: every change message is missed, only reads (polls) tell it anything.
@@ -122,9 +125,10 @@ t.test('a gateway that missed the unblock message lifts the block by its tombsto
 
 t.test('a lost block is written back only where no record and no tombstone lifting it are', async (t) => {
   const redis = await startRedis(t)
-  const store = openSharedCache(loadCacheConfig(writeConfig(t, { cache: { store: 'redis', redis: { url: redis.url } } })))
-  t.teardown(() => store.close())
-  await store.ready()
+  const cache = createSharedCache(loadCacheConfig(writeConfig(t, { cache: { store: 'redis', redis: { url: redis.url } } })))
+  t.teardown(() => cache.close())
+  await cache.ready()
+  const store = createBlockStore(cache)
   const block = { kind: 'user' as const, id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', until: Date.now() + 60_000, reason: 'r', since: 5000, by: 'a' }
   const restore = { field: blockField(block.kind, block.id), value: encodeBlock(block), liftedField: liftedField(block.kind, block.id), since: block.since }
   const tombstone = (since: number): string => encodeLifted({ kind: block.kind, id: block.id, since, until: block.until, by: 'b', at: 6000 })

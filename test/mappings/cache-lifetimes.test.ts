@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { createMysqlSource } from '../../src/mappings/mysql-source.js'
 import { createCachedMappings } from '../../src/mappings/cached-source.js'
-import { createMemoryStore } from '../../src/backends/shared-store.js'
+import { createMemoryCache } from '../../src/backends/shared-cache.js'
 import { startOrganizationsDb, type RunningMariaDb } from '../helpers/services.js'
 import { BANK_TENANT, MULTI_BANK_TENANT, UNMAPPED_TENANT } from '../helpers/issuer.js'
 
@@ -19,7 +19,7 @@ async function setup (t: Test, lifetimes: { ttlSec: number, negativeTtlSec: numb
   let stale = 0
   const mappings = createCachedMappings({
     source,
-    store: createMemoryStore(now),
+    store: createMemoryCache(now),
     ...lifetimes,
     now,
     events: { sourceQuery: () => { queries++ }, staleServed: () => { stale++ } }

@@ -1,0 +1,70 @@
+/**
+ * The shared cache behind the per-process layer (`cache.store`): the mapping answers and Graph's
+ * group memberships, each one key. Values are JSON text with a physical lifetime; freshness is
+ * decided by the caller from the stored timestamp, so an expired answer can still be served while
+ * the source is down (`staleIfErrorSec`). On Redis it owns the connections (redis-backend.ts),
+ * which the blocks and the rate-limit counters use too.
+ */
+import type { CacheConfig } from '../config/schema.js'
+import { redisSettingsFrom } from './redis-client.js'
+import type { RedisBackend } from './redis-backend.js'
+import { createRedisCache } from './redis-cache.js'
+
+export interface CacheOperations {
+  get (key: string): Promise<string | null>
+  set (key: string, value: string, lifetimeSec: number): Promise<void>
+  /** Deletes `key`, or every key of this gateway when `key` is '*'. */
+  purge (key: string): Promise<number>
+  /**
+   * Tells every gateway sharing the cache to drop `key` ('*' = all) from its process layer;
+   * resolves to how many received it.
+   */
+  publishPurge (key: string): Promise<number>
+  onPurge (listener: (key: string) => void): void
+  /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
+  ping (): Promise<string>
+  /**
+   * Resolves once connected (at once for memory); rejects after `timeoutMs`, by default the
+   * cache's own allowance for a first connection (three connect timeouts: a sentinel or a seed
+   * node, the topology it names, the nodes themselves).
+   */
+  ready (timeoutMs?: number): Promise<void>
+  close (): Promise<void>
+}
+
+/** In memory (this process alone), or on Redis with the connection other stores run over. */
+export type SharedCache = CacheOperations & ({ readonly kind: 'memory' } | { readonly kind: 'redis', readonly backend: RedisBackend })
+
+/** The configured shared cache; `onError` hears every connection error (reconnect attempts too). */
+export function createSharedCache (cache: Readonly<CacheConfig>, onError?: (err: Error) => void): SharedCache {
+  return cache.store === 'redis' ? createRedisCache(redisSettingsFrom(cache.redis), onError) : createMemoryCache()
+}
+
+export function createMemoryCache (now: () => number = Date.now): SharedCache {
+  const entries = new Map<string, { value: string, until: number }>()
+  const listeners: Array<(key: string) => void> = []
+  return {
+    kind: 'memory',
+    async get (key) {
+      const entry = entries.get(key)
+      if (!entry) return null
+      if (entry.until <= now()) { entries.delete(key); return null }
+      return entry.value
+    },
+    async set (key, value, lifetimeSec) { entries.set(key, { value, until: now() + lifetimeSec * 1000 }) },
+    async purge (key) {
+      if (key !== '*') return entries.delete(key) ? 1 : 0
+      const n = entries.size
+      entries.clear()
+      return n
+    },
+    async publishPurge (key) {
+      for (const listener of listeners) listener(key)
+      return listeners.length
+    },
+    onPurge (listener) { listeners.push(listener) },
+    async ping () { return 'memory' },
+    async ready () {},
+    async close () { entries.clear() }
+  }
+}
