@@ -44,7 +44,7 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
   })
   const addedListeners: Array<(blocks: readonly Block[]) => void> = []
   const onAdded = (listener: (blocks: readonly Block[]) => void): void => { addedListeners.push(listener) }
-  // The memory store keeps no blocks (the commands refuse): nothing to watch.
+  // The memory block store keeps none (the commands refuse): nothing to watch.
   if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
 
   // A gateway must know the blocks before it serves (readiness waits for one read).

@@ -1,6 +1,6 @@
 /**
  * `block`, `unblock`, `blocks` (CONTRACT.md §13): the emergency blocks in the shared cache,
- * announced to every gateway. `unblock` leaves a tombstone beside the blocks (domain/blocks.ts),
+ * announced to every gateway. `unblock` leaves a tombstone beside the blocks (blocks/block-list.ts),
  * so a gateway that missed the message still tells an unblock from a flush. Each write also
  * drops the records already past their expiry, so the store holds only what is in force.
  */
@@ -38,7 +38,7 @@ export function blockTargetOf (command: string, target: BlockTarget): { kind: Bl
 
 /**
  * `--reason`, `--by`: one line of printable text (every gateway logs it, `blocks` prints it):
- * no control, format or line/paragraph separator character (domain/blocks.ts UNPRINTABLE).
+ * no control, format or line/paragraph separator character (blocks/block-list.ts UNPRINTABLE).
  */
 export function textOption (flag: string, text: string, max: number): string {
   const bad = UNPRINTABLE.exec(text)

@@ -66,7 +66,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     tenant: createSplitLayer(createTenantLayer(localMax), createTenantLayer(Math.max(1, Math.floor(localMax / 10)))),
     client: createMapLayer<ClientMapping>(localMax)
   }
-  // In front of the in-process memory store a second copy would only double the memory: the
+  // In front of the in-process memory cache a second copy would only double the memory: the
   // process layer is then the whole cache, fresh for ttlSec.
   const hasSharedLayer = store.kind !== 'memory'
   const pending = new Map<string, Promise<unknown>>()

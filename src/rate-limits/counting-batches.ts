@@ -1,5 +1,3 @@
-import type { GcraOutcome, GcraRule } from './gcra.js'
-
 /**
  * The rate-limit counts of one event-loop turn, sent together: one script call per Redis Cluster
  * slot group (every group, without a cluster) instead of one per request. Requests parsed in the
@@ -7,7 +5,9 @@ import type { GcraOutcome, GcraRule } from './gcra.js'
  * Measured on the side-by-side benchmark: per-request calls cost a third of a proxied request's
  * CPU, mostly ioredis's per-command work and its timer (bench/README.md).
  */
-/** Sends one script call: every key, the number of requests, then each request's arguments (rate-limit-script.ts). */
+import type { GcraOutcome, GcraRule } from './gcra.js'
+
+/** Sends one script call: every key, the number of requests, then each request's arguments (counting-script.ts). */
 export type SendBatch = (keys: string[], requests: number, args: Array<string | number>) => Promise<number[]>
 
 interface Waiter { count: number, resolve: (outcome: GcraOutcome) => void, reject: (err: unknown) => void }

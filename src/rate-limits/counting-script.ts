@@ -1,5 +1,5 @@
 /**
- * gcraDecide (domain/gcra.ts) as one Redis script, for a batch of requests: each request's
+ * gcraDecide (gcra.ts) as one Redis script, for a batch of requests: each request's
  * counting is atomic whatever the number of its policies, and the requests of one batch are
  * counted in their order, one after the other, exactly as separate calls would be.
  *

@@ -3,9 +3,11 @@
  * key, the theoretical arrival time (TAT) of the next request at the steady rate. A request is
  * admitted when, after it, the TAT runs no further ahead of now than `burst` intervals. From idle
  * exactly `burst` requests pass at once, then one every `interval`; a key that falls idle expires
- * on its own once its TAT is in the past. The same rule runs in Redis (rate-limit-script.ts) and
+ * on its own once its TAT is in the past. The same rule runs in Redis (counting-script.ts) and
  * in memory (`createLocalCounters`); times are whole microseconds, so both compute exactly.
  */
+
+/** One policy's rate, as the algorithm counts it. */
 export interface GcraRule {
   /** µs between two admitted requests at the steady rate: window / limit. */
   intervalUs: number
@@ -63,8 +65,8 @@ export interface LocalCounters {
 }
 
 /**
- * GCRA state in one process's memory: the memory store, and each pod's fallback while the
- * shared store is away. Keys whose TAT has passed hold nothing and are swept, amortised: a sweep
+ * GCRA state in one process's memory: the memory counter store, and each pod's fallback while
+ * the shared one is away. Keys whose TAT has passed hold nothing and are swept, amortised: a sweep
  * when the map has doubled since the last one.
  */
 export function createLocalCounters (now: () => number = nowMicros): LocalCounters {
