@@ -94,6 +94,7 @@ async function checkGroupsOverage (config: Readonly<Config>): Promise<{ ok: bool
   const home = Object.values(config.apis).find((api) => api.tenancy === 'single')?.tenantId
   const asked = `graph, ${groupIds.length} group id${groupIds.length === 1 ? '' : 's'} named by rules`
   if (home === undefined) return { ok: true, why: `${asked}; credentials not proven: no single-tenant API profile names the home tenant` }
-  return await graphClientOf(config, graph).tokenFor(home).then(() => ({ ok: true, why: `${asked}; a Graph token obtained in the home tenant ${home}` }),
-    (err: unknown) => ({ ok: false, why: `no Graph token in the home tenant ${home}: ${(err as Error).message}` }))
+  const client = graphClientOf(config, graph)
+  return await client.tokenFor(home).then(() => ({ ok: true, why: `${asked}; ${client.credentials.description} accepted: a Graph token obtained in the home tenant ${home}` }),
+    (err: unknown) => ({ ok: false, why: `no Graph token in the home tenant ${home} with the ${client.credentials.description}: ${(err as Error).message}` }))
 }

@@ -1,6 +1,7 @@
 import { isPlainPrefix } from '../http/paths.js'
 import type { SchemaConfig as Config } from './schema.js'
 import { keyPath } from './validation.js'
+import { FEDERATED_TOKEN_FILE_ENV, GRAPH_CREDENTIAL_KEYS } from '../groups-overage/graph-credentials.js'
 
 /**
  * Rules one JSON schema cannot say: references between sections and values that must parse.
@@ -188,6 +189,10 @@ function checkRateLimits (config: Config, problems: string[]): void {
 function checkGroupsOverage (config: Config, problems: string[]): void {
   const { graph } = config.entra
   if (graph !== undefined) {
+    // Exactly one credential (CONTRACT.md §15): two would leave which one is used to a rule nobody reads.
+    const given = GRAPH_CREDENTIAL_KEYS.filter((key) => graph[key] !== undefined)
+    if (given.length === 0) problems.push(`entra.graph: needs one credential: ${GRAPH_CREDENTIAL_KEYS.join(', ')} (or ${FEDERATED_TOKEN_FILE_ENV} in the environment, as Azure Workload Identity sets it)`)
+    if (given.length > 1) problems.push(`entra.graph: takes exactly one credential of ${GRAPH_CREDENTIAL_KEYS.join(', ')} (has ${given.join(', ')})`)
     try {
       const url = new URL(graph.endpoint)
       if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.push('entra.graph.endpoint: must be an http(s) URL')
@@ -197,7 +202,7 @@ function checkGroupsOverage (config: Config, problems: string[]): void {
     }
   }
   if (config.entra.groupsOverage !== 'graph') return
-  if (graph === undefined) problems.push('entra.graph: is required when groupsOverage is graph (clientId and clientSecret of an app with GroupMember.Read.All)')
+  if (graph === undefined) problems.push('entra.graph: is required when groupsOverage is graph (clientId and one credential of an app with GroupMember.Read.All)')
   const sections = [['roles.mappings', config.roles.mappings], ['teams', config.teams], ['businessUnits', config.businessUnits]] as const
   for (const [at, rules] of sections) {
     rules.forEach((rule, i) => {

@@ -5,6 +5,7 @@ import { ConfigSchema, type Config, type SchemaConfig } from './schema.js'
 import { interpolateEnv } from './interpolate.js'
 import { crossCheck } from './cross-checks.js'
 import { ConfigError, formatAjvErrors } from './validation.js'
+import { applyFederatedTokenDefault, graphCredentialProblems } from '../groups-overage/graph-credentials.js'
 
 export { ConfigError }
 
@@ -36,6 +37,7 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
   }
   // Cross-field rules would only restate an unset variable's empty value.
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
+  const federatedFromEnv = applyFederatedTokenDefault(candidate.entra.graph, env)
   problems.push(...crossCheck(candidate))
   if (problems.length > 0) throw new ConfigError(dedupe(problems))
   candidate.mappings.file = resolve(baseDir, candidate.mappings.file)
@@ -46,6 +48,17 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
       const file = tls[key]
       if (file !== undefined) tls[key] = resolve(baseDir, file)
     }
+  }
+  const graph = candidate.entra.graph
+  if (graph !== undefined) {
+    for (const key of ['clientSecretFile', ...(federatedFromEnv ? [] : ['federatedTokenFile'] as const)] as const) {
+      const file = graph[key]
+      if (file !== undefined) graph[key] = resolve(baseDir, file)
+    }
+    if (graph.clientCertificate !== undefined) graph.clientCertificate = { certFile: resolve(baseDir, graph.clientCertificate.certFile), keyFile: resolve(baseDir, graph.clientCertificate.keyFile) }
+    // Read at start (CONTRACT.md §14): a missing or unreadable file is a configuration error.
+    const unreadable = graphCredentialProblems(graph, { federatedFromEnv })
+    if (unreadable.length > 0) throw new ConfigError(unreadable)
   }
   // The one cast: the cross-checks just passed are what make the schema's shape a Config.
   return deepFreeze(candidate as Config)

@@ -54,7 +54,13 @@ const Entra = section({
   graph: Type.Optional(Type.Object({
     endpoint: Type.String({ minLength: 1, default: 'https://graph.microsoft.com' }),
     clientId: Guid,
-    clientSecret: NonEmpty,
+    // Exactly one credential (cross-checks.ts; CONTRACT.md §15 "Graph without a secret"); with
+    // none, $AZURE_FEDERATED_TOKEN_FILE stands for federatedTokenFile (load.ts). Files: read at
+    // start and for every token request (groups-overage/graph-credentials.ts).
+    clientSecret: Type.Optional(NonEmpty),
+    clientSecretFile: Type.Optional(NonEmpty),
+    clientCertificate: Type.Optional(Type.Object({ certFile: NonEmpty, keyFile: NonEmpty }, strict)),
+    federatedTokenFile: Type.Optional(NonEmpty),
     cacheTtlSec: Type.Integer({ minimum: 1, default: 300 }),
     timeoutMs: Type.Integer({ minimum: 1, default: 2000 })
   }, strict))

@@ -1,4 +1,5 @@
 import { failureReason } from '../backends/failure-reason.js'
+import { createGraphCredentials, type GraphCredentialOptions, type GraphCredentials } from './graph-credentials.js'
 
 /**
  * The two Microsoft identity calls of groups overage (CONTRACT.md §13): a client-credentials
@@ -6,13 +7,11 @@ import { failureReason } from '../backends/failure-reason.js'
  * `POST /v1.0/users/{oid}/checkMemberGroups` for at most 20 group ids per call. Failures are
  * `GraphFailure`s whose message an operator can act on; a secret or a token is never in one.
  */
-export interface GraphClientOptions {
+export interface GraphClientOptions extends GraphCredentialOptions {
   /** `entra.authority`: the token endpoint is `{authority}/{tid}/oauth2/v2.0/token`. */
   authority: string
   /** Graph's origin (`https://graph.microsoft.com`); the token's scope is `{endpoint}/.default`. */
   endpoint: string
-  clientId: string
-  clientSecret: string
   timeoutMs: number
   now?: () => number
 }
@@ -32,6 +31,8 @@ export const CHECK_BATCH = 20
 const TOKEN_EARLY_MS = 60_000
 
 export interface GraphClient {
+  /** The credential the token requests carry (graph-credentials.ts): its kind, for `check`. */
+  readonly credentials: GraphCredentials
   /** An access token for Graph in `tenantId` (cached per tenant until shortly before its expiry). */
   tokenFor (tenantId: string): Promise<string>
   /** The ids among `groupIds` that the user is a (transitive) member of, lower case. */
@@ -43,6 +44,7 @@ export function createGraphClient (options: GraphClientOptions): GraphClient {
   const authority = options.authority.replace(/\/+$/, '')
   const endpoint = options.endpoint.replace(/\/+$/, '')
   const scope = `${new URL(endpoint).origin}/.default`
+  const credentials = createGraphCredentials(options, { now })
   const tokens = new Map<string, { value: string, until: number }>()
   const pendingTokens = new Map<string, Promise<string>>()
 
@@ -55,13 +57,20 @@ export function createGraphClient (options: GraphClientOptions): GraphClient {
   }
 
   async function requestToken (tenantId: string): Promise<string> {
-    const res = await post(`${authority}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`, {
+    const tokenUrl = `${authority}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`
+    let proof: Record<string, string>
+    try {
+      proof = await credentials.authenticate(tokenUrl)
+    } catch (err) {
+      throw new GraphFailure('credentials', `the gateway's Graph credentials could not be read: ${(err as Error).message}`)
+    }
+    const res = await post(tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: options.clientId, client_secret: options.clientSecret, scope }).toString()
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: options.clientId, ...proof, scope }).toString()
     }, 'the token endpoint')
     const body = await jsonOf(res)
-    if (!res.ok) throw tokenFailure(res, body)
+    if (!res.ok) throw tokenFailure(res, body, credentials)
     const token = body?.access_token
     const expiresIn = Number(body?.expires_in)
     if (typeof token !== 'string' || token === '' || !Number.isFinite(expiresIn)) throw new GraphFailure('refused', 'the token endpoint answered without an access token')
@@ -82,6 +91,7 @@ export function createGraphClient (options: GraphClientOptions): GraphClient {
   }
 
   const client: GraphClient = {
+    credentials,
     async tokenFor (tenantId) {
       const known = tokens.get(tenantId)
       if (known !== undefined && known.until > now()) return known.value
@@ -130,14 +140,37 @@ function aadsts (body: Json): string {
   return codes.length > 0 ? ` (AADSTS${codes.join(', AADSTS')})` : typeof body?.error === 'string' ? ` (${body.error})` : ''
 }
 
-function tokenFailure (res: Response, body: Json): GraphFailure {
+// AADSTS codes refusing the client's own credential, with what to check: a secret (7000215,
+// 7000222, 7000218 none sent), a certificate's assertion (700027 signature or certificate not
+// registered, 700024 time range, 700023 audience, 700021 issuer, 50048 subject, 50013 invalid,
+// 50012 authentication failed) or a federated token (70021, 700211–700213: no federated
+// credential matches its issuer, audience or subject).
+const CREDENTIAL_HINTS = new Map<number, string>([
+  [7000215, 'not a secret of the app registration'],
+  [7000222, 'the secret has expired: add a new one to the app registration'],
+  [7000218, 'no credential was sent'],
+  [700027, 'is this certificate uploaded to the app registration (Certificates & secrets)?'],
+  [700024, 'the assertion is outside its validity: is the gateway\'s clock right?'],
+  [700023, 'the assertion\'s audience is not this token endpoint'],
+  [700021, 'the assertion\'s issuer is not entra.graph.clientId'],
+  [50048, 'the assertion\'s subject is not its issuer'],
+  [50013, 'the assertion was refused'],
+  [50012, 'the certificate was refused'],
+  [70021, 'no federated credential of the app registration matches the service account token (issuer, subject, audience api://AzureADTokenExchange)'],
+  [700211, 'no federated credential of the app registration names the token\'s issuer'],
+  [700212, 'no federated credential of the app registration names the token\'s audience'],
+  [700213, 'no federated credential of the app registration names the token\'s subject']
+])
+
+function tokenFailure (res: Response, body: Json, credentials: GraphCredentials): GraphFailure {
   const codes = Array.isArray(body?.error_codes) ? (body.error_codes as unknown[]) : []
   if (res.status === 429 || res.status === 503) return new GraphFailure('throttled', `the token endpoint is throttling (HTTP ${res.status})`, retryAfterOf(res) ?? 1)
   if (res.status === 403 || codes.some((code) => NOT_CONSENTED.has(code as number))) {
     return new GraphFailure('consent', `the bank's tenant has not consented to the gateway's Graph application: an administrator of the tenant must grant it admin consent for GroupMember.Read.All${aadsts(body)}`)
   }
-  if (body?.error === 'invalid_client' || res.status === 401) {
-    return new GraphFailure('credentials', `the token endpoint refused the gateway's Graph credentials (entra.graph.clientId, clientSecret)${aadsts(body)}`)
+  const hint = codes.map((code) => CREDENTIAL_HINTS.get(code as number)).find((text) => text !== undefined)
+  if (body?.error === 'invalid_client' || res.status === 401 || hint !== undefined) {
+    return new GraphFailure('credentials', `the token endpoint refused the gateway's Graph credentials (entra.graph.clientId, ${credentials.named})${aadsts(body)}${hint === undefined ? '' : `: ${hint}`}`)
   }
   return new GraphFailure('refused', `the token endpoint answered HTTP ${res.status}${aadsts(body)}`)
 }

@@ -22,7 +22,7 @@ export function configuredGroupRules (config: Readonly<Config>): ReturnType<type
 
 /** The Graph client of `entra.graph`. */
 export function graphClientOf (config: Readonly<Config>, graph: NonNullable<Config['entra']['graph']>): GraphClient {
-  return createGraphClient({ authority: config.entra.authority, endpoint: graph.endpoint, clientId: graph.clientId, clientSecret: graph.clientSecret, timeoutMs: graph.timeoutMs })
+  return createGraphClient({ authority: config.entra.authority, ...graph })
 }
 
 /**

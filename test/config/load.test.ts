@@ -224,7 +224,7 @@ t.test('§13: §13\'s graph example with its defaults; authContext ids; groupsOv
     entra: { groupsOverage: 'graph' },
     teams: [{ attribute: 'groups', value: '*' }]
   }).sort(), [
-    'entra.graph: is required when groupsOverage is graph (clientId and clientSecret of an app with GroupMember.Read.All)',
+    'entra.graph: is required when groupsOverage is graph (clientId and one credential of an app with GroupMember.Read.All)',
     'teams[0].value: "*" on groups cannot be answered by Graph\'s checkMemberGroups under groupsOverage: graph; name the group ids'
   ])
   t.same(problemsOf({ apis, routes: [route], entra: { graph: { clientId: 'x', clientSecret: '' } } }).sort(), [

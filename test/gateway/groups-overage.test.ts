@@ -213,7 +213,7 @@ t.test('check proves the Graph credentials with a token in the home tenant, and 
   }))
   const ok = await runCli(['check', '--config', join(dir, 'gateway.yaml')], { GRAPH_SECRET })
   t.equal(ok.code, 0, ok.stdout)
-  t.match(ok.stdout, new RegExp(`^ok groups overage: graph, 25 group ids named by rules; a Graph token obtained in the home tenant ${HOME_TENANT}$`, 'm'))
+  t.match(ok.stdout, new RegExp(`^ok groups overage: graph, 25 group ids named by rules; client secret \\(entra\\.graph\\.clientSecret\\) accepted: a Graph token obtained in the home tenant ${HOME_TENANT}$`, 'm'))
   t.same(graph.tokenRequests.map((r) => r.tenant), [HOME_TENANT])
   const bad = await runCli(['check', '--config', join(dir, 'gateway.yaml')], { GRAPH_SECRET: 'wrong-secret' })
   t.equal(bad.code, 1)

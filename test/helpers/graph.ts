@@ -3,17 +3,24 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { LocalIssuer } from '../../src/demo/local-issuer.js'
+import { createClientAuthentication, type ClientAuthentication, type EntraApp } from './entra-token-endpoint.js'
 
 /**
  * A real local HTTP server playing Microsoft Graph's `checkMemberGroups`, and the issuer's
  * client-credentials token endpoint beside it (installed on the local issuer, which serves the
- * authority): tokens only for the app's id and secret, only in consented tenants, and Graph
- * accepting only the tokens it issued for the tenant asked about.
+ * authority): tokens only for the app, authenticated as Entra would (entra-token-endpoint.ts: by
+ * default its one secret GRAPH_SECRET), only in consented tenants, and Graph accepting only the
+ * tokens it issued for the tenant asked about.
  */
 export const GRAPH_APP = '55555555-5555-4555-8555-555555555555'
 export const GRAPH_SECRET = 'graph-secret-Zx9~never-logged'
 
-export interface TokenRequest { tenant: string, form: URLSearchParams }
+export interface TokenRequest {
+  tenant: string
+  form: URLSearchParams
+  /** How the client authenticated, when the endpoint accepted it. */
+  client?: ClientAuthentication
+}
 export interface GraphCall { tenant: string | undefined, objectId: string, groupIds: string[] }
 export interface CannedAnswer { status: number, body?: unknown, headers?: Record<string, string> }
 
@@ -32,7 +39,17 @@ export interface FakeGraph {
   nextAnswers: CannedAnswer[]
   /** While true Graph never answers (a hung connection). */
   hang: boolean
+  /** The app registration the token endpoint authenticates against; change it to rotate or revoke. */
+  app: EntraApp
+  /** `expires_in` of the tokens issued: at most 60 makes the gateway ask for a new one every time. */
+  expiresInSec: number
   close (): Promise<void>
+}
+
+export interface FakeGraphOptions {
+  /** The app registration's credentials (default: GRAPH_APP with the secret GRAPH_SECRET). */
+  app?: Partial<EntraApp>
+  expiresInSec?: number
 }
 
 function send (res: ServerResponse, { status, body, headers = {} }: CannedAnswer): void {
@@ -45,7 +62,7 @@ async function bodyOf (req: IncomingMessage): Promise<string> {
   return text
 }
 
-export async function startFakeGraph (t: Test, issuer: LocalIssuer): Promise<FakeGraph> {
+export async function startFakeGraph (t: Test, issuer: LocalIssuer, options: FakeGraphOptions = {}): Promise<FakeGraph> {
   const issued = new Map<string, string>() // access token → tenant
   const hung = new Set<ServerResponse>()
   const server = createServer((req, res) => {
@@ -77,6 +94,8 @@ export async function startFakeGraph (t: Test, issuer: LocalIssuer): Promise<Fak
     tokenAnswers: new Map(),
     nextAnswers: [],
     hang: false,
+    app: { clientId: GRAPH_APP, secrets: [GRAPH_SECRET], certificates: [], federated: [], ...options.app },
+    expiresInSec: options.expiresInSec ?? 3599,
     async close () {
       for (const res of hung) res.destroy()
       server.closeAllConnections()
@@ -84,22 +103,32 @@ export async function startFakeGraph (t: Test, issuer: LocalIssuer): Promise<Fak
     }
   }
 
+  // The app registration is read at each request, so a test may replace it (graph.app = …).
+  const authenticators = new WeakMap<EntraApp, ReturnType<typeof createClientAuthentication>>()
+  const authenticate = (app: EntraApp): ReturnType<typeof createClientAuthentication> => {
+    const known = authenticators.get(app)
+    if (known !== undefined) return known
+    const created = createClientAuthentication(app)
+    authenticators.set(app, created)
+    return created
+  }
   issuer.tokenEndpoint = (req, res, tenant) => {
     void (async () => {
       const form = new URLSearchParams(await bodyOf(req))
-      graph.tokenRequests.push({ tenant, form })
+      const request: TokenRequest = { tenant, form }
+      graph.tokenRequests.push(request)
       const canned = graph.tokenAnswers.get(tenant)
       if (canned) return send(res, canned)
       if (form.get('grant_type') !== 'client_credentials' || form.get('scope') !== `${url}/.default`) return send(res, { status: 400, body: { error: 'invalid_request' } })
-      if (form.get('client_id') !== GRAPH_APP || form.get('client_secret') !== GRAPH_SECRET) {
-        return send(res, { status: 401, body: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.', error_codes: [7000215] } })
-      }
+      const client = await authenticate(graph.app)(form, `${issuer.url}/${tenant}/oauth2/v2.0/token`)
+      if (!client.ok) return send(res, client.answer)
+      request.client = client.as
       if (!graph.consented.has(tenant)) {
         return send(res, { status: 400, body: { error: 'unauthorized_client', error_description: 'AADSTS700016: Application not found in the directory.', error_codes: [700016] } })
       }
       const token = randomUUID()
       issued.set(token, tenant)
-      send(res, { status: 200, body: { token_type: 'Bearer', expires_in: 3599, access_token: token } })
+      send(res, { status: 200, body: { token_type: 'Bearer', expires_in: graph.expiresInSec, access_token: token } })
     })()
   }
   t.teardown(async () => {
