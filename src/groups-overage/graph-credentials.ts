@@ -187,9 +187,9 @@ function signingCertificateOf (certPem: string, keyPem: string, names: { certFil
   if (validTo.getTime() <= Date.now()) return `the certificate in ${names.certFile} expired on ${validTo.toISOString()}; Entra refuses an assertion signed with it`
   return {
     key,
-    // RS256 is what Entra has long documented and every RSA key can make; a key restricted to
-    // RSASSA-PSS (`rsa-pss`) can only make PS256, which Entra accepts too.
-    alg: type === 'rsa-pss' ? 'PS256' : 'RS256',
+    // PS256 with `x5t#S256` is Entra's current guidance for certificate credentials (and what
+    // MSAL sends); RS256 pairs with the SHA-1 `x5t` of the older documentation.
+    alg: 'PS256',
     thumbprint: createHash('sha256').update(cert.raw).digest('base64url'),
     subject: cert.subject.replace(/\n/g, ', '),
     validTo: validTo.toISOString().slice(0, 10)

@@ -135,7 +135,7 @@ t.test('the local token endpoint refuses client assertions as Entra does, in Ent
   t.equal(graph.tokenRequests.filter((r) => r.client !== undefined).length, 1, 'only the first was accepted')
 })
 
-t.test('clientCertificate: a fresh RS256 assertion for each token request; the user\'s groups come from Graph; no key or assertion logged', async (t) => {
+t.test('clientCertificate: a fresh PS256 assertion for each token request; the user\'s groups come from Graph; no key or assertion logged', async (t) => {
   const { issuer, upstream, graph, gw } = await setup(t, { clientCertificate: { certFile: registered.certFile, keyFile: registered.keyFile } }, { app: { secrets: [], certificates: [registered.cert] } })
   for (let i = 0; i < 2; i++) {
     const res = await call(gw, newOverageUser(issuer, graph))
@@ -146,7 +146,7 @@ t.test('clientCertificate: a fresh RS256 assertion for each token request; the u
   t.equal(accepted.length, 2, 'a token request per lookup (the Graph tokens live 60 s)')
   const tokenUrl = `${issuer.url}/${BANK_TENANT}/oauth2/v2.0/token`
   for (const client of accepted) {
-    t.match(client, { kind: 'certificate', header: { alg: 'RS256', typ: 'JWT', 'x5t#S256': registered.thumbprint }, claims: { aud: tokenUrl, iss: GRAPH_APP, sub: GRAPH_APP } })
+    t.match(client, { kind: 'certificate', header: { alg: 'PS256', typ: 'JWT', 'x5t#S256': registered.thumbprint }, claims: { aud: tokenUrl, iss: GRAPH_APP, sub: GRAPH_APP } })
     const { nbf, iat, exp } = client!.claims as { nbf: number, iat: number, exp: number }
     t.ok(nbf === iat && exp > Date.now() / 1000 && exp - iat <= 600, `nbf = iat = now, exp at most 10 min later (${exp - iat} s)`)
   }
@@ -161,7 +161,7 @@ t.test('clientCertificate: a fresh RS256 assertion for each token request; the u
   graph.app.certificates.push(pss.cert)
   const second = await startTestGateway(t, { ...gw.config, server: { host: '127.0.0.1', port: 0, adminPort: 0 }, entra: { ...gw.config.entra, graph: { ...gw.config.entra.graph, clientCertificate: { certFile: pss.certFile, keyFile: pss.keyFile } } } })
   t.equal((await call(second, newOverageUser(issuer, graph))).status, 200, 'an RSA-PSS key')
-  t.match(graph.tokenRequests.at(-1)!.client, { kind: 'certificate', header: { alg: 'PS256', 'x5t#S256': pss.thumbprint } }, 'signs PS256, the one algorithm its key allows')
+  t.match(graph.tokenRequests.at(-1)!.client, { kind: 'certificate', header: { alg: 'PS256', 'x5t#S256': pss.thumbprint } }, 'an RSA-PSS key signs PS256 too')
 })
 
 t.test('a certificate the app registration does not hold: 503 GROUPS_UNAVAILABLE naming the refused certificate, nothing leaked', async (t) => {
@@ -283,7 +283,7 @@ t.test('check names the credential kind it proved, and fails on a refused one', 
   }
   const [ok, refused] = await Promise.all([runCli(['check', '--config', configWith(registered)]), runCli(['check', '--config', configWith(stranger)])])
   t.equal(ok.code, 0, ok.stdout + ok.stderr)
-  t.match(ok.stdout, new RegExp(`^ok groups overage: graph, 1 group id named by rules; client certificate \\(x5t#S256 ${registered.thumbprint}, CN=bookme-graph, valid until \\d{4}-\\d\\d-\\d\\d, RS256\\) accepted: a Graph token obtained in the home tenant ${HOME_TENANT}$`, 'm'))
+  t.match(ok.stdout, new RegExp(`^ok groups overage: graph, 1 group id named by rules; client certificate \\(x5t#S256 ${registered.thumbprint}, CN=bookme-graph, valid until \\d{4}-\\d\\d-\\d\\d, PS256\\) accepted: a Graph token obtained in the home tenant ${HOME_TENANT}$`, 'm'))
   t.equal(refused.code, 1)
   t.match(refused.stdout, new RegExp(`^FAIL groups overage: no Graph token in the home tenant ${HOME_TENANT} with the client certificate \\(x5t#S256 ${stranger.thumbprint}, .*\\): the token endpoint refused the gateway's Graph credentials .*AADSTS700027`, 'm'))
   t.notOk([ok, refused].some((r) => r.stdout.includes(stranger.keyPem.split('\n')[1]!) || r.stdout.includes(registered.keyPem.split('\n')[1]!)), 'no key printed')
