@@ -14,7 +14,7 @@ import { startTlsBackends } from '../helpers/services.js'
 // MySQL user REQUIRE SSL, Redis on a TLS-only port). The Secrets the example expects to exist
 // are the test's; only addresses and credentials are overridden.
 t.test('the production example: encrypted, verified backends, as written', async (t) => {
-  const config = parse((manifestOf<{ data: Record<string, string> }>(renderChart({ values: [examplePath('production-values.yaml')] }), 'ConfigMap').data['gateway.yaml'])!) as {
+  const config = parse((manifestOf<{ data: Record<string, string> }>(renderChart({ values: [examplePath('production-values.yaml')] }), 'ConfigMap', 'ci-bookme-gateway').data['gateway.yaml'])!) as {
     mappings: { mysql: { tls: { mode: string, caFile: string } } }, cache: { redis: { url: string, tls: { mode?: string, caFile: string } } }
   }
   t.match(config.mappings.mysql.tls, { mode: 'verify-full', caFile: /^\/etc\/bookme-gateway\/tls\// }, 'MySQL: chain and host name checked against the mounted CA')
