@@ -8,7 +8,7 @@ import { createAuthenticator } from '../src/token/authenticator.js'
 import { verify as cverify } from 'node:crypto'
 const issuer = await startLocalIssuer()
 const store = createJwksStore({ timeoutMs: 10_000, cacheTtlSec: 86400, refreshIntervalSec: 3600, minRefreshIntervalSec: 300, clockToleranceSec: 60 })
-const make = (max: number) => createAuthenticator({ profiles: { m: { clientId: '00000000-0000-0000-0000-000000000001', appIdUris: ['api://x'], tenancy: 'multi', tenantId: undefined, principals: ['user'] } }, authority: issuer.url, v2IssuerTemplate: '{authority}/{tenantid}/v2.0', v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/', store, isTenantMapped: async () => true, tokenCache: { maxEntries: max, ttlSec: 300 } })
+const make = (max: number) => createAuthenticator({ profiles: { m: { clientId: '00000000-0000-0000-0000-000000000001', appIdUris: ['api://x'], tenancy: 'multi', tenantId: undefined, principals: ['user'] } }, authority: issuer.url, v2IssuerTemplate: '{authority}/{tenantid}/v2.0', v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/', store, tokenCache: { maxEntries: max, ttlSec: 300 } })
 const cold = make(0); const warm = make(100000)
 const tokens = Array.from({ length: 2000 }, () => issuer.mint({ tenantId: '11111111-1111-4111-8111-111111111111' }))
 await cold.verify('m', tokens[0]!)

@@ -1,13 +1,13 @@
+/**
+ * The admin-port instance (CONTRACT.md §8), apart from proxy traffic so probes and scrapes
+ * neither pass through nor compete with the request pipeline.
+ */
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Resources } from './resources.js'
 import { fastifyLogOptions } from './observability/logger.js'
 import problemErrors from './http/problem-errors.js'
 import assertionJwks from './assertion/jwks-route.js'
 
-/**
- * The admin-port instance (CONTRACT.md §8), apart from proxy traffic so probes and scrapes
- * neither pass through nor compete with the request pipeline.
- */
 export async function buildAdminApp (resources: Resources): Promise<FastifyInstance> {
   const app = Fastify({ ...fastifyLogOptions(resources.logger), forceCloseConnections: true })
   await app.register(problemErrors)

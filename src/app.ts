@@ -1,3 +1,10 @@
+/**
+ * The proxy-port instance, not listening. The order of registration below is the request
+ * pipeline: errors → response headers → metrics/log → guard (path, drain, header strip) → CORS →
+ * /_gateway/me → proxied routes (each: readiness → the access decision — token, blocks, tenant,
+ * bank, roles, route checks, rate limit — → identity headers → upstream). Each plugin is given
+ * only the resources it uses.
+ */
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config, RouteConfig } from './config/schema.js'
@@ -9,7 +16,7 @@ import problemErrors from './http/problem-errors.js'
 import { requestIdFor } from './http/request-id.js'
 import { createRouteMatcher, ROUTER_OPTIONS } from './http/route-match.js'
 import { normalizeRequestTarget } from './http/paths.js'
-import responseHeaders from './http/response-headers.js'
+import responseHeaders, { createGatewayHeaders } from './http/response-headers.js'
 import observability from './observability/request-log.js'
 import requestGuard, { normalizeUrl } from './http/request-guard.js'
 import proxyRoutes from './proxy/proxy-routes.js'
@@ -17,11 +24,6 @@ import cors from './http/cors.js'
 import me from './access/me.js'
 import assertionJwks, { JWKS_PATH } from './assertion/jwks-route.js'
 
-/**
- * The proxy-port instance, not listening. The order of registration below is the request
- * pipeline: errors → request id → metrics/log → guard (path, drain, header strip) → CORS →
- * /_gateway/me → proxied routes (each: token → bank → roles → identity headers → upstream).
- */
 export async function buildApp (config: Readonly<Config>, resources: Resources): Promise<FastifyInstance> {
   const record = createRequestRecorder(resources.metrics)
   const accessLog = createAccessLog(resources.logger)
@@ -42,18 +44,20 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
     routerOptions: ROUTER_OPTIONS
   })
 
-  // Bodies are only streamed upstream (proxy-routes.ts): nothing at the root reads one, so a 404
+  // Bodies are only streamed upstream (proxy/streaming-body.ts): nothing at the root reads one, so a 404
   // never waits for a body held back behind Expect: 100-continue.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', function leaveBodyUnread (_request, _payload, done) { done(null) })
+  const { decider, health, metrics, inFlight, assertion: signer, rateLimits, sessions } = resources
+  const gatewayHeaders = createGatewayHeaders({ corsOrigins: config.cors.origins, health })
   await app.register(problemErrors)
-  await app.register(responseHeaders, { config, health: resources.health })
-  await app.register(observability, { resources, record, accessLog })
-  await app.register(requestGuard, { config, health: resources.health })
+  await app.register(responseHeaders, { gatewayHeaders })
+  await app.register(observability, { metrics, inFlight, record, accessLog })
+  await app.register(requestGuard, { config, health })
   await app.register(cors, { config })
-  await app.register(me, { resources })
-  await app.register(assertionJwks, { signer: resources.assertion, path: JWKS_PATH })
-  await app.register(proxyRoutes, { config, resources })
+  await app.register(me, { decider, health })
+  await app.register(assertionJwks, { signer, path: JWKS_PATH })
+  await app.register(proxyRoutes, { config, decider, health, signer, rateLimits, metrics, sessions, gatewayHeaders })
   return app
 }
 

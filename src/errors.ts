@@ -60,8 +60,10 @@ export class GatewayError extends Error {
   readonly challenge: string | undefined
   /** `Retry-After` of the answer, in seconds, when the refusal says when to come back. */
   readonly retryAfterSec: number | undefined
+  /** Further header fields of the answer that belong to this refusal (a 429's RateLimit fields and Retry-After, §12). */
+  readonly headers: Readonly<Record<string, string>> | undefined
 
-  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown, challenge?: string, retryAfterSec?: number } = {}) {
+  constructor (code: ErrorCode, detail: string, options: { extensions?: Record<string, unknown>, cause?: unknown, challenge?: string, retryAfterSec?: number, headers?: Readonly<Record<string, string>> } = {}) {
     super(detail, { cause: options.cause })
     this.name = 'GatewayError'
     this.code = code
@@ -71,7 +73,13 @@ export class GatewayError extends Error {
     this.bearerError = bearerErrorFor(code)
     this.challenge = options.challenge
     this.retryAfterSec = options.retryAfterSec
+    this.headers = options.headers
   }
+}
+
+/** 404 ROUTE_NOT_FOUND (CONTRACT.md §1.2): the router's, a route's own and `explain`'s alike. */
+export function routeNotFound (): GatewayError {
+  return new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path')
 }
 
 function bearerErrorFor (code: ErrorCode): GatewayError['bearerError'] {

@@ -43,7 +43,7 @@ export interface Resources {
   blockStore: BlockStore
   counterStore: CounterStore
   mappings: MappingLookup
-  /** The one access decision (domain/decision.ts), over the authenticator and the mappings. */
+  /** The one access decision (access/decision.ts): token, blocks, mappings, roles, rate limits. */
   decider: Decider
   /** Signs the identity assertion (CONTRACT.md §11); undefined when no key is configured. */
   assertion: AssertionSigner | undefined
@@ -156,8 +156,6 @@ export async function createResources (config: Readonly<Config>, options: Resour
     v2IssuerTemplate: config.entra.v2IssuerTemplate,
     v1IssuerTemplate: config.entra.v1IssuerTemplate,
     store: jwks,
-    isTenantMapped: (tenantId) => mappings.isTenantMapped(tenantId),
-    screen: (token) => { blocks.list.refuse(token) },
     tokenCache: config.entra.tokenCache,
     onCacheLookup: (result) => tokenLookups[result].inc()
   })
@@ -221,6 +219,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       overageGroups: createOverageGroups(config, sharedCache, metrics, logger),
       verify: (api, token) => authenticator.verify(api, token),
       profileForAudience: (aud) => authenticator.profileForAudience(aud),
+      blocks: blocks.list,
       lookups: mappings,
       profiles: config.apis,
       mapClaims: createClaimMapper({
@@ -229,7 +228,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
         businessUnits: config.businessUnits.map((r) => ({ attribute: r.attribute, value: r.value, name: r.businessUnit }))
       }),
       headerPrefix: config.headers.prefix,
-      authority: config.entra.authority
+      authority: config.entra.authority,
+      rateLimits: { plan: rateLimits, limiter }
     }),
     assertion: assertionKeys.length === 0 ? undefined : createAssertionSigner({ issuer: config.assertion.issuer, ttlSec: config.assertion.ttlSec, clockToleranceSec: config.entra.clockToleranceSec, keys: assertionKeys }),
     rateLimits,

@@ -1,3 +1,7 @@
+/**
+ * The gateway process: resources, the proxy-port and admin-port instances, listening, and the
+ * drain on SIGTERM (CONTRACT.md §9). The only place that opens ports.
+ */
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/schema.js'
 import { buildApp } from './app.js'

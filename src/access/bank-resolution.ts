@@ -1,12 +1,13 @@
+/**
+ * The bank rules of CONTRACT.md §3–§4, over answers already fetched: whether a multi-tenant
+ * token's tenant is mapped at all, which banks a principal may act for and which one is active.
+ * The rules are pure; `requireMappedTenant` and `resolveBankOf` feed them the lookups.
+ */
 import { GatewayError } from '../errors.js'
 import type { ClientMapping, TenantMapping } from '../mappings/source.js'
-import type { VerifiedToken } from '../token/entra-token.js'
+import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
 import { thenMaybe, type MaybePromise } from '../maybe-promise.js'
 
-/**
- * The bank rules of CONTRACT.md §4, over answers already fetched: which banks a principal may
- * act for and which one is active. The rules are pure; `resolveBankOf` feeds them the lookups.
- */
 export interface BankContext {
   /** The active bank, or null when a user must still choose (only for /_gateway/me). */
   activeBankId: string | null
@@ -16,7 +17,7 @@ export interface BankContext {
 
 /** `selection` is the bank-selection header as received (undefined when absent). */
 export function resolveTenantBank (mapping: TenantMapping | null, selection: string | undefined, { requireActive = true } = {}): BankContext {
-  if (mapping === null || mapping.banks.length === 0) throw new GatewayError('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
+  if (!hasBanks(mapping)) throw tenantNotMapped()
   const enabled = mapping.banks.filter((bank) => bank.enabled)
   const bankIds = enabled.map((bank) => bank.bankId)
   const chosen = selection?.trim()
@@ -52,4 +53,27 @@ export function resolveBankOf (lookups: BankLookups, bankResolution: 'tenant' | 
     return token.clientId === undefined ? resolveClientBank(null) : thenMaybe(lookups.client(token.clientId), resolveClientBank)
   }
   return thenMaybe(lookups.tenant(token.tenantId), (mapping) => resolveTenantBank(mapping, selection, { requireActive }))
+}
+
+const TENANT_MAPPED = tokenMemo<true>('tenantMapped')
+
+/**
+ * Multi-tenant profiles (§3): the token's tenant has at least one bank mapping, else
+ * TENANT_NOT_MAPPED. Kept with the token once known, like what its claims make of it: a
+ * token-cache hit asks nothing more than bank resolution's own lookup.
+ */
+export function requireMappedTenant (lookups: BankLookups, token: VerifiedToken): MaybePromise<void> {
+  if (token.recall(TENANT_MAPPED) === true) return
+  return thenMaybe(lookups.tenant(token.tenantId), (mapping) => {
+    if (!hasBanks(mapping)) throw tenantNotMapped()
+    token.remember(TENANT_MAPPED, true)
+  })
+}
+
+function hasBanks (mapping: TenantMapping | null): mapping is TenantMapping {
+  return mapping !== null && mapping.banks.length > 0
+}
+
+function tenantNotMapped (): GatewayError {
+  return new GatewayError('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
 }

@@ -1,19 +1,35 @@
+/**
+ * The gateway's one access decision, every step in order (CONTRACT.md §3–§6, §12, §13):
+ *
+ *   1. token        signature and claims for the API profile (§3), from the token cache or not
+ *   2. blocks       PRINCIPAL_BLOCKED (§13), on every request, cache hits included
+ *   3. tenant       TENANT_NOT_MAPPED for multi-tenant profiles (§3)
+ *   4. bank         the banks the principal may act for, and the active one (§4)
+ *   5. roles        claims → roles, teams, business units (§5), groups overage (§13)
+ *   6. route checks route-checks/list.ts, in order: the route's roles, its step-up context, …
+ *   7. rate limit   counted last (§12), or only described (`explain` counts nothing)
+ *
+ * and the identity headers (§6) of the principal it let through. The proxy's route access,
+ * `/_gateway/me` and `explain` all ask it; what differs between them is only the request they
+ * describe. The readiness gate (§8) is the HTTP layer's, before it.
+ *
+ * Each lookup answers from memory without a promise when it can (MaybePromise), and is awaited
+ * only when it did not: a warm request costs the one promise of `decide` itself.
+ */
+import type { PeerCertificate } from 'node:tls'
 import { GatewayError } from '../errors.js'
-import { authorize, isMapped } from './authorization.js'
-import { resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
+import { requireMappedTenant, resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
 import { peekAudience, type VerifiedToken } from '../token/entra-token.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import type { PlatformRole } from './platform-roles.js'
 import type { MappedIdentity } from './roles.js'
+import type { RouteConfig } from '../config/schema.js'
+import type { BlockedPrincipal } from '../blocks/block-list.js'
+import { principalOf, type PolicyDescription, type RateLimitPlan } from '../rate-limits/policies.js'
+import type { RateLimiter } from '../rate-limits/limiter.js'
+import { identityHeadersOf, isMapped, tokenIdentityOf } from './token-identity.js'
+import { ROUTE_CHECKS } from './route-checks/list.js'
 
-/**
- * The gateway's one access decision (CONTRACT.md §3–§6): token → bank → roles → identity
- * headers. The proxy policy, `/_gateway/me` and `explain` all ask it; what differs between them
- * is only the request they describe (a route's roles, or none; whether a user of several banks
- * must have chosen one). The token and bank lookups below answer from memory without a promise
- * when they can (MaybePromise); the decision itself is plain async: measured alone, keeping it
- * promise-free too bought nothing beyond the noise (bench/README.md).
- */
 export interface Decision {
   readonly api: string
   readonly token: VerifiedToken
@@ -21,7 +37,17 @@ export interface Decision {
   readonly mapped: MappedIdentity
   /** The identity headers to inject upstream (§6). */
   readonly headers: Readonly<Record<string, string>>
+  /** Counted: the answer's rate-limit fields (§12); absent where no policy covers the route. */
+  readonly rateLimitFields?: Readonly<Record<string, string>> | undefined
+  /** Described: the policies that would count the request (`explain`). */
+  readonly rateLimitPolicies?: readonly PolicyDescription[] | undefined
 }
+
+/** The principal as the steps up to the roles establish it: what route checks judge, and what an assertion states. */
+export type Grant = Pick<Decision, 'api' | 'token' | 'bank' | 'mapped'>
+
+/** The part of a route the decision reads. */
+export type DecisionRoute = Pick<RouteConfig, 'name' | 'roles' | 'authContext'>
 
 export interface DecisionRequest {
   /** The API profile the token must be valid for. */
@@ -30,20 +56,35 @@ export interface DecisionRequest {
   token: string
   /** The bank-selection header as received. */
   selection: string | undefined
-  /** The route's roles (any of); none for `/_gateway/me` and `explain` without a path. */
-  routeRoles: readonly PlatformRole[]
-  /** The route's authentication context (§13), checked after its roles. */
-  authContext?: string | undefined
+  method: string
+  /** The normalized path, the one forwarded; undefined for `explain` without a path. */
+  path: string | undefined
+  /** The route the path matched; undefined for `/_gateway/me` and `explain` without a path. */
+  route: DecisionRoute | undefined
   /** A user of several banks without a default must have chosen one (not for `/_gateway/me`). */
   requireActiveBank: boolean
+  /** Whether the rate-limit step counts the request (the proxy) or only describes it (`explain`). */
+  rateLimit: 'count' | 'describe'
+  /** The connection's verified client certificate (mTLS), for a check that binds tokens to it. */
+  clientCertificate?: PeerCertificate | undefined
+}
+
+/** What the decision reads of an API profile. */
+export interface AccessProfile {
+  tenancy: 'multi' | 'single'
+  bankResolution: 'tenant' | 'client'
+  requiredRoles: readonly PlatformRole[]
 }
 
 export interface DeciderOptions {
+  /** The token step: the verified token, from the token cache synchronously when it is there. */
   verify: (api: string, token: string) => MaybePromise<VerifiedToken>
   /** The profile an unverified token's audience names. */
   profileForAudience: (aud: unknown) => string | undefined
+  /** The emergency blocks (§13): throws PRINCIPAL_BLOCKED for a principal a block covers. */
+  blocks: { refuse (principal: BlockedPrincipal): void }
   lookups: BankLookups
-  profiles: Readonly<Record<string, { bankResolution: 'tenant' | 'client', requiredRoles: readonly PlatformRole[] }>>
+  profiles: Readonly<Record<string, AccessProfile>>
   mapClaims: (payload: Readonly<Record<string, unknown>>) => MappedIdentity
   headerPrefix: string
   /** `entra.authority`, named in the claims challenge of AUTH_CONTEXT_REQUIRED (§13). */
@@ -53,6 +94,8 @@ export interface DeciderOptions {
    * undefined for a token that carries its own, GROUPS_OVERAGE or Graph's answer otherwise.
    */
   overageGroups?: ((token: VerifiedToken) => MaybePromise<readonly string[]> | undefined) | undefined
+  /** The rate-limit policies by route and the limiter that counts them (§12). */
+  rateLimits?: { plan: RateLimitPlan, limiter: RateLimiter } | undefined
 }
 
 export interface Decider {
@@ -61,19 +104,49 @@ export interface Decider {
   profileFor (token: string): string
 }
 
+type Draft = { -readonly [K in keyof Decision]: Decision[K] }
+
 export function createDecider (options: DeciderOptions): Decider {
-  const { verify, lookups, profiles, mapClaims, headerPrefix, overageGroups, authority } = options
+  const { verify, blocks, lookups, profiles, mapClaims, headerPrefix, overageGroups, rateLimits } = options
+  const routeChecks = ROUTE_CHECKS.map((create) => create(options))
+
   return {
-    async decide ({ api, token, selection, routeRoles, authContext, requireActiveBank }) {
+    async decide (request) {
+      const { api } = request
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
-      const verified = await verify(api, token)
-      const bank = await resolveBankOf(lookups, profile.bankResolution, verified, selection, requireActiveBank)
+      const verifying = verify(api, request.token)
+      const token = verifying instanceof Promise ? await verifying : verifying
+      // Before anything is looked up for it: a block holds with the mapping source down.
+      blocks.refuse(token)
+      // Only for a token whose signature holds: the answer must not leak to forgers.
+      if (profile.tenancy === 'multi') {
+        const mapped = requireMappedTenant(lookups, token)
+        if (mapped instanceof Promise) await mapped
+      }
+      const resolving = resolveBankOf(lookups, profile.bankResolution, token, request.selection, request.requireActiveBank)
+      const bank = resolving instanceof Promise ? await resolving : resolving
       // Asked once per token: its mapping is kept with it, like its claims.
-      const pending = overageGroups === undefined || isMapped(verified) ? undefined : overageGroups(verified)
-      const groups = pending instanceof Promise ? await pending : pending
-      const { mapped, headers } = authorize({ api, token: verified, bank, routeRoles, authContext, authority, requiredRoles: profile.requiredRoles, mapClaims, headerPrefix, groups })
-      return { api, token: verified, bank, mapped, headers }
+      const pending = overageGroups === undefined || isMapped(token) ? undefined : overageGroups(token)
+      const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
+      const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined }
+      for (let i = 0; i < routeChecks.length; i++) routeChecks[i]!(request, decision, profile)
+      decision.headers = identityHeadersOf(identity, token, api, headerPrefix, bank)
+      const policies = request.route === undefined ? undefined : rateLimits?.plan.forRoute(request.route.name)
+      if (policies === undefined) return decision
+      if (request.rateLimit === 'describe') {
+        if (bank.activeBankId !== null) decision.rateLimitPolicies = policies.describe(principalOf(bank.activeBankId, token))
+        return decision
+      }
+      // Counted last: only a request every other step let through uses allowance. A proxied
+      // route always has an active bank (requireActiveBank).
+      const counting = rateLimits!.limiter.admit(policies, principalOf(bank.activeBankId ?? '', token))
+      const verdict = counting instanceof Promise ? await counting : counting
+      if (!verdict.admitted) {
+        throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${verdict.refusedBy.map((name) => `"${name}"`).join(', ')}; retry after ${verdict.headers['retry-after'] ?? '1'} s`, { headers: verdict.headers })
+      }
+      decision.rateLimitFields = verdict.headers
+      return decision
     },
     profileFor (token) {
       const api = options.profileForAudience(peekAudience(token))
@@ -82,6 +155,8 @@ export function createDecider (options: DeciderOptions): Decider {
     }
   }
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 /**
  * `Authorization: Bearer <jwt>` (scheme case-insensitive, RFC 7235 §2.1) → the raw token;

@@ -1,8 +1,3 @@
-import { GatewayError } from '../errors.js'
-import type { BankContext } from './bank-resolution.js'
-import type { VerifiedToken } from '../token/entra-token.js'
-import type { MappedIdentity } from './roles.js'
-
 /**
  * The headers upstreams receive (CONTRACT.md §6). No claim can split or add a header
  * (Envoy CVE-2023-27493 class): a value with a control character (CR, LF, NUL, …) is refused;
@@ -10,6 +5,11 @@ import type { MappedIdentity } from './roles.js'
  * survive reversibly; in comma lists a `,` inside one item is encoded too. Empty values are
  * omitted, never sent empty.
  */
+import { GatewayError } from '../errors.js'
+import type { BankContext } from './bank-resolution.js'
+import type { VerifiedToken } from '../token/entra-token.js'
+import type { MappedIdentity } from './roles.js'
+
 export interface IdentityInput {
   api: string
   token: VerifiedToken

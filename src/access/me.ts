@@ -1,22 +1,35 @@
-import type { FastifyInstance } from 'fastify'
-import { bearerTokenOf } from './decision.js'
-import type { Resources } from '../resources.js'
-import { authContextsOf } from './route-checks/auth-context.js'
-import { refuseUntilReady } from '../observability/health.js'
-
 /**
  * `GET /_gateway/me` (CONTRACT.md §8): who the caller is, as the Management UI's bank switcher
  * needs it. Verified with the profile whose audience the token carries; every check of that
  * profile applies, but a user of several banks need not have chosen one yet.
  */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { bearerTokenOf, type Decider } from './decision.js'
+import { authContextsOf } from './route-checks/auth-context.js'
+import { refuseUntilReady, type Health } from '../observability/health.js'
+
 export const ME_PATH = '/_gateway/me'
 
-export default async function me (app: FastifyInstance, { resources }: { resources: Resources }): Promise<void> {
-  const { decider, health } = resources
+export interface MeOptions {
+  decider: Decider
+  health: Health
+}
+
+async function me (app: FastifyInstance, { decider, health }: MeOptions): Promise<void> {
   app.get(ME_PATH, { config: { routeName: '_gateway_me' } }, async function whoAmI (request, reply) {
     refuseUntilReady(health)
     const token = bearerTokenOf(request.headers.authorization)
-    const { api, token: verified, bank, mapped } = await decider.decide({ api: decider.profileFor(token), token, selection: request.bankSelection, routeRoles: [], requireActiveBank: false })
+    const { api, token: verified, bank, mapped } = await decider.decide({
+      api: decider.profileFor(token),
+      token,
+      selection: request.bankSelection,
+      method: request.method,
+      path: ME_PATH,
+      route: undefined,
+      requireActiveBank: false,
+      rateLimit: 'count'
+    })
     reply.header('cache-control', 'no-store')
     return {
       tenantId: verified.tenantId,
@@ -32,3 +45,5 @@ export default async function me (app: FastifyInstance, { resources }: { resourc
     }
   })
 }
+
+export default fp(me, { name: 'me', fastify: '5.x', dependencies: ['request-guard'], encapsulate: true })

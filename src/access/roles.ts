@@ -1,12 +1,12 @@
-import { GatewayError } from '../errors.js'
-import { PLATFORM_ROLES, type PlatformRole } from './platform-roles.js'
-
 /**
  * Claims → roles, teams and business units (CONTRACT.md §5). Rules read any claim by dotted
  * path; a claim may be a string, an array (of strings) or an object (its keys, as in
  * `{ "Admin": true }`). Comparison is case-insensitive over ASCII letters only: Unicode case
  * folding would let `Admın` (dotless ı) or a Kelvin-sign `K` pass for a role name.
  */
+import { GatewayError } from '../errors.js'
+import { PLATFORM_ROLES, type PlatformRole } from './platform-roles.js'
+
 export interface Rule { attribute: string, value: string, name?: string | undefined }
 
 export interface MappedIdentity {

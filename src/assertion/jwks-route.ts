@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify'
-import type { AssertionSigner } from './signer.js'
-
 /**
  * The assertion's public keys (CONTRACT.md §11), on the proxy port at `/_gateway/jwks.json`
  * (no token: a backend fetches it) and on the admin port at `/jwks.json`. Cached by backends
  * for five minutes, which is why a rotation waits 300 s before a new key signs.
  */
+import type { FastifyInstance } from 'fastify'
+import type { AssertionSigner } from './signer.js'
+
 export const JWKS_PATH = '/_gateway/jwks.json'
 export const JWKS_CACHE_CONTROL = 'public, max-age=300'
 

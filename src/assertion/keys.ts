@@ -1,13 +1,13 @@
+/**
+ * `assertion.keys` read at start (CONTRACT.md §11): each an unencrypted EC P-256 private key in
+ * PEM (PKCS#8 or SEC1), or a configuration error naming the key and the file — never its content.
+ */
 import { readFileSync } from 'node:fs'
 import { createPrivateKey, type KeyObject } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
 import type { AssertionKey } from './signer.js'
 
-/**
- * `assertion.keys` read at start (CONTRACT.md §11): each an unencrypted EC P-256 private key in
- * PEM (PKCS#8 or SEC1), or a configuration error naming the key and the file — never its content.
- */
 export function loadAssertionKeys (assertion: Config['assertion']): AssertionKey[] {
   const problems: string[] = []
   const keys: AssertionKey[] = []

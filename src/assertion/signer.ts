@@ -1,7 +1,3 @@
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { createSigner } from 'fast-jwt'
-import type { Decision } from '../access/decision.js'
-
 /**
  * The signed identity assertion (CONTRACT.md §11): the facts of the `x-bookme-*` headers as an
  * ES256 JWT for one route's audience, so a backend can verify who called instead of trusting
@@ -9,6 +5,12 @@ import type { Decision } from '../access/decision.js'
  * signed once per (token, bank context, audience) and reused until a margin before its `exp`:
  * a warm request signs nothing.
  */
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { createSigner } from 'fast-jwt'
+import type { Grant } from '../access/decision.js'
+import type { RouteConfig } from '../config/schema.js'
+import { tokenMemo } from '../token/verified-token.js'
+
 export interface AssertionKey {
   kid: string
   /** An EC P-256 private key (checked when loaded: assertion-keys.ts). */
@@ -28,7 +30,7 @@ export interface PublishedKey extends JsonWebKey { kid: string, use: 'sig', alg:
 
 export interface AssertionSigner {
   /** The compact JWS for this decision and audience. */
-  assertionFor (decision: Decision, audience: string): string
+  assertionFor (decision: Grant, audience: string): string
   /** Every key's public JWK. */
   readonly jwks: { keys: PublishedKey[] }
 }
@@ -37,6 +39,18 @@ export interface AssertionSigner {
 const PER_TOKEN = 16
 
 interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[] }
+
+const ASSERTIONS = tokenMemo<Map<string, Signed>>('assertions')
+
+/** The audience a route's assertion is signed for (§11): `assertion.audience`, else the route's name; none with `assertion: false`. */
+export function assertionAudience (route: Pick<RouteConfig, 'name' | 'assertion'>): string | undefined {
+  return route.assertion === false ? undefined : route.assertion?.audience ?? route.name
+}
+
+/** The request header that carries the assertion: the identity prefix's `assertion`. */
+export function assertionHeaderName (headerPrefix: string): string {
+  return `${headerPrefix.toLowerCase()}assertion`
+}
 
 export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys, now = Date.now }: AssertionSignerOptions): AssertionSigner {
   const [signing] = keys
@@ -55,7 +69,7 @@ export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys
     jwks,
     assertionFor (decision, audience) {
       const { token, bank, api } = decision
-      const kept = token.derive('assertions', () => new Map<string, Signed>())
+      const kept = token.memo(ASSERTIONS, () => new Map<string, Signed>())
       // Keyed by what varies per request; the rest of the context is compared on a hit.
       const key = bank.activeBankId === null ? audience : `${audience}\n${bank.activeBankId}`
       const at = now()
@@ -77,7 +91,7 @@ export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys
 }
 
 /** The §11 claims: the facts of the identity headers, lists as JSON arrays, `name` for users only. */
-export function claimsOf (decision: Decision, issuer: string, audience: string): Record<string, unknown> {
+export function claimsOf (decision: Grant, issuer: string, audience: string): Record<string, unknown> {
   const { token, bank, mapped, api } = decision
   const claims: Record<string, unknown> = {
     iss: issuer,

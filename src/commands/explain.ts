@@ -4,11 +4,10 @@ import type { Config } from '../config/schema.js'
 import { normalizeRequestTarget, pathRefusal } from '../http/paths.js'
 import { createRouteMatcher } from '../http/route-match.js'
 import { isProxiedMethod, methodRefusal } from '../http/methods.js'
-import { ERRORS, GatewayError, isGatewayError, wwwAuthenticate } from '../errors.js'
+import { ERRORS, isGatewayError, routeNotFound, wwwAuthenticate } from '../errors.js'
 import { createLogger } from '../observability/logger.js'
 import { createResources } from '../resources.js'
-import { claimsOf } from '../assertion/signer.js'
-import { principalOf } from '../rate-limits/policies.js'
+import { assertionAudience, assertionHeaderName, claimsOf } from '../assertion/signer.js'
 import { UsageError } from './usage.js'
 import { CONSUMER_TENANT } from '../token/entra-token.js'
 
@@ -86,7 +85,7 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
   }
   if (!isProxiedMethod(request.method.toUpperCase())) return deny(methodRefusal())
   if (target === null) return deny(pathRefusal())
-  if (request.path !== undefined && !route) return deny(new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
+  if (request.path !== undefined && !route) return deny(routeNotFound())
   if (route?.auth === 'none') return answer({ decision: 'allow', status: 200, code: null, detail: 'The route needs no authentication', headers: {} })
 
   const resources = await createResources(config, {
@@ -100,13 +99,12 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     await resources.blocks.refresh()
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
-    const decision = await resources.decider.decide({ api, token, selection: request.bank, routeRoles: route?.roles ?? [], authContext: route?.authContext, requireActiveBank: true })
+    // The policies that would count the request are described, not counted (§12): explain counts nothing.
+    const decision = await resources.decider.decide({ api, token, selection: request.bank, method: request.method.toUpperCase(), path: target?.path, route, requireActiveBank: true, rateLimit: 'describe' })
     // What the route's signed assertion would say; explain never signs one (CONTRACT.md §11).
-    const audience = route === undefined || route.assertion === false || resources.assertion === undefined ? undefined : route.assertion?.audience ?? route.name
-    const assertion = audience === undefined ? {} : { assertion: { header: `${config.headers.prefix.toLowerCase()}assertion`, claims: claimsOf(decision, config.assertion.issuer, audience) } }
-    // The policies that would count the request (§12); explain counts nothing.
-    const limits = route === undefined ? undefined : resources.rateLimits.forRoute(route.name)
-    const rateLimits = limits === undefined || decision.bank.activeBankId === null ? {} : { rateLimits: limits.describe(principalOf(decision.bank.activeBankId, decision.token)) }
+    const audience = route === undefined || resources.assertion === undefined ? undefined : assertionAudience(route)
+    const assertion = audience === undefined ? {} : { assertion: { header: assertionHeaderName(config.headers.prefix), claims: claimsOf(decision, config.assertion.issuer, audience) } }
+    const rateLimits = decision.rateLimitPolicies === undefined ? {} : { rateLimits: decision.rateLimitPolicies }
     return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...(route?.authContext === undefined ? {} : { authContext: route.authContext }), ...assertion, ...rateLimits })
   } catch (err) {
     return deny(err)

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import { asciiLower, type Rule } from '../access/roles.js'
-import type { VerifiedToken } from '../token/verified-token.js'
+import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
 
 /**
  * Groups overage (CONTRACT.md §13, ENTRA.md "Groups overage claim"): a user in more groups than
@@ -11,6 +11,8 @@ import type { VerifiedToken } from '../token/verified-token.js'
  * of the `_claim_sources` endpoint the token names: a URL from the token is not ours to call.
  */
 export const GROUPS_CLAIM = 'groups'
+
+const OVERAGE = tokenMemo<boolean>('groupsOverage')
 
 export function isGroupsOverage (claims: Readonly<Record<string, unknown>>): boolean {
   const names = claims._claim_names
@@ -45,7 +47,7 @@ export interface GroupsOverageOptions {
  */
 export function createOverageResolver ({ mode, memberGroups }: GroupsOverageOptions): (token: VerifiedToken) => MaybePromise<readonly string[]> | undefined {
   return function groupsOf (token) {
-    if (!token.derive('groupsOverage', isGroupsOverage)) return undefined
+    if (!token.memo(OVERAGE, isGroupsOverage)) return undefined
     if (mode === 'deny' || memberGroups === undefined) throw new GatewayError('GROUPS_OVERAGE', OVERAGE_FIX)
     if (token.objectId === undefined) throw new GatewayError('GROUPS_OVERAGE', `${OVERAGE_FIX} (the token has no oid to ask Microsoft Graph about)`)
     return memberGroups(token.tenantId, token.objectId)

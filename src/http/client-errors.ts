@@ -1,3 +1,7 @@
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them, answered like every other
+ * refusal of the gateway (CONTRACT.md §7), straight on the socket.
+ */
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'

@@ -1,13 +1,13 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import type { Config } from '../config/schema.js'
-import { PROXIED_METHODS } from './methods.js'
-
 /**
  * CORS preflights for the Management UI (CONTRACT.md §8): answered 204 at the edge, never
  * proxied; a listed origin gets the methods and headers it may use, any other origin no CORS
  * header at all (so the browser refuses).
  */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/schema.js'
+import { PROXIED_METHODS } from './methods.js'
+
 const ALLOWED_METHODS = PROXIED_METHODS.join(', ')
 const MAX_AGE_SEC = '600'
 

@@ -1,5 +1,3 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-
 /**
  * `Expect: 100-continue` answered only once a request is admitted (CONTRACT.md §1.4). Node
  * answers 100 on arrival unless the server listens for 'checkContinue'; the gateway listens, so
@@ -7,6 +5,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
  * refusal is then the final answer, sent before any body (RFC 9110 §10.1.1), and Node closes
  * that connection after it: the client may still send the body it held back.
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+
 const awaitingContinue = new WeakSet<ServerResponse>()
 
 /** Takes a request that expects 100 through the normal route, without Node's automatic 100. */

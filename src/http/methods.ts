@@ -1,10 +1,10 @@
-import { GatewayError } from '../errors.js'
-
 /**
  * The methods the gateway proxies. Anything else Node's parser accepts (`QUERY`, `TRACE`,
  * WebDAV's `PROPFIND`…) is refused up front with `REQUEST_INVALID`, before Fastify's body
  * handling, which would otherwise fail on it with an error of its own.
  */
+import { GatewayError } from '../errors.js'
+
 export const PROXIED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 const PROXIED = new Set(PROXIED_METHODS)

@@ -1,5 +1,3 @@
-import { GatewayError } from '../errors.js'
-
 /**
  * Request-target normalization, done once before routing so that the path the route policy sees
  * is exactly the path forwarded (CONTRACT.md §1.2). Classes it closes: `..`/`%2e%2e` traversal
@@ -15,6 +13,8 @@ import { GatewayError } from '../errors.js'
  * Anything that cannot be made safe (bad escape, invalid UTF-8, control character, `;`, a segment
  * ending in `.`, not origin-form) is `null`.
  */
+import { GatewayError } from '../errors.js'
+
 export interface NormalizedTarget {
   path: string
   /** The query string as received, with its leading `?`, or '' (never re-encoded). */
@@ -136,6 +136,12 @@ function isUnreserved (byte: number): boolean {
 export function pathOf (target: string): string {
   const q = target.indexOf('?')
   return q === -1 ? target : target.slice(0, q)
+}
+
+/** `?` and the query of a request target exactly as received (a parser would re-encode it), or ''. */
+export function querySuffix (target: string): string {
+  const q = target.indexOf('?')
+  return q === -1 ? '' : target.slice(q)
 }
 
 /**

@@ -1,6 +1,10 @@
+/**
+ * The one error plugin (CONTRACT.md §7): every error of the proxy port — a GatewayError thrown by
+ * any step, Fastify's own, or a bug — answered as application/problem+json with its challenge.
+ */
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERRORS, GatewayError, INTERNAL_ERROR, isGatewayError, wwwAuthenticate } from '../errors.js'
+import { ERRORS, GatewayError, INTERNAL_ERROR, isGatewayError, routeNotFound, wwwAuthenticate } from '../errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
 
@@ -43,7 +47,7 @@ function asGatewayError (err: unknown): GatewayError | undefined {
   if (isGatewayError(err)) return err
   const code = (err as FastifyError | undefined)?.code
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GatewayError('PAYLOAD_TOO_LARGE', 'The request body is larger than the gateway accepts')
-  if (code === 'FST_ERR_NOT_FOUND') return new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path')
+  if (code === 'FST_ERR_NOT_FOUND') return routeNotFound()
   // Every other refusal of Fastify's own (a bad URL, a content-type or body it cannot take):
   // the contract's code, and a detail of ours, since Fastify's messages quote the request.
   const status = (err as FastifyError | undefined)?.statusCode
@@ -59,6 +63,7 @@ export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
     const challenge = wwwAuthenticate(err)
     if (challenge) reply.header('www-authenticate', challenge)
     if (err.retryAfterSec !== undefined) reply.header('retry-after', String(err.retryAfterSec))
+    if (err.headers !== undefined) reply.headers(err.headers)
   }
   if (problem.status === 413) reply.header('connection', 'close')
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem)
@@ -72,7 +77,7 @@ async function problemErrors (app: FastifyInstance): Promise<void> {
     return sendProblem(reply, err)
   })
   app.setNotFoundHandler(function handleNotFound (_request, reply) {
-    return sendProblem(reply, new GatewayError('ROUTE_NOT_FOUND', 'No route matches this path'))
+    return sendProblem(reply, routeNotFound())
   })
 }
 

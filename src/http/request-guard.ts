@@ -1,3 +1,8 @@
+/**
+ * The first hooks of every request, `auth: none` routes included (CONTRACT.md §1.1–§1.2, §6):
+ * the path normalized before routing, bad targets, unproxied methods and new requests while
+ * draining refused, and the identity namespace stripped before anything can read it.
+ */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
@@ -35,11 +40,7 @@ export function normalizeUrl (req: IncomingMessage): string {
   return target.path + target.query
 }
 
-/**
- * First hooks of every request, `auth: none` routes included: refuse bad targets and new
- * requests while draining, then strip the identity namespace so nothing later can read a
- * spoofed value.
- */
+/** Refuses first, then strips: nothing later can read a spoofed value. */
 async function requestGuard (app: FastifyInstance, { config, health }: { config: Readonly<Config>, health: Health }): Promise<void> {
   const headerPolicy = createInboundHeaderPolicy(config.headers)
   app.decorateRequest('bankSelection', undefined)

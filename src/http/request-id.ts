@@ -1,3 +1,4 @@
+/** The request id of CONTRACT.md §6: the inbound one when it is well-formed, else a new one. */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 

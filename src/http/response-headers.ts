@@ -1,27 +1,19 @@
+/**
+ * The gateway's own response headers, built by one function for every answer of the proxy port:
+ * the answers Fastify sends (problem+json refusals, `/_gateway/me`, CORS preflights, WebSocket
+ * refusals) through the hook below, and the proxied ones, which the hop writes past Fastify's
+ * onSend, by calling the same function (handed to proxy-routes.ts by app.ts).
+ */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../config/schema.js'
 import type { Health } from '../observability/health.js'
 import { createOriginCheck } from './cors.js'
 import { varyWith } from './vary.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The gateway's own response headers for this request (see below). */
-    gatewayHeaders: (request: FastifyRequest) => Record<string, string>
-  }
-  interface FastifyRequest {
-    /** Headers a route's step adds to this request's answer (rate-limit fields, CONTRACT.md §12), or null. */
-    answerHeaders: Readonly<Record<string, string>> | null
-  }
-}
-
 export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
 
 /**
- * The gateway's own response headers, built by this one function for every answer: proxied
- * ones (written by the hop, past Fastify's onSend), problem+json refusals, `/_gateway/me`,
- * CORS preflights and WebSocket refusals. A header added here reaches all of them.
+ * A header added here reaches every answer:
  * - `x-request-id` (CONTRACT.md §6), so a caller can quote it;
  * - for a listed Management UI origin, the CORS answer headers (§8), credentials included; any
  *   other origin gets none, so the browser refuses;
@@ -29,7 +21,6 @@ export type GatewayHeaders = (request: FastifyRequest) => Record<string, string>
  *   not: the answer depends on it, so a shared cache must not serve one origin's answer to
  *   another (Fetch standard, "CORS protocol and HTTP caches"). It is added to an answer's own
  *   `Vary` (§1), never put in its place: `vary` is the one header merged rather than set;
- * - what a route's step set for this answer (`answerHeaders`: the rate-limit fields of §12);
  * - `connection: close` once draining, so the client takes its next request elsewhere (§9).
  */
 export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: readonly string[], health: Health }): GatewayHeaders {
@@ -44,7 +35,6 @@ export function createGatewayHeaders ({ corsOrigins, health }: { corsOrigins: re
       headers['access-control-expose-headers'] = 'x-request-id, www-authenticate'
     }
     if (varyOnOrigin) headers.vary = 'Origin'
-    if (request.answerHeaders !== null) Object.assign(headers, request.answerHeaders)
     if (health.draining) headers.connection = 'close'
     return headers
   }
@@ -60,10 +50,7 @@ function applyOnSend (gatewayHeaders: GatewayHeaders) {
   }
 }
 
-async function responseHeaders (app: FastifyInstance, { config, health }: { config: Readonly<Config>, health: Health }): Promise<void> {
-  const gatewayHeaders = createGatewayHeaders({ corsOrigins: config.cors.origins, health })
-  app.decorate('gatewayHeaders', gatewayHeaders)
-  app.decorateRequest('answerHeaders', null)
+async function responseHeaders (app: FastifyInstance, { gatewayHeaders }: { gatewayHeaders: GatewayHeaders }): Promise<void> {
   app.addHook('onSend', applyOnSend(gatewayHeaders))
 }
 

@@ -1,6 +1,3 @@
-import FindMyWay from 'find-my-way'
-import { PROXIED_METHODS } from './methods.js'
-
 /**
  * The proxy port's routing (CONTRACT.md §1.2, §2): Fastify's router (find-my-way) with these
  * options, each route registered under `routePatterns`. Case-insensitive, because many
@@ -8,6 +5,9 @@ import { PROXIED_METHODS } from './methods.js'
  * `/api/admin`'s policy, not a looser route's. Longest prefix wins; a prefix matches on segment
  * boundaries (`/api/admin` is not `/api/adminx`).
  */
+import FindMyWay from 'find-my-way'
+import { PROXIED_METHODS } from './methods.js'
+
 export const ROUTER_OPTIONS = { caseSensitive: false, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false } as const
 
 /** The URL patterns a route prefix is registered under: the prefix itself and all below it. */

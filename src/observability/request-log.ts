@@ -1,7 +1,11 @@
+/**
+ * In-flight count, request metrics and the one log line per request. The line holds the path
+ * without its query string (a query may carry a token) and never a header.
+ */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Resources } from '../resources.js'
-import type { RequestRecorder } from './metrics.js'
+import type { GatewayMetrics, RequestRecorder } from './metrics.js'
+import type { InFlight } from './in-flight.js'
 import type { AccessLog } from './logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
 import { pathOf } from '../http/paths.js'
@@ -17,19 +21,15 @@ export function routeLabel (request: FastifyRequest): string {
   return request.routeOptions.config.routeName ?? (request.is404 ? '_unmatched' : '_gateway')
 }
 
-/**
- * In-flight count, request metrics and the one log line per request. The line holds the path
- * without its query string (a query may carry a token) and never a header.
- */
 export interface ObservabilityOptions {
-  resources: Resources
+  /** `auth_failures_total`. */
+  metrics: Pick<GatewayMetrics, 'authFailures'>
+  inFlight: InFlight
   record: RequestRecorder
   accessLog: AccessLog
 }
 
-async function observability (app: FastifyInstance, { resources, record, accessLog }: ObservabilityOptions): Promise<void> {
-  const { metrics, inFlight } = resources
-
+async function observability (app: FastifyInstance, { metrics, inFlight, record, accessLog }: ObservabilityOptions): Promise<void> {
   app.addHook('onRequest', function trackInFlight (request, reply, done) {
     inFlight.enter()
     // Counted out on the response's 'close', which comes once per response whatever happened:

@@ -1,7 +1,3 @@
-import { subscribe } from 'node:diagnostics_channel'
-import type { Socket } from 'node:net'
-import { buildConnector } from 'undici'
-
 /**
  * The upstream pools' connector: undici's own, whose sockets drop a `100 Continue` an upstream
  * sends unasked. RFC 9110 §15.2: a client must parse any 1xx before the final answer, even one
@@ -11,6 +7,10 @@ import { buildConnector } from 'undici'
  * cost the client a 502 for an answer the upstream gave. The 100 is removed from what undici
  * reads, only where an answer starts: right after a request head was written, or after a 100.
  */
+import { subscribe } from 'node:diagnostics_channel'
+import type { Socket } from 'node:net'
+import { buildConnector } from 'undici'
+
 export function createUpstreamConnector (options: buildConnector.BuildOptions): buildConnector.connector {
   const connect = buildConnector(options)
   watchRequestHeads()

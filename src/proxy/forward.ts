@@ -1,3 +1,9 @@
+/**
+ * The proxy hop: one request streamed to an undici dispatcher and its answer streamed back to the
+ * client's ServerResponse, with no copies, retries or re-parsing in between. It replaces
+ * @fastify/reply-from on the request path, which cost more CPU per request than the whole
+ * gateway pipeline in front of it (bench/README.md).
+ */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -5,12 +11,6 @@ import { nominatedHeaders, type HeaderMap } from './upstream-headers.js'
 import { varyWith } from '../http/vary.js'
 import { continueIfExpected } from '../http/expect-continue.js'
 
-/**
- * The proxy hop: one request streamed to an undici dispatcher and its answer streamed back to the
- * client's ServerResponse, with no copies, retries or re-parsing in between. It replaces
- * @fastify/reply-from on the request path, which cost more CPU per request than the whole
- * gateway pipeline in front of it (bench/README.md).
- */
 export interface UpstreamRequest {
   method: string
   /** Path and raw query, as the upstream should receive them. */

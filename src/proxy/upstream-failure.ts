@@ -1,5 +1,10 @@
+/**
+ * Failure mapping of the proxy hop: what an upstream request failed with, as a contract code
+ * (CONTRACT.md §7: 502 UPSTREAM_UNAVAILABLE, 504 UPSTREAM_TIMEOUT, 413 PAYLOAD_TOO_LARGE) and a
+ * metric kind, and the client's answer for it.
+ */
 import { Transform, type TransformCallback } from 'node:stream'
-import type { ErrorCode } from '../errors.js'
+import { GatewayError, type ErrorCode } from '../errors.js'
 import type { UpstreamErrorKind } from '../observability/metrics.js'
 
 /** Set on the error a request body stream fails with when it grows past `bodyLimitBytes`. */
@@ -25,6 +30,13 @@ export function classifyUpstreamFailure (error: unknown): UpstreamFailure {
   if (codes.some((c) => REFUSED_CODES.has(c))) return { code: 'UPSTREAM_UNAVAILABLE', kind: 'refused' }
   if (codes.some((c) => RESET_CODES.has(c))) return { code: 'UPSTREAM_UNAVAILABLE', kind: 'reset' }
   return { code: 'UPSTREAM_UNAVAILABLE', kind: 'other' }
+}
+
+/** The client's answer when the request could not be forwarded (or its body was too large). */
+export function failureAnswer (code: UpstreamFailure['code'], bodyLimitBytes: number): GatewayError {
+  return new GatewayError(code, code === 'PAYLOAD_TOO_LARGE'
+    ? `The request body is larger than ${bodyLimitBytes} bytes`
+    : code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached')
 }
 
 function collectCodes (error: unknown): string[] {

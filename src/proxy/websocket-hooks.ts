@@ -1,16 +1,22 @@
-import type { Socket } from 'node:net'
-import type { FastifyRequest } from 'fastify'
-import type { WebSocket } from 'ws'
-import type { Decision } from '../access/decision.js'
-import type { GatewayMetrics } from '../observability/metrics.js'
-import { SESSION_END_REASON, type SessionEnd, type WebSocketSessions } from './websocket-sessions.js'
-
 /**
  * What a WebSocket route adds to @fastify/http-proxy's relay (CONTRACT.md §15): each session is
  * registered under its principal until it ends, closed by the gateway (1008) at its token's
  * `exp` and on a block that covers it, and a message over the route's limit in either
- * direction closes both sides with 1009 (ws's own default would buffer 100 MiB).
+ * direction closes both sides with 1009 (ws's own default would buffer 100 MiB). And the
+ * options http-proxy is registered with for such a route.
  */
+import type { Socket } from 'node:net'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyHttpProxyOptions } from '@fastify/http-proxy'
+import type { Pool } from 'undici'
+import type { WebSocket } from 'ws'
+import type { RouteConfig } from '../config/schema.js'
+import type { Decision } from '../access/decision.js'
+import type { GatewayMetrics } from '../observability/metrics.js'
+import { querySuffix } from '../http/paths.js'
+import type { HeaderMap } from './upstream-headers.js'
+import { SESSION_END_REASON, type SessionEnd, type WebSocketSessions } from './websocket-sessions.js'
+
 export interface WebSocketRouteHooks {
   /** The preHandler's part: remembers the decision of an upgrade request for its session. */
   admitted (request: FastifyRequest, decision: Decision): void
@@ -77,4 +83,45 @@ export function createWebSocketRouteHooks (route: string, { sessions, metrics }:
 /** The client's TCP socket under ws's server-side WebSocket (ws keeps it as `_socket`). */
 function socketOf (source: WebSocket): Socket {
   return (source as unknown as { _socket: Socket })._socket
+}
+
+/**
+ * WebSocket routes keep @fastify/http-proxy, for its upgrade handling; their plain HTTP requests
+ * still go through the gateway's hop (`forward`), like every other route's.
+ */
+export function webSocketProxyOptions (route: RouteConfig, pool: Pool, forward: (request: FastifyRequest, reply: FastifyReply, dest: string) => void,
+  upstreamHeaders: (request: FastifyRequest, headers: HeaderMap, upgrade?: boolean) => HeaderMap,
+  webSocket: WebSocketRouteHooks): FastifyHttpProxyOptions & { websocket: boolean } {
+  return {
+    prefix: route.prefix,
+    upstream: route.upstream,
+    rewritePrefix: route.rewritePrefix ?? route.prefix,
+    websocket: route.websocket,
+    proxyPayloads: false,
+    // http-proxy keeps the routing, prefix rewriting, traversal checks and WebSockets; the HTTP
+    // hop itself is ours (forward.ts), in place of @fastify/reply-from.
+    handler: forward,
+    undici: pool,
+    disableRequestLogging: true,
+    config: { routeName: route.name },
+    // Not in the websocket-less half of the published types (see proxy-routes.ts).
+    ...{ wsHooks: webSocket.wsHooks },
+    // One message at most this large, from the client (server side) and from the upstream (client side).
+    wsServerOptions: { maxPayload: route.websocketMaxMessageBytes },
+    wsClientOptions: {
+      maxPayload: route.websocketMaxMessageBytes,
+      queryString: (_search: string | undefined, url: string) => querySuffix(url).slice(1),
+      // Not in the published types, read by http-proxy's WebSocketProxy.
+      ...{ rewriteRequestHeaders: (_headers: HeaderMap, request: FastifyRequest) => upstreamHeaders(request, pickWebSocketHeaders(request.headers), true) }
+    }
+  }
+}
+
+/** The ws client builds its own handshake; carry over what an upstream needs from the client's. */
+function pickWebSocketHeaders (inbound: HeaderMap): HeaderMap {
+  const picked: HeaderMap = {}
+  for (const name of ['authorization', 'cookie', 'traceparent', 'tracestate', 'user-agent', 'origin']) {
+    if (inbound[name] !== undefined) picked[name] = inbound[name]
+  }
+  return picked
 }

@@ -1,5 +1,3 @@
-import { blockField, type Block, type BlockedPrincipal } from '../blocks/block-list.js'
-
 /**
  * Open WebSocket sessions by principal (CONTRACT.md §15). A session is authorized once, at its
  * handshake; without this register a block or the token's expiry would never reach it (the
@@ -7,6 +5,8 @@ import { blockField, type Block, type BlockedPrincipal } from '../blocks/block-l
  * block closes the sessions it covers in O(sessions of that principal), and each carries a
  * timer for its token's `exp`.
  */
+import { blockField, type Block, type BlockedPrincipal } from '../blocks/block-list.js'
+
 export type SessionEnd = 'token_expired' | 'principal_blocked' | 'token_revoked'
 
 /** The close frame's reason text for each end the gateway decides (§15). */

@@ -1,25 +1,21 @@
+/**
+ * One verifier per API profile, behind the verified-token cache. A cache hit needs the same
+ * whole token and the same profile, so a token verified for one profile is never taken from
+ * cache for another, and a verified token's signature never vouches for other bytes. It only
+ * verifies: what the gateway's own data says of a valid token (blocks, mapped tenants) is asked
+ * by the access decision, on every request, cache hit or not (access/decision.ts).
+ */
 import { acceptedV1Audiences, createTokenVerifier, type TokenProfile, type VerifiedToken } from './entra-token.js'
 import { createTokenCache } from './token-cache.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import type { JwksStore } from './jwks-store.js'
 
-/**
- * One verifier per API profile, behind the verified-token cache. A cache hit needs the same
- * whole token and the same profile, so a token verified for one profile is never taken from
- * cache for another, and a verified token's signature never vouches for other bytes.
- */
 export interface AuthenticatorOptions {
   profiles: Readonly<Record<string, Omit<TokenProfile, 'name'>>>
   authority: string
   v2IssuerTemplate: string
   v1IssuerTemplate: string
   store: JwksStore
-  isTenantMapped: (tenantId: string) => Promise<boolean>
-  /**
-   * Throws for a valid token that must go no further (an emergency block, CONTRACT.md §13):
-   * asked once its signature holds, and again on every cache hit.
-   */
-  screen?: (token: VerifiedToken) => void
   tokenCache: { maxEntries: number, ttlSec: number }
   onCacheLookup?: (result: 'hit' | 'miss') => void
 }
@@ -60,9 +56,7 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       profile: { ...profile, name },
       keys: options.store.source(url),
       v2IssuerTemplate,
-      v1IssuerTemplate,
-      isTenantMapped: options.isTenantMapped,
-      screen: options.screen
+      v1IssuerTemplate
     }))
     for (const aud of acceptedV1Audiences(profile)) {
       if (!audiences.has(aud.toLowerCase())) audiences.set(aud.toLowerCase(), name)
@@ -75,10 +69,7 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       const entry = cache.get(signature)
       const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
       options.onCacheLookup?.(cached ? 'hit' : 'miss')
-      if (cached) {
-        options.screen?.(cached)
-        return cached
-      }
+      if (cached) return cached
       const key = `${profileName}\u0000${token}`
       const pending = verifying.get(key)
       if (pending) return pending

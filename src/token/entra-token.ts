@@ -1,3 +1,11 @@
+/**
+ * Entra ID access-token verification for one API profile (CONTRACT.md §3), in the order of
+ * ENTRA.md §0: everything the unverified token's own claims decide — algorithm, shape, issuer
+ * form, audience, principal type — first, so a token for another API costs no JWKS fetch; then
+ * signature and lifetime (fast-jwt) and the signing key's own scope (issuer, cloud). What the
+ * gateway's own data says of a valid token — a block, whether its tenant is mapped — is the
+ * access decision's (access/decision.ts), asked only once the signature holds.
+ */
 import { GatewayError, type ErrorCode } from '../errors.js'
 import type { KeySource, SigningKey } from './jwks-store.js'
 import { countTopLevelKey } from './json-keys.js'
@@ -5,14 +13,6 @@ import { decode, VerifiedEntraToken, type PrincipalType, type VerifiedToken } fr
 
 export type { PrincipalType, VerifiedToken } from './verified-token.js'
 
-/**
- * Entra ID access-token verification for one API profile (CONTRACT.md §3), in the order of
- * ENTRA.md §0: everything the unverified token's own claims decide — algorithm, shape, issuer
- * form, audience, principal type — first, so a token for another API costs no JWKS fetch; then
- * signature and lifetime (fast-jwt) and the signing key's own scope (issuer, cloud); only then
- * the tenant mapping, so a forged or unsigned token never learns whether its tenant is a
- * BookMe customer (it gets the same 401 whichever `tid` it names).
- */
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -32,17 +32,13 @@ export interface TokenVerifierOptions {
   /** `{authority}` already filled in; `{tenantid}` left for the token's tid. */
   v2IssuerTemplate: string
   v1IssuerTemplate: string
-  /** Multi-tenant: does this tenant have at least one bank mapping? */
-  isTenantMapped: (tenantId: string) => Promise<boolean>
-  /** Throws for a token that must go no further although it is valid (an emergency block, §13). */
-  screen?: ((token: VerifiedToken) => void) | undefined
 }
 
 function fail (code: ErrorCode, detail: string): never {
   throw new GatewayError(code, detail)
 }
 
-export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate, isTenantMapped, screen }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
+export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1IssuerTemplate }: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
   const clientId = profile.clientId.toLowerCase()
   const v1Audiences = new Set(acceptedV1Audiences(profile))
   const pinnedTenant = profile.tenantId?.toLowerCase()
@@ -87,16 +83,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
     if (verified.tid !== payload.tid || verified.iss !== payload.iss) fail('TOKEN_MALFORMED', 'The token changed under verification')
     checkKeyScope(key, keys, tenantId, version, v2IssuerTemplate, payload.iss as string)
 
-    const entraToken = new VerifiedEntraToken(token, verified, { tenantId, version, principalType, clientId: typeof client === 'string' ? client.toLowerCase() : undefined, expiresAt: (verified.exp as number) * 1000 })
-    // A blocked principal is refused before anything is looked up for it, even with the mapping source down.
-    screen?.(entraToken)
-
-    // Last, and only for a token whose signature holds: the answer must not leak to forgers.
-    if (pinnedTenant === undefined && !await isTenantMapped(tenantId)) {
-      fail('TENANT_NOT_MAPPED', 'The token\'s tenant is not mapped to any bank')
-    }
-
-    return entraToken
+    return new VerifiedEntraToken(token, verified, { tenantId, version, principalType, clientId: typeof client === 'string' ? client.toLowerCase() : undefined, expiresAt: (verified.exp as number) * 1000 })
   }
 }
 

@@ -1,10 +1,11 @@
+/**
+ * The HTTP side of the JWKS store (jwks-store.ts): fetching the discovery and keys documents,
+ * and parsing each key once into what verification needs.
+ */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { createVerifier } from 'fast-jwt'
 import { failureReason } from '../backends/failure-reason.js'
 import type { SigningKey } from './jwks-store.js'
-
-// The HTTP side of the JWKS store (jwks-store.ts): fetching the discovery and keys documents,
-// and parsing each key once into what verification needs.
 
 /** Every failure names the URL and its cause (`GET https://…: connect ECONNREFUSED …`). */
 export async function fetchJson (url: string, timeoutMs: number): Promise<unknown> {

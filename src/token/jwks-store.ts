@@ -1,8 +1,3 @@
-import type { KeyObject } from 'node:crypto'
-import { assertSameOrigin, fetchJson, parseJwk } from './jwks-fetch.js'
-
-export { fetchJson } from './jwks-fetch.js'
-
 /**
  * Signing keys found through OpenID discovery at the configured authority (CONTRACT.md §3),
  * never through a URL a token names. What get-jwks does not do and this store does
@@ -15,6 +10,11 @@ export { fetchJson } from './jwks-fetch.js'
  * Each key is parsed once, at fetch time, into a KeyObject and a fast-jwt verifier bound to
  * it: nothing is converted on the request path.
  */
+import type { KeyObject } from 'node:crypto'
+import { assertSameOrigin, fetchJson, parseJwk } from './jwks-fetch.js'
+
+export { fetchJson } from './jwks-fetch.js'
+
 export interface SigningKey {
   id: string
   x5t: string | undefined

@@ -1,8 +1,27 @@
+/**
+ * What entra-token.ts's verifier returns: the facts later steps read, the claims, and the
+ * typed memos later steps keep with the token (its mapped identity, its `acrs`, …).
+ */
 import { createDecoder } from 'fast-jwt'
 
-// What entra-token.ts's verifier returns: the facts later steps read, and the claims.
-
 export type PrincipalType = 'user' | 'app'
+
+export type Claims = Readonly<Record<string, unknown>>
+
+/**
+ * One typed slot for a fact later steps derive from a verified token. A token never changes,
+ * so what is derived once is kept with it and a token-cache hit reuses it. Each slot is its own
+ * key (a symbol), so two steps can never share or mistype one by its name.
+ */
+export interface TokenMemo<T> {
+  readonly key: symbol
+  /** Never set: it ties the slot to the type of its value. */
+  readonly valueType?: T
+}
+
+export function tokenMemo<T> (name: string): TokenMemo<T> {
+  return { key: Symbol(name) }
+}
 
 export interface VerifiedToken {
   /** `tid`, lower case. */
@@ -20,14 +39,13 @@ export interface VerifiedToken {
   /** ms since epoch. */
   readonly expiresAt: number
   /** The verified claims. */
-  readonly claims: Readonly<Record<string, unknown>>
-  /**
-   * What `compute` makes of the claims, computed once per token and kept with it, so a
-   * token-cache hit skips the work (the token never changes).
-   */
-  derive: <T>(key: string, compute: (claims: Readonly<Record<string, unknown>>) => T) => T
-  /** Whether `key` was derived already. */
-  hasDerived: (key: string) => boolean
+  readonly claims: Claims
+  /** The memo's value: what `compute` makes of the claims, computed the first time only. */
+  memo: <T>(memo: TokenMemo<T>, compute: (claims: Claims) => T) => T
+  /** The memo's value if it was computed or remembered already. */
+  recall: <T>(memo: TokenMemo<T>) => T | undefined
+  /** Keeps a fact learnt elsewhere (a lookup), not from the claims: they are kept too. */
+  remember: <T>(memo: TokenMemo<T>, value: T) => void
 }
 
 export interface VerifiedFacts {
@@ -39,15 +57,15 @@ export interface VerifiedFacts {
 }
 
 /**
- * A verified token that keeps its own text, so its claims can always be decoded again. Once
- * something is derived from them, the decoded claims are let go: later steps read the derived
- * facts, and a cached token then costs its text and what was derived, not a second, parsed
- * copy of its claims (about 1 KB each).
+ * A verified token that keeps its own text, so its claims can always be decoded again. Once a
+ * memo is computed from them, the decoded claims are let go: later steps read the memos, and a
+ * cached token then costs its text and its memos, not a second, parsed copy of its claims
+ * (about 1 KB each).
  */
 export class VerifiedEntraToken implements VerifiedToken {
-  #claims: Readonly<Record<string, unknown>> | undefined
+  #claims: Claims | undefined
   // A plain object, not a Map: the smaller of the two, on every cached token.
-  readonly #derived: Record<string, unknown> = {}
+  readonly #memos: Record<symbol, unknown> = {}
   readonly tenantId: string
   readonly version: 1 | 2
   readonly principalType: PrincipalType
@@ -57,7 +75,7 @@ export class VerifiedEntraToken implements VerifiedToken {
   readonly userName: string | undefined
   readonly scopes: string | undefined
 
-  constructor (private readonly text: string, claims: Readonly<Record<string, unknown>>, facts: VerifiedFacts) {
+  constructor (private readonly text: string, claims: Claims, facts: VerifiedFacts) {
     this.#claims = claims
     this.tenantId = facts.tenantId
     this.version = facts.version
@@ -69,26 +87,30 @@ export class VerifiedEntraToken implements VerifiedToken {
     this.userName = facts.principalType === 'user' ? claimString(claims, 'preferred_username', 'upn', 'unique_name') : undefined
   }
 
-  get claims (): Readonly<Record<string, unknown>> {
+  get claims (): Claims {
     // The same decoder the verifier used, on the same (verified) text: the same claims.
     this.#claims ??= (decode(this.text) as { payload: Record<string, unknown> }).payload
     return this.#claims
   }
 
-  hasDerived (key: string): boolean {
-    return key in this.#derived
-  }
-
-  derive<T> (key: string, compute: (claims: Readonly<Record<string, unknown>>) => T): T {
-    if (key in this.#derived) return this.#derived[key] as T
+  memo<T> (memo: TokenMemo<T>, compute: (claims: Claims) => T): T {
+    if (memo.key in this.#memos) return this.#memos[memo.key] as T
     const value = compute(this.claims)
-    this.#derived[key] = value
+    this.#memos[memo.key] = value
     this.#claims = undefined
     return value
   }
+
+  recall<T> (memo: TokenMemo<T>): T | undefined {
+    return this.#memos[memo.key] as T | undefined
+  }
+
+  remember<T> (memo: TokenMemo<T>, value: T): void {
+    this.#memos[memo.key] = value
+  }
 }
 
-function claimString (claims: Readonly<Record<string, unknown>>, ...names: string[]): string | undefined {
+function claimString (claims: Claims, ...names: string[]): string | undefined {
   for (const name of names) {
     const value = claims[name]
     if (typeof value === 'string' && value !== '') return value

@@ -14,19 +14,21 @@ t.test('one decision: token, bank, roles and headers; memoized on the cached tok
   const decider = createDecider({
     verify: (api, token) => authenticator.verify(api, token),
     profileForAudience: (aud) => authenticator.profileForAudience(aud),
+    blocks: { refuse () {} },
     lookups: { tenant: (id) => tenants[id] ?? null, client: () => null },
-    profiles: { m: { bankResolution: 'tenant', requiredRoles: [] } },
+    profiles: { m: { tenancy: 'multi', bankResolution: 'tenant', requiredRoles: [] } },
     mapClaims: createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [], businessUnits: [] }),
     headerPrefix: 'x-bookme-'
   })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'] } })
-  const request = { api: 'm', token, selection: undefined, routeRoles: ['Employee'] as const, requireActiveBank: true }
+  const route = { name: 'r', roles: ['Employee' as const], authContext: undefined }
+  const request = { api: 'm', token, selection: undefined, method: 'GET', path: '/r', route, requireActiveBank: true, rateLimit: 'count' as const }
   const decision = await decider.decide(request)
   t.match(decision, { api: 'm', bank: { activeBankId: '1001', bankIds: ['1001'] }, mapped: { roles: ['Manager'] }, headers: { 'x-bookme-bank-id': '1001', 'x-bookme-roles': 'Manager,Employee', 'x-bookme-api': 'm' } })
   const again = await decider.decide(request)
   t.equal(again.token, decision.token, 'the cached token')
   t.equal(again.headers, decision.headers, 'the same memoized headers')
-  await t.rejects(decider.decide({ ...request, routeRoles: ['Admin'] }), { code: 'ROLE_REQUIRED' })
+  await t.rejects(decider.decide({ ...request, route: { ...route, roles: ['Admin'] } }), { code: 'ROLE_REQUIRED' })
 
   const multi = issuer.mint({ tenantId: MULTI_BANK_TENANT, audience: MGMT_CLIENT })
   await t.rejects(decider.decide({ ...request, token: multi }), { code: 'BANK_CONTEXT_REQUIRED' }, 'a route needs an active bank')

@@ -57,7 +57,6 @@ export function testAuthenticator (t: Test, issuer: LocalIssuer, options: Partia
     v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
     v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
     store,
-    isTenantMapped: async () => true,
     tokenCache: { maxEntries: 100, ttlSec: 300 },
     ...(options.onCacheLookup ? { onCacheLookup: options.onCacheLookup } : {})
   })

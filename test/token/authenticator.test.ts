@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createAuthenticator } from '../../src/token/authenticator.js'
 import { createJwksStore, type JwksStore, type KeySource } from '../../src/token/jwks-store.js'
-import { authorize } from '../../src/access/authorization.js'
+import { identityHeadersOf, tokenIdentityOf } from '../../src/access/token-identity.js'
 import { createClaimMapper } from '../../src/access/roles.js'
 import { startIssuer, testAuthenticator, MGMT_CLIENT, BANK_TENANT } from '../helpers/issuer.js'
 
@@ -23,7 +23,6 @@ t.test('concurrent requests with one fresh token share a single verification; th
     v2IssuerTemplate: '{authority}/{tenantid}/v2.0',
     v1IssuerTemplate: 'https://sts.windows.net/{tenantid}/',
     store: counting,
-    isTenantMapped: async () => true,
     tokenCache: { maxEntries: 100, ttlSec: 300 }
   })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
@@ -75,7 +74,7 @@ t.test('a cached token lets its decoded claims go after authorization and decode
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'o-1', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
   const verified = await authenticator.verify('m', token)
   const claims = structuredClone(verified.claims)
-  const asked = (bankId: string): Record<string, string> => authorize({ api: 'm', token: verified, bank: { activeBankId: bankId, bankIds: ['1001', '1002'] }, routeRoles: ['Employee'], requiredRoles: [], mapClaims, headerPrefix: 'x-bookme-' }).headers
+  const asked = (bankId: string): Record<string, string> => identityHeadersOf(tokenIdentityOf(verified, mapClaims), verified, 'm', 'x-bookme-', { activeBankId: bankId, bankIds: ['1001', '1002'] })
   const first = asked('1001')
   t.equal(first['x-bookme-bank-id'], '1001')
   t.equal(first['x-bookme-teams'], 'Team One')

@@ -1,16 +1,19 @@
-import { GatewayError } from '../../errors.js'
-import { asciiLower } from '../roles.js'
-import type { VerifiedToken } from '../../token/verified-token.js'
-
 /**
  * Step-up authentication (CONTRACT.md §13): a route's Conditional Access authentication
  * context (`c1` … `c99`) must be among the token's `acrs`. A token without it gets the claims
  * challenge MSAL answers by signing the user in again with that context.
  */
+import { GatewayError } from '../../errors.js'
+import { asciiLower } from '../roles.js'
+import { tokenMemo, type VerifiedToken } from '../../token/verified-token.js'
+import type { RouteCheck } from './list.js'
+import type { DeciderOptions } from '../decision.js'
+
+const ACRS = tokenMemo<readonly string[]>('acrs')
 
 /** The authentication contexts a token satisfies: `acrs` as a list (a string is one value). */
 export function authContextsOf (token: VerifiedToken): readonly string[] {
-  return token.derive('acrs', (claims) => {
+  return token.memo(ACRS, (claims) => {
     const acrs = claims.acrs
     const values = typeof acrs === 'string' ? [acrs] : Array.isArray(acrs) ? acrs.filter((v): v is string => typeof v === 'string') : []
     return Object.freeze([...new Set(values)])
@@ -47,4 +50,11 @@ export function requireAuthContext (token: VerifiedToken, authContext: string, a
   throw new GatewayError('AUTH_CONTEXT_REQUIRED', `This route needs the authentication context ${authContext}; sign in again with the claims challenge`, {
     challenge: authContextChallenge(authContext, token.tenantId, authority)
   })
+}
+
+export function createAuthContextCheck ({ authority }: DeciderOptions): RouteCheck {
+  return function checkAuthContext (request, grant) {
+    const wanted = request.route?.authContext
+    if (wanted !== undefined) requireAuthContext(grant.token, wanted, authority)
+  }
 }
