@@ -25,7 +25,7 @@ import type { PlatformRole } from './platform-roles.js'
 import type { MappedIdentity } from './roles.js'
 import type { RouteConfig } from '../config/schema.js'
 import type { BlockedPrincipal } from '../blocks/block-list.js'
-import { principalOf, type PolicyDescription, type RateLimitPlan } from '../rate-limits/policies.js'
+import { principalOf, type PolicyDescription, type RateLimitPlan, type Verdict } from '../rate-limits/policies.js'
 import type { RateLimiter } from '../rate-limits/limiter.js'
 import { identityHeadersOf, isMapped, tokenIdentityOf } from './token-identity.js'
 import { ROUTE_CHECKS } from './route-checks/list.js'
@@ -110,43 +110,48 @@ export function createDecider (options: DeciderOptions): Decider {
   const { verify, blocks, lookups, profiles, mapClaims, headerPrefix, overageGroups, rateLimits } = options
   const routeChecks = ROUTE_CHECKS.map((create) => create(options))
 
+  /** Step 7, last: only a request every other step let through uses allowance (§12). */
+  function limitRate (request: DecisionRequest, decision: Draft): MaybePromise<Decision> {
+    if (rateLimits === undefined || request.route === undefined) return decision
+    const policies = rateLimits.plan.forRoute(request.route.name)
+    if (policies === undefined) return decision
+    const { bank, token } = decision
+    if (request.rateLimit === 'describe') {
+      if (bank.activeBankId !== null) decision.rateLimitPolicies = policies.describe(principalOf(bank.activeBankId, token))
+      return decision
+    }
+    // A proxied route always has an active bank (requireActiveBank).
+    const counting = rateLimits.limiter.admit(policies, principalOf(bank.activeBankId ?? '', token))
+    return counting instanceof Promise ? counting.then((verdict) => admitted(decision, verdict)) : admitted(decision, counting)
+  }
+
   return {
     async decide (request) {
       const { api } = request
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
+      // 1. The token.
       const verifying = verify(api, request.token)
       const token = verifying instanceof Promise ? await verifying : verifying
-      // Before anything is looked up for it: a block holds with the mapping source down.
+      // 2. Blocks: before anything is looked up for the principal, so they hold with the mapping source down.
       blocks.refuse(token)
-      // Only for a token whose signature holds: the answer must not leak to forgers.
+      // 3. The tenant, only for a token whose signature holds: the answer must not leak to forgers.
       if (profile.tenancy === 'multi') {
         const mapped = requireMappedTenant(lookups, token)
         if (mapped instanceof Promise) await mapped
       }
+      // 4. The bank.
       const resolving = resolveBankOf(lookups, profile.bankResolution, token, request.selection, request.requireActiveBank)
       const bank = resolving instanceof Promise ? await resolving : resolving
-      // Asked once per token: its mapping is kept with it, like its claims.
+      // 5. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
       const pending = overageGroups === undefined || isMapped(token) ? undefined : overageGroups(token)
       const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
+      // 6. The route checks, then the identity headers of the principal they let through.
       const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined }
       for (let i = 0; i < routeChecks.length; i++) routeChecks[i]!(request, decision, profile)
       decision.headers = identityHeadersOf(identity, token, api, headerPrefix, bank)
-      const policies = request.route === undefined ? undefined : rateLimits?.plan.forRoute(request.route.name)
-      if (policies === undefined) return decision
-      if (request.rateLimit === 'describe') {
-        if (bank.activeBankId !== null) decision.rateLimitPolicies = policies.describe(principalOf(bank.activeBankId, token))
-        return decision
-      }
-      // Counted last: only a request every other step let through uses allowance. A proxied
-      // route always has an active bank (requireActiveBank).
-      const counting = rateLimits!.limiter.admit(policies, principalOf(bank.activeBankId ?? '', token))
-      const verdict = counting instanceof Promise ? await counting : counting
-      if (!verdict.admitted) {
-        throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${verdict.refusedBy.map((name) => `"${name}"`).join(', ')}; retry after ${verdict.headers['retry-after'] ?? '1'} s`, { headers: verdict.headers })
-      }
-      decision.rateLimitFields = verdict.headers
-      return decision
+      // 7. The rate limit.
+      return limitRate(request, decision)
     },
     profileFor (token) {
       const api = options.profileForAudience(peekAudience(token))
@@ -154,6 +159,16 @@ export function createDecider (options: DeciderOptions): Decider {
       return api
     }
   }
+}
+
+/** The limiter's verdict: the answer's fields, or RATE_LIMITED stating them (Retry-After included). */
+function admitted (decision: Draft, verdict: Verdict): Decision {
+  if (!verdict.admitted) {
+    const policies = verdict.refusedBy.map((name) => `"${name}"`).join(', ')
+    throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${policies}; retry after ${verdict.headers['retry-after'] ?? '1'} s`, { headers: verdict.headers })
+  }
+  decision.rateLimitFields = verdict.headers
+  return decision
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})

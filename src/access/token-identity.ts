@@ -6,7 +6,7 @@
  * bank at a time, and a switch costs one rebuild.
  */
 import type { BankContext } from './bank-resolution.js'
-import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
+import { tokenMemo, type Claims, type VerifiedToken } from '../token/verified-token.js'
 import { buildIdentityHeaders } from './identity-headers.js'
 import type { MappedIdentity } from './roles.js'
 
@@ -30,7 +30,7 @@ export function isMapped (token: VerifiedToken): boolean {
  * The roles step: the token's claims mapped once (ROLE_CLAIM_MISSING, NO_ROLE); `groups`, when
  * given, is read instead of the token's own (a groups-overage token's, from Graph, §13).
  */
-export function tokenIdentityOf (token: VerifiedToken, mapClaims: (claims: Readonly<Record<string, unknown>>) => MappedIdentity, groups?: readonly string[]): TokenIdentity {
+export function tokenIdentityOf (token: VerifiedToken, mapClaims: (claims: Claims) => MappedIdentity, groups?: readonly string[]): TokenIdentity {
   return token.memo(IDENTITY, (claims) => ({
     mapped: mapClaims(groups === undefined ? claims : { ...claims, groups }),
     api: '',

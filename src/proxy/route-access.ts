@@ -43,7 +43,8 @@ export function decorateRouteAccess (app: FastifyInstance): void {
 }
 
 export function addRouteAccess (scope: FastifyInstance, route: RouteConfig & { auth: 'required' }, { decider, health, signer, rateLimits }: RouteAccessOptions, webSocket: WebSocketRouteHooks | undefined): void {
-  const audience = signer === undefined ? undefined : assertionAudience(route)
+  const audience = assertionAudience(route)
+  const assert = signer === undefined || audience === undefined ? undefined : (decision: Decision) => signer.assertionFor(decision, audience)
   const policies = rateLimits.forRoute(route.name)
   const policyFields = policies?.baseHeaders ?? null
   if (policies !== undefined) scope.addHook('onSend', addRateLimitFields)
@@ -64,7 +65,7 @@ export function addRouteAccess (scope: FastifyInstance, route: RouteConfig & { a
     })
     request.decision = decision
     if (decision.rateLimitFields !== undefined) request.rateLimitFields = decision.rateLimitFields
-    if (audience !== undefined) request.assertion = signer!.assertionFor(decision, audience)
+    if (assert !== undefined) request.assertion = assert(decision)
     webSocket?.admitted(request, decision)
   })
 }
