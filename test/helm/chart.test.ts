@@ -64,7 +64,7 @@ t.test('the schema rejects wrong types and unknown keys, in the chart and in con
 })
 
 t.test('probe and scrape paths exist on the admin port; ports and grace follow the gateway\'s defaults', async (t) => {
-  const manifests = renderChart({ set: { 'serviceMonitor.enabled': true, 'config.server.port': null, 'config.server.adminPort': null, 'config.server.shutdownGraceMs': null } })
+  const manifests = renderChart({ set: { 'config.server.port': null, 'config.server.adminPort': null, 'config.server.shutdownGraceMs': null }, args: ['--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor'] })
   const container = containerOf(manifests)
   const server = ConfigSchema.properties.server.properties
   t.same(container.ports, [{ name: 'http', containerPort: server.port.default, protocol: 'TCP' }, { name: 'admin', containerPort: server.adminPort.default, protocol: 'TCP' }], 'container ports are the gateway\'s defaults when config.server leaves them out')

@@ -23,6 +23,7 @@ const optionalNs = { anyOf: [nsName, { const: '' }] }
 const backendEgress = obj({ namespace: optionalNs, cidrs, ports: { type: 'array', items: port, minItems: 1 } }, ['ports'])
 
 export function chartValuesSchema (): Record<string, unknown> {
+  const config = withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))) as GatewaySchema
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'bookme-gateway chart values',
@@ -30,8 +31,10 @@ export function chartValuesSchema (): Record<string, unknown> {
       image: obj({ repository: { type: 'string', minLength: 1 }, tag: str, pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] } }, ['repository']),
       imagePullSecrets: anyArray,
       replicaCount: int(1),
-      config: withoutDefaultedRequired(JSON.parse(JSON.stringify(ConfigSchema))),
+      config,
       secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str, graphSecret: str }),
+      // Azure Workload Identity for Graph: the client id of the app its federated credential is on.
+      graph: obj({ workloadIdentity: obj({ clientId: { anyOf: [config.properties.entra.properties.graph.properties.clientId, { const: '' }] } }) }),
       mappingsFile: anyObject,
       assertionKey: obj({ existingSecret: { anyOf: [secretName, { const: '' }] }, additionalSecrets: { type: 'array', items: secretName, uniqueItems: true }, create: bool }),
       extraVolumes: anyArray,
@@ -67,6 +70,9 @@ export function chartValuesSchema (): Record<string, unknown> {
     }, ['image', 'config'])
   }
 }
+
+/** The paths of the gateway's schema read here. */
+interface GatewaySchema { properties: { entra: { properties: { graph: { properties: { clientId: unknown } } } } } }
 
 /**
  * TypeBox lists defaulted properties as required, which the gateway's Ajv (useDefaults) fills

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, chmodSync, chownSync, constants, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, chmodSync, chownSync, constants, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +35,22 @@ export interface PodOptions {
   secrets?: Record<string, Record<string, string>>
   /** The pod's namespace (fieldRef metadata.namespace). */
   namespace?: string
+  /** A rendered Pod to run, by name (a `helm test` hook); the Deployment's pod template when absent. */
+  pod?: string
+  /**
+   * The kubelet's TokenRequest for a projected `serviceAccountToken` source (the API server signs
+   * it): the token written to the volume. Without it such a volume is refused.
+   */
+  serviceAccountToken?: (request: ServiceAccountTokenRequest) => string
+}
+
+export interface ServiceAccountTokenRequest {
+  namespace: string
+  serviceAccount: string
+  pod: string
+  /** The source's audience; the API server's own when empty. */
+  audience: string | undefined
+  expirationSeconds: number
 }
 
 export interface ReadyAnswer { status: number, body: { ready?: boolean, dependencies?: Record<string, { state: string, detail?: string }> } }
@@ -53,6 +69,8 @@ export interface RunningPod {
   processState (): ProcessState
   /** SIGTERM, as the kubelet stops a pod; SIGKILL after terminationGracePeriodSeconds. */
   stop (): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** The process's end by itself, once its output is all read. */
+  exited (): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
 export interface ProcessState {
@@ -63,9 +81,12 @@ export interface ProcessState {
   capBounding: bigint
   /** Mount point → whether it is read-only, as the process sees them. */
   mounts: Map<string, boolean>
+  /** A path as the process's root resolves it (its symbolic links followed there): a volumeMount's mountPath → its mount point. */
+  resolve (path: string): string
 }
 
 interface PodSpec {
+  serviceAccountName?: string
   containers: ContainerSpec[]
   securityContext?: SecurityContext
   terminationGracePeriodSeconds?: number
@@ -77,20 +98,37 @@ interface Volume {
   name: string
   configMap?: { name: string, items?: KeyToPath[], defaultMode?: number, optional?: boolean }
   secret?: { secretName: string, items?: KeyToPath[], defaultMode?: number, optional?: boolean }
-  projected?: { defaultMode?: number, sources: Array<{ secret?: { name: string, items?: KeyToPath[], optional?: boolean }, configMap?: { name: string, items?: KeyToPath[], optional?: boolean } }> }
+  projected?: {
+    defaultMode?: number
+    sources: Array<{
+      secret?: { name: string, items?: KeyToPath[], optional?: boolean }
+      configMap?: { name: string, items?: KeyToPath[], optional?: boolean }
+      serviceAccountToken?: { path: string, audience?: string, expirationSeconds?: number }
+    }>
+  }
   emptyDir?: { sizeLimit?: string, medium?: string }
 }
 
-export async function startPod (t: Test, { manifests, secrets = {}, namespace = 'bookme' }: PodOptions): Promise<RunningPod> {
+/** The pod spec to run and its pod's name: a rendered Pod's, or the Deployment's template (its first replica). */
+function podToRun (manifests: Manifest[], name: string | undefined): { podName: string, pod: PodSpec } {
+  if (name !== undefined) return { podName: name, pod: manifestOf<{ spec: PodSpec }>(manifests, 'Pod', name).spec }
+  const deployment = manifestOf<{ spec: { template: { spec: PodSpec } } }>(manifests, 'Deployment')
+  return { podName: `${deployment.metadata.name}-0`, pod: deployment.spec.template.spec }
+}
+
+export async function startPod (t: Test, { manifests, secrets = {}, namespace = 'bookme', pod: podManifest, serviceAccountToken }: PodOptions): Promise<RunningPod> {
   if (process.getuid?.() !== 0) throw new Error('the pod start tests need root (as CI runs): a mount namespace lays the pod\'s volumes over /etc and /tmp without touching the real ones')
   if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first (the image runs the built CLI)')
-  const deployment = manifestOf<{ spec: { template: { metadata: { labels?: Record<string, string> }, spec: PodSpec } } }>(manifests, 'Deployment')
-  const pod = deployment.spec.template.spec
+  const { podName, pod } = podToRun(manifests, podManifest)
   if (pod.containers.length !== 1) throw new Error(`expected one container, the pod has ${pod.containers.length}`)
   const container = pod.containers[0]!
   const image = readDockerfile(DOCKERFILE)
   image.env = [...BASE_IMAGE_ENV.filter(([name]) => !image.env.some(([n]) => n === name)), ...image.env]
-  const podName = `${deployment.metadata.name}-0`
+  const tokens = (source: { audience?: string, expirationSeconds?: number }): string => {
+    if (serviceAccountToken === undefined) throw new Error('a projected serviceAccountToken volume: pass serviceAccountToken (pod-service-accounts.ts) to issue its token')
+    // The API server's defaults: the pod's service account ("default" when unnamed), one hour.
+    return serviceAccountToken({ namespace, serviceAccount: pod.serviceAccountName ?? 'default', pod: podName, audience: source.audience || undefined, expirationSeconds: source.expirationSeconds ?? 3600 })
+  }
 
   const rendered = (kind: string, name: string): Manifest | undefined => manifests.find((m) => m.kind === kind && m.metadata.name === name)
   const sources: EnvSources = {
@@ -120,7 +158,7 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
   const dir = mkdtempSync(join(tmpdir(), 'bookme-pod-'))
   chmodSync(dir, 0o755)
   const volumes = new Map<string, string>()
-  for (const volume of pod.volumes ?? []) volumes.set(volume.name, materialize(volume, join(dir, 'volumes', volume.name), sources, pod.securityContext?.fsGroup))
+  for (const volume of pod.volumes ?? []) volumes.set(volume.name, materialize(volume, join(dir, 'volumes', volume.name), sources, pod.securityContext?.fsGroup, tokens))
   const mounts = (container.volumeMounts ?? []).map((mount) => {
     const volume = volumes.get(mount.name)
     if (volume === undefined) throw new Error(`volumeMount ${mount.mountPath}: no volume ${mount.name}`)
@@ -137,6 +175,7 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const exit = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })))
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
@@ -169,7 +208,8 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
         groups: field('Groups').map(Number),
         noNewPrivs: field('NoNewPrivs')[0] === '1',
         capBounding: BigInt(`0x${field('CapBnd')[0] ?? '0'}`),
-        mounts
+        mounts,
+        resolve: (path) => resolveInRoot(`/proc/${child.pid}/root`, path)
       }
     },
     async untilReady (timeoutMs = 20_000) {
@@ -189,6 +229,9 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${JSON.stringify(last)})\n${output}`)
+    },
+    async exited () {
+      return await closed
     },
     async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return await exit
@@ -232,11 +275,26 @@ export async function podStartsReady (t: Test, options: PodOptions, whileReady?:
   t.equal(state.mounts.get('/'), true, 'read-only root filesystem')
   const deployment = manifestOf<{ spec: { template: { spec: { containers: ContainerSpec[] } } } }>(options.manifests, 'Deployment')
   for (const mount of deployment.spec.template.spec.containers[0]!.volumeMounts ?? []) {
-    t.equal(state.mounts.get(mount.mountPath), mount.readOnly === true, `${mount.mountPath} mounted ${mount.readOnly === true ? 'read-only' : 'writable'}`)
+    t.equal(state.mounts.get(state.resolve(mount.mountPath)), mount.readOnly === true, `${mount.mountPath} mounted ${mount.readOnly === true ? 'read-only' : 'writable'}`)
   }
   if (whileReady) await whileReady(pod, ready)
   t.same(await pod.stop(), { code: 0, signal: null }, 'SIGTERM: drained and exited 0')
   return { pod, ready }
+}
+
+export interface FinishedPod { argv: string[], env: Record<string, string>, code: number | null, signal: NodeJS.Signals | null, output: string }
+
+/**
+ * Runs a rendered Pod whose container ends by itself (a `helm test` hook, `restartPolicy: Never`)
+ * once, to its exit: composed and sandboxed as startPod composes the Deployment's. SIGKILL after
+ * `timeoutMs`, as `helm test --timeout` would give up on it.
+ */
+export async function runPodToExit (t: Test, options: PodOptions & { pod: string }, timeoutMs = 20_000): Promise<FinishedPod> {
+  const pod = await startPod(t, options)
+  const timer = setTimeout(() => pod.child.kill('SIGKILL'), timeoutMs)
+  const { code, signal } = await pod.exited()
+  clearTimeout(timer)
+  return { argv: pod.argv, env: pod.env, code, signal, output: pod.output() }
 }
 
 /**
@@ -244,7 +302,7 @@ export async function podStartsReady (t: Test, options: PodOptions, whileReady?:
  * `defaultMode` (0644 unless set); with the pod's fsGroup the files belong to that group and gain
  * its read bits (the kubelet's SetVolumeOwnership). An emptyDir is an empty folder anyone may write.
  */
-function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup: number | undefined): string {
+function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup: number | undefined, tokens: (source: { audience?: string, expirationSeconds?: number }) => string): string {
   mkdirSync(path, { recursive: true })
   const write = (kind: 'Secret' | 'ConfigMap', name: string, items: KeyToPath[] | undefined, optional: boolean | undefined, defaultMode: number | undefined): void => {
     const data = kind === 'Secret' ? sources.secret(name) : sources.configMap(name)
@@ -271,7 +329,14 @@ function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup
     for (const source of volume.projected.sources) {
       if (source.secret) write('Secret', source.secret.name, source.secret.items, source.secret.optional, volume.projected.defaultMode)
       else if (source.configMap) write('ConfigMap', source.configMap.name, source.configMap.items, source.configMap.optional, volume.projected.defaultMode)
-      else throw new Error(`volume ${volume.name}: projected source ${JSON.stringify(source)} is not emulated`)
+      else if (source.serviceAccountToken) {
+        const file = join(path, source.serviceAccountToken.path)
+        mkdirSync(dirname(file), { recursive: true })
+        writeFileSync(file, tokens(source.serviceAccountToken))
+        // The kubelet (pkg/volume/projected): 0600 when the pod has an fsGroup, which then adds
+        // the group's read bit ("we depend on SetVolumeOwnership to change from 0600 to 0640").
+        chmodSync(file, fsGroup !== undefined ? 0o600 : volume.projected.defaultMode ?? 0o644)
+      } else throw new Error(`volume ${volume.name}: projected source ${JSON.stringify(source)} is not emulated`)
     }
   } else if (volume.emptyDir) {
     chmodSync(path, 0o777)
@@ -297,6 +362,35 @@ function ownByGroup (path: string, gid: number): void {
   } else {
     chmodSync(path, (stat.mode & 0o7777) | 0o440)
   }
+}
+
+/**
+ * `path` with its symbolic links followed inside `root` (a process's /proc/<pid>/root): each
+ * link read there, an absolute one restarting from that root, never from this machine's.
+ */
+function resolveInRoot (root: string, path: string): string {
+  const parts = path.split('/').filter(Boolean)
+  let resolved = ''
+  let links = 0
+  while (parts.length > 0) {
+    const part = parts.shift()!
+    if (part === '.') continue
+    if (part === '..') {
+      resolved = resolved.slice(0, resolved.lastIndexOf('/'))
+      continue
+    }
+    let link: string
+    try {
+      link = readlinkSync(root + resolved + '/' + part)
+    } catch {
+      resolved += '/' + part // not a link (or not there): taken as written
+      continue
+    }
+    if (++links > 40) throw new Error(`${path}: too many levels of symbolic links`)
+    parts.unshift(...link.split('/').filter(Boolean))
+    if (link.startsWith('/')) resolved = ''
+  }
+  return resolved || '/'
 }
 
 const q = (value: string): string => `'${value.replace(/'/g, '\'\\\'\'')}'`
@@ -325,7 +419,7 @@ interface SandboxPlan {
 
 /** The shell run inside the new mount namespace: build the pod's root, then become the pod's process. */
 function sandboxScript (plan: SandboxPlan): string {
-  const [mount, chroot, setpriv, env, mkdir] = ['mount', 'chroot', 'setpriv', 'env', 'mkdir'].map(which) as [string, string, string, string, string]
+  const [mount, chroot, setpriv, env, mkdir, realpath] = ['mount', 'chroot', 'setpriv', 'env', 'mkdir', 'realpath'].map(which) as [string, string, string, string, string, string]
   const S = q(plan.scratch)
   const R = q(join(plan.scratch, 'root'))
   const at = (path: string): string => q(join(plan.scratch, 'root', path))
@@ -339,11 +433,15 @@ function sandboxScript (plan: SandboxPlan): string {
     `${mount} --rbind /dev ${at('/dev')}`,
     `${mount} --rbind /sys ${at('/sys')}`
   ]
+  // A mount's target with its symbolic links resolved inside the container's root, as the runtime
+  // resolves it (runc: filepath-securejoin): /var/run is a link to /run in Debian's images, and
+  // followed from outside the root it would lead to this machine's own /run.
   const bind = (source: string, target: string, readOnly: boolean): void => {
     const isDir = statSync(source).isDirectory()
-    lines.push(isDir ? `${mkdir} -p ${at(target)}` : `${mkdir} -p ${at(dirname(target))} && { [ -e ${at(target)} ] || : > ${at(target)}; }`)
-    lines.push(`${mount} --bind ${q(source)} ${at(target)}`)
-    if (readOnly) lines.push(`${mount} -o remount,bind,ro ${at(target)}`)
+    lines.push(`t=${R}$(${chroot} ${R} ${realpath} -m -- ${q(target)})`)
+    lines.push(isDir ? `${mkdir} -p "$t"` : `${mkdir} -p "\${t%/*}" && { [ -e "$t" ] || : > "$t"; }`)
+    lines.push(`${mount} --bind ${q(source)} "$t"`)
+    if (readOnly) lines.push(`${mount} -o remount,bind,ro "$t"`)
   }
   for (const [imagePath, here] of Object.entries(IMAGE_FILES)) bind(here, imagePath, true)
   // Shallow paths first, as the runtime orders them, so a deeper mount is not hidden by its parent's.

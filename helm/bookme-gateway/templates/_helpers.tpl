@@ -79,3 +79,171 @@ rotation keeps the old key's file while the new one is added (README "Rotating t
 {{- end -}}
 {{- $names | uniq | toJson -}}
 {{- end -}}
+
+{{/*
+What the Deployment's pods and the `helm test` pod (templates/tests/check.yaml) share, so that
+`check` runs with the very env, files, identity and hardening the gateway runs with.
+*/}}
+
+{{/* Pod labels beside the selector's: podLabels, and workload identity's, which the webhook selects pods by. */}}
+{{- define "bookme-gateway.podLabels" -}}
+{{- $labels := deepCopy (.Values.podLabels | default dict) -}}
+{{- if .Values.graph.workloadIdentity.clientId -}}
+{{- $_ := set $labels "azure.workload.identity/use" "true" -}}
+{{- end -}}
+{{- with $labels }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The pod spec's identity and placement: service account, pull secrets, securityContext, scheduling. */}}
+{{- define "bookme-gateway.podIdentity" -}}
+serviceAccountName: {{ include "bookme-gateway.serviceAccountName" . }}
+# Nothing in the pod talks to the Kubernetes API. Workload identity's token is a volume of its
+# own (the webhook's projected service-account token), not this one.
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 65532
+  runAsGroup: 65532
+  fsGroup: 65532
+  seccompProfile:
+    type: RuntimeDefault
+{{- end -}}
+
+{{- define "bookme-gateway.podPlacement" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "bookme-gateway.image" -}}
+{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) | quote }}
+{{- end -}}
+
+{{/* The container's env: the heap ceiling, the Secret's keys, extraEnv. */}}
+{{- define "bookme-gateway.env" -}}
+- name: NODE_OPTIONS
+  value: "--max-old-space-size={{ .Values.heapMaxMb }}"
+# Each from the Secret's key of that name; a key the Secret lacks leaves its variable
+# unset (optional), so only a config that uses "${VAR}" needs it.
+{{- range $env, $key := dict "MYSQL_PASSWORD" "mysql-password" "REDIS_URL" "redis-url" "REDIS_PASSWORD" "redis-password" "SENTINEL_PASSWORD" "sentinel-password" "GRAPH_SECRET" "graph-secret" }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "bookme-gateway.secretName" $ }}
+      key: {{ $key }}
+      optional: true
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "bookme-gateway.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{- define "bookme-gateway.volumeMounts" -}}
+# The one file, not the folder: certificate Secrets mount beside it (extraVolumeMounts,
+# e.g. /etc/bookme-gateway/tls). The checksum annotation restarts pods on a change.
+- name: config
+  mountPath: {{ include "bookme-gateway.configPath" . }}
+  subPath: gateway.yaml
+  readOnly: true
+- name: config
+  mountPath: {{ include "bookme-gateway.configDir" . }}/mappings.yaml
+  subPath: mappings.yaml
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- if include "bookme-gateway.assertionSecrets" . | fromJsonArray }}
+# Every key of every assertion Secret as a file: config.assertion.keys names them.
+- name: assertion-keys
+  mountPath: {{ include "bookme-gateway.keysDir" . }}
+  readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "bookme-gateway.volumes" -}}
+{{- $keySecrets := include "bookme-gateway.assertionSecrets" . | fromJsonArray -}}
+- name: config
+  configMap:
+    name: {{ include "bookme-gateway.fullname" . }}
+- name: tmp
+  emptyDir: { sizeLimit: 16Mi }
+{{- if $keySecrets }}
+# One folder from all of them: during a rotation the old key's Secret stays mounted
+# beside the new one's. Readable by the pod's group (fsGroup) only: they are private keys.
+- name: assertion-keys
+  projected:
+    defaultMode: 288 # 0440, written in decimal so every YAML reader agrees
+    sources:
+      {{- range $keySecrets }}
+      - secret:
+          name: {{ . }}
+      {{- end }}
+{{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Refusals a render makes before anything reaches the cluster: values that would start, but
+not do what they say.
+*/}}
+{{- define "bookme-gateway.validate" -}}
+{{- $keySecrets := include "bookme-gateway.assertionSecrets" . | fromJsonArray }}
+{{- $keysDir := include "bookme-gateway.keysDir" . }}
+{{- range ((.Values.config.assertion | default dict).keys | default list) }}
+{{- if and (hasPrefix (printf "%s/" $keysDir) (toString .privateKeyFile)) (not $keySecrets) }}
+{{- fail (printf "config.assertion.keys: %s is in %s, where the chart mounts assertionKey's Secrets, but none is named: set assertionKey.existingSecret (chart README, \"Assertion key\")" .privateKeyFile $keysDir) }}
+{{- end }}
+{{- end }}
+{{- with .Values.graph.workloadIdentity.clientId }}
+{{- $graph := ($.Values.config.entra | default dict).graph | default dict }}
+{{- if and $graph.clientId (ne (lower (toString $graph.clientId)) (lower .)) }}
+{{- fail (printf "graph.workloadIdentity.clientId %s is not config.entra.graph.clientId %s: the gateway asks for Graph tokens as entra.graph.clientId, and only the app whose federated credential trusts this service account accepts its token (chart README, \"Graph with workload identity\")" . $graph.clientId) }}
+{{- end }}
+{{- range $key := list "clientSecret" "clientSecretFile" "clientCertificate" "federatedTokenFile" }}
+{{- if hasKey $graph $key }}
+{{- fail (printf "config.entra.graph.%s: with graph.workloadIdentity the credential is the service-account token the webhook mounts; a configured one would win over it and the token never be sent. Leave %s out: $AZURE_FEDERATED_TOKEN_FILE names the token wherever the webhook mounts it" $key $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The `helm test` pod: its name, and labels that are not the Deployment's selector. */}}
+{{- define "bookme-gateway.checkName" -}}
+{{- printf "%s-check" (include "bookme-gateway.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- define "bookme-gateway.checkAppName" -}}
+{{- printf "%s-check" (include "bookme-gateway.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- define "bookme-gateway.checkLabels" -}}
+app.kubernetes.io/name: {{ include "bookme-gateway.checkAppName" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: check
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
