@@ -9,11 +9,13 @@ import { freePort } from './services.js'
 import { composeArgv, containerEnv, processIdentity, readDockerfile, type ContainerSpec, type EnvSources, type SecurityContext } from './pod-spec.js'
 
 /**
- * Runs the rendered Deployment's container on this machine the way a node would: the argv,
- * environment, user and working directory that Kubernetes composes from the image (Dockerfile)
- * and the pod spec (pod-spec.ts), its volumes (rendered ConfigMaps and Secrets, and the test's
- * Secrets standing for those made outside the chart) mounted at their paths, read-only where the
- * spec says, over a read-only root filesystem.
+ * Runs the rendered Deployment's container (or a rendered Pod's: a `helm test` hook) on this
+ * machine the way a node would: the argv, environment (that and nothing else), user and working
+ * directory that Kubernetes composes from the image (Dockerfile) and the pod spec (pod-spec.ts),
+ * its volumes (rendered ConfigMaps and Secrets, the test's Secrets standing for those made outside
+ * the chart, projected service-account tokens from the test's issuer) mounted at their paths —
+ * resolved inside the container's root, as the runtime resolves them — read-only where the spec
+ * says, over a read-only root filesystem.
  *
  * A private mount namespace (`unshare -m`) holds all of it: an overlay of this machine's root
  * (writes go to a tmpfs, so nothing reaches the real /etc or /app), the image's files bound in,
@@ -169,8 +171,8 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
   const scratch = join(dir, 'ns')
   mkdirSync(scratch)
 
-  const script = sandboxScript({ scratch, mounts, readOnlyRoot: security.readOnlyRootFilesystem === true, identity, noNewPrivileges: security.allowPrivilegeEscalation === false, dropAll: (security.capabilities?.drop ?? []).includes('ALL'), workdir, argv })
-  const child = spawn(which('unshare'), ['--mount', '--propagation', 'private', '--', which('sh'), '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const script = sandboxScript({ scratch, mounts, readOnlyRoot: security.readOnlyRootFilesystem === true, identity, noNewPrivileges: security.allowPrivilegeEscalation === false, dropAll: (security.capabilities?.drop ?? []).includes('ALL'), workdir, argv, env })
+  const child = spawn(which('unshare'), ['--mount', '--propagation', 'private', '--', which('sh'), '-c', script], { env: sandboxEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
@@ -415,6 +417,13 @@ interface SandboxPlan {
   dropAll: boolean
   workdir: string
   argv: string[]
+  /** The container's environment, all of it and nothing else. */
+  env: Record<string, string>
+}
+
+/** The shell's environment: the container's values by position (POD_ENV_0…), where no test runner looks for its own variables. */
+function sandboxEnv (env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.values(env).map((value, i) => [`POD_ENV_${i}`, value]))
 }
 
 /** The shell run inside the new mount namespace: build the pod's root, then become the pod's process. */
@@ -453,7 +462,10 @@ function sandboxScript (plan: SandboxPlan): string {
     ...(plan.noNewPrivileges ? ['--no-new-privs'] : []),
     ...(plan.dropAll ? ['--inh-caps=-all', '--bounding-set=-all'] : [])
   ]
-  // `env -u PWD`: the shell exported its own working directory; the container's process never had it.
-  lines.push(`exec ${chroot} ${R} ${setpriv} ${privileges.join(' ')} -- ${env} -u PWD -C ${q(plan.workdir)} ${plan.argv.map(q).join(' ')}`)
+  // `env -i` and the container's variables only: the shell's own (PWD) and whatever the test
+  // runner adds to the environment of every child it spawns (tap: NODE_OPTIONS --import …) are
+  // not the container's. Each value comes from the shell's environment (sandboxEnv), not the script.
+  const variables = Object.keys(plan.env).map((name, i) => `${q(`${name}=`)}"$POD_ENV_${i}"`)
+  lines.push(`exec ${chroot} ${R} ${setpriv} ${privileges.join(' ')} -- ${env} -i -C ${q(plan.workdir)} ${variables.join(' ')} ${plan.argv.map(q).join(' ')}`)
   return lines.join('\n')
 }
