@@ -94,7 +94,7 @@ What the Deployment's pods and the `helm test` pod (templates/tests/check.yaml) 
 {{- with $labels }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
-{{/* The pod spec's identity and placement: service account, pull secrets, securityContext, scheduling. */}}
+{{/* Who the pod runs as: service account, pull secrets, securityContext. */}}
 {{- define "bookme-gateway.podIdentity" -}}
 serviceAccountName: {{ include "bookme-gateway.serviceAccountName" . }}
 # Nothing in the pod talks to the Kubernetes API. Workload identity's token is a volume of its
@@ -113,6 +113,7 @@ securityContext:
     type: RuntimeDefault
 {{- end -}}
 
+{{/* Where the pod may run: nodeSelector, affinity, tolerations. */}}
 {{- define "bookme-gateway.podPlacement" -}}
 {{- with .Values.nodeSelector }}
 nodeSelector:
@@ -161,7 +162,7 @@ capabilities:
 
 {{- define "bookme-gateway.volumeMounts" -}}
 # The one file, not the folder: certificate Secrets mount beside it (extraVolumeMounts,
-# e.g. /etc/bookme-gateway/tls). The checksum annotation restarts pods on a change.
+# e.g. /etc/bookme-gateway/tls). The Deployment's checksum annotation restarts its pods on a change.
 - name: config
   mountPath: {{ include "bookme-gateway.configPath" . }}
   subPath: gateway.yaml
@@ -207,10 +208,7 @@ capabilities:
 {{- end }}
 {{- end -}}
 
-{{/*
-Refusals a render makes before anything reaches the cluster: values that would start, but
-not do what they say.
-*/}}
+{{/* Values a render refuses before anything reaches the cluster, each refusal naming the fix. */}}
 {{- define "bookme-gateway.validate" -}}
 {{- $keySecrets := include "bookme-gateway.assertionSecrets" . | fromJsonArray }}
 {{- $keysDir := include "bookme-gateway.keysDir" . }}
