@@ -9,6 +9,9 @@ import type { CacheConfig } from '../config/schema.js'
 import { redisSettingsFrom } from './redis-client.js'
 import type { RedisBackend } from './redis-backend.js'
 import { createRedisCache } from './redis-cache.js'
+import type { Logger } from 'pino'
+import { createLogThrottle } from '../observability/log-throttle.js'
+import { failureReason } from './failure-reason.js'
 
 export interface CacheOperations {
   get (key: string): Promise<string | null>
@@ -36,8 +39,16 @@ export interface CacheOperations {
 export type SharedCache = CacheOperations & ({ readonly kind: 'memory' } | { readonly kind: 'redis', readonly backend: RedisBackend })
 
 /** The configured shared cache; `onError` hears every connection error (reconnect attempts too). */
-export function createSharedCache (cache: Readonly<CacheConfig>, onError?: (err: Error) => void): SharedCache {
-  return cache.store === 'redis' ? createRedisCache(redisSettingsFrom(cache.redis), onError) : createMemoryCache()
+/** ioredis reports every reconnect attempt while Redis is away: one line per interval is enough. */
+const ERROR_LOG_MS = 30_000
+
+/** The configured cache; with a logger, Redis's connection errors are logged (at most every 30 s). */
+export function createSharedCache (cache: Readonly<CacheConfig>, logger?: Pick<Logger, 'warn'>): SharedCache {
+  if (cache.store !== 'redis') return createMemoryCache()
+  const shouldLog = createLogThrottle(ERROR_LOG_MS)
+  return createRedisCache(redisSettingsFrom(cache.redis), logger === undefined
+    ? undefined
+    : (err) => { if (shouldLog()) logger.warn({ reason: failureReason(err) }, 'shared cache error (repeats are not logged for 30 s)') })
 }
 
 export function createMemoryCache (now: () => number = Date.now): SharedCache {

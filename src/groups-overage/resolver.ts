@@ -10,6 +10,7 @@ import { createOverageResolver, groupRulesOf } from './overage.js'
 import { createGraphClient, type GraphClient } from './graph-client.js'
 import { createGroupMembership } from './group-membership.js'
 import type { Rule } from '../access/roles.js'
+import { createLogThrottle } from '../observability/log-throttle.js'
 
 /** One failure of a tenant is logged once per interval: every overage user of it would repeat it. */
 const FAILURE_LOG_INTERVAL_MS = 30_000
@@ -36,7 +37,7 @@ export function createOverageGroups (config: Readonly<Config>, store: SharedCach
   const { graph } = config.entra
   if (config.entra.groupsOverage === 'deny' || graph === undefined) return createOverageResolver({ mode: 'deny' })
 
-  const loggedAt = new Map<string, number>()
+  const shouldLog = createLogThrottle(FAILURE_LOG_INTERVAL_MS)
   const memberGroups = createGroupMembership({
     graph: graphClientOf(config, graph),
     store,
@@ -47,9 +48,7 @@ export function createOverageGroups (config: Readonly<Config>, store: SharedCach
     events: {
       lookup: (result) => metrics.groupsLookups.inc({ result }),
       failed: (tenantId, failure) => {
-        const key = `${tenantId} ${failure.kind}`
-        if (Date.now() - (loggedAt.get(key) ?? -Infinity) < FAILURE_LOG_INTERVAL_MS) return
-        loggedAt.set(key, Date.now())
+        if (!shouldLog(`${tenantId} ${failure.kind}`)) return
         logger.warn({ tenantId, kind: failure.kind, reason: failure.message }, 'groups overage: Microsoft Graph could not be asked (repeats for this tenant are not logged for 30 s)')
       }
     }

@@ -16,7 +16,6 @@ export interface GatewayMetrics {
   authFailures: Counter<'code'>
   jwksFetches: Counter<'result'>
   unknownKidRefetches: Counter<'outcome'>
-  jwksKeySetAge: Gauge<'jwks_uri'>
   tokenCache: TalliedCounter<'result'>
   mappingCache: TalliedCounter<'layer' | 'result'>
   mappingSourceQueries: Counter<'kind' | 'result'>
@@ -33,7 +32,7 @@ export interface GatewayMetrics {
 }
 
 /** Metrics live on an injected registry, so two gateways in one process (tests) never collide. */
-export function createMetrics (registry: Registry, { defaults = true, readInFlight = () => 0, readKeySetAges = () => [] }: { defaults?: boolean, readInFlight?: () => number, readKeySetAges?: () => Array<[string, number]> } = {}): GatewayMetrics {
+export function createMetrics (registry: Registry, { defaults = true, readInFlight = () => 0 }: { defaults?: boolean, readInFlight?: () => number } = {}): GatewayMetrics {
   if (defaults) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX })
   return {
     registry,
@@ -55,16 +54,6 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
     authFailures: counter('auth_failures_total', 'Requests refused by token, bank or role checks, by error code', ['code']),
     jwksFetches: counter('jwks_fetches_total', 'Discovery + JWKS fetches, by result', ['result']),
     unknownKidRefetches: counter('jwks_unknown_kid_refetches_total', 'Unknown signing key: refetch done or refused by the rate limit', ['outcome']),
-    jwksKeySetAge: new Gauge({
-      name: `${METRIC_PREFIX}jwks_key_set_age_seconds`,
-      help: 'Seconds since the key set of each JWKS URI was last fetched successfully',
-      labelNames: ['jwks_uri'],
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [uri, age] of readKeySetAges()) this.set({ jwks_uri: uri }, age)
-      }
-    }),
     tokenCache: tallied('token_cache_lookups_total', 'Verified-token cache lookups, by result (hit, miss)', ['result']),
     mappingCache: tallied('mapping_cache_lookups_total', 'Bank mapping cache lookups, by layer (local, shared) and result', ['layer', 'result']),
     mappingSourceQueries: counter('mapping_source_queries_total', 'Queries to the mapping source, by kind and result', ['kind', 'result']),

@@ -1,0 +1,25 @@
+/**
+ * Emergency blocks as the configuration allows them (CONTRACT.md §13): the block store beside
+ * the shared cache (none with the memory cache) and the gateway's copy of its blocks, kept
+ * equal to it, refusals and lost blocks counted.
+ */
+import type { SharedCache } from '../backends/shared-cache.js'
+import type { CapabilityDeps } from '../observability/capability-deps.js'
+import { createBlockStore, type BlockStore } from './block-store.js'
+import { watchBlocks, type EmergencyBlocks } from './block-watcher.js'
+
+export interface Blocks {
+  store: BlockStore
+  watcher: EmergencyBlocks
+}
+
+export function createBlocks (cache: SharedCache, { logger, metrics, health }: CapabilityDeps): Blocks {
+  const store = createBlockStore(cache)
+  const watcher = watchBlocks(store, {
+    logger,
+    health,
+    refused: (kind) => metrics.blockedRequests.inc({ kind }),
+    lost: (kind) => metrics.blocksLost.inc({ kind })
+  })
+  return { store, watcher }
+}

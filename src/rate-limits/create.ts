@@ -1,0 +1,32 @@
+/**
+ * Rate limits as the configuration asks for them (CONTRACT.md §12): the policies by route, the
+ * counter store beside the shared cache, and the limiter with its per-pod fallback, logged and
+ * counted.
+ */
+import type { Config } from '../config/schema.js'
+import type { SharedCache } from '../backends/shared-cache.js'
+import type { CapabilityDeps } from '../observability/capability-deps.js'
+import { failureReason } from '../backends/failure-reason.js'
+import { compilePolicies, type RateLimitPlan } from './policies.js'
+import { createCounterStore, type CounterStore } from './counter-store.js'
+import { createRateLimiter, type RateLimiter } from './limiter.js'
+
+export interface RateLimits {
+  plan: RateLimitPlan
+  limiter: RateLimiter
+  counterStore: CounterStore
+}
+
+export function createRateLimits (config: Readonly<Config>, cache: SharedCache, { logger, metrics }: Omit<CapabilityDeps, 'health'>): RateLimits {
+  const plan = compilePolicies(config.rateLimits, config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name]))
+  const counterStore = createCounterStore(cache)
+  const limiter = createRateLimiter(counterStore, {
+    refused: (policy) => metrics.rateLimited.inc({ policy }),
+    countedAlone: () => metrics.rateLimitFallback.inc(),
+    sharedState: (alone, err) => {
+      if (alone) logger.warn({ reason: failureReason(err), replicas: config.rateLimits.replicas }, 'rate limits: the shared store failed; this pod counts alone at limit / replicas')
+      else logger.info('rate limits: the shared store answers again; counting is shared')
+    }
+  })
+  return { plan, limiter, counterStore }
+}
