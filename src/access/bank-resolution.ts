@@ -4,8 +4,8 @@
  * The rules are pure; `requireMappedTenant` and `resolveBankOf` feed them the lookups.
  */
 import { GatewayError } from '../errors.js'
-import type { ClientMapping, TenantMapping } from '../mappings/source.js'
-import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
+import type { ClientMapping, TenantMapping } from '../mappings/index.js'
+import { tokenMemo, type VerifiedToken } from '../token/index.js'
 import { thenMaybe, type MaybePromise } from '../maybe-promise.js'
 
 export interface BankContext {

@@ -7,7 +7,7 @@
  */
 import { GatewayError } from '../errors.js'
 import type { BankContext } from './bank-resolution.js'
-import type { VerifiedToken } from '../token/entra-token.js'
+import type { VerifiedToken } from '../token/index.js'
 import type { MappedIdentity } from './roles.js'
 
 export interface IdentityInput {

@@ -9,7 +9,7 @@ import { bearerTokenOf, type Decider } from './decision.js'
 import { authContextsOf } from './route-checks/auth-context.js'
 import { refuseUntilReady, type Health } from '../observability/health.js'
 
-export const ME_PATH = '/_gateway/me'
+const ME_PATH = '/_gateway/me'
 
 export interface MeOptions {
   decider: Decider

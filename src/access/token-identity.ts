@@ -6,7 +6,7 @@
  * bank at a time, and a switch costs one rebuild.
  */
 import type { BankContext } from './bank-resolution.js'
-import { tokenMemo, type Claims, type VerifiedToken } from '../token/verified-token.js'
+import { tokenMemo, type Claims, type VerifiedToken } from '../token/index.js'
 import { buildIdentityHeaders } from './identity-headers.js'
 import type { MappedIdentity } from './roles.js'
 

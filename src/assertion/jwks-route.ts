@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AssertionSigner } from './signer.js'
 
 export const JWKS_PATH = '/_gateway/jwks.json'
-export const JWKS_CACHE_CONTROL = 'public, max-age=300'
+const JWKS_CACHE_CONTROL = 'public, max-age=300'
 
 export default async function assertionJwks (app: FastifyInstance, { signer, path }: { signer: AssertionSigner | undefined, path: string }): Promise<void> {
   if (signer === undefined) return

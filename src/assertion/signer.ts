@@ -7,13 +7,13 @@
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
-import type { Grant } from '../access/decision.js'
+import type { Grant } from '../access/index.js'
 import type { RouteConfig } from '../config/schema.js'
-import { tokenMemo } from '../token/verified-token.js'
+import { tokenMemo } from '../token/index.js'
 
 export interface AssertionKey {
   kid: string
-  /** An EC P-256 private key (checked when loaded: assertion-keys.ts). */
+  /** An EC P-256 private key (checked when loaded: keys.ts). */
   privateKey: KeyObject
 }
 

@@ -1,11 +1,11 @@
-import { failureReason, innerCause } from './failure-reason.js'
-
 /**
  * Whether a MySQL or Redis failure is the configuration's (CONTRACT.md §10): the server refused
  * the credentials or the ACL, or TLS could not be set up as configured. Such a failure will not
  * pass by waiting, so readiness stays 503 and `check` names what to change. Anything else (a
  * refused or timed-out connection, a restart) is an outage the caches ride out.
  */
+import { causeChain, causeCodes, failureReason } from './failure-reason.js'
+
 export interface BackendFailure {
   misconfigured: boolean
   /** One line for an operator: what failed, and for a configuration failure the key to change. */
@@ -30,7 +30,7 @@ const CERTIFICATE_PROBLEMS: Array<[RegExp, string]> = [
 
 export function classifyBackendFailure (backend: Backend, err: unknown): BackendFailure {
   const reason = failureReason(err)
-  const codes = codesOf(err)
+  const codes = causeCodes(err)
   const text = `${codes.join(' ')} ${messagesOf(err).join(' ')}`
   const at = backend === 'mysql' ? 'mappings.mysql' : 'cache.redis'
   for (const [pattern, problem] of CERTIFICATE_PROBLEMS) {
@@ -53,20 +53,6 @@ export function classifyBackendFailure (backend: Backend, err: unknown): Backend
   return { misconfigured: false, reason }
 }
 
-function chainOf (err: unknown): unknown[] {
-  const chain: unknown[] = []
-  let current = err
-  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
-    chain.push(current)
-    current = innerCause(current)
-  }
-  return chain
-}
-
-function codesOf (err: unknown): string[] {
-  return chainOf(err).flatMap((e) => typeof (e as { code?: unknown }).code === 'string' ? [(e as { code: string }).code] : [])
-}
-
 function messagesOf (err: unknown): string[] {
-  return chainOf(err).flatMap((e) => e instanceof Error ? [e.message] : [String(e)])
+  return causeChain(err, 6).flatMap((e) => e instanceof Error ? [e.message] : [String(e)])
 }

@@ -24,8 +24,20 @@ function isOpaque (err: unknown): boolean {
   return err instanceof AggregateError || (err instanceof Error && (err.message === '' || err.message === 'fetch failed'))
 }
 
+/** The error and the ones under it, outermost first (at most `limit`): the one walk over causes. */
+export function causeChain (err: unknown, limit = 8): unknown[] {
+  const chain: unknown[] = []
+  for (let current = err; chain.length < limit && current !== undefined && current !== null; current = innerCause(current)) chain.push(current)
+  return chain
+}
+
+/** Every string `code` along the chain (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`, `CERT_HAS_EXPIRED` …). */
+export function causeCodes (err: unknown): string[] {
+  return causeChain(err).flatMap((e) => typeof (e as { code?: unknown } | null)?.code === 'string' ? [(e as { code: string }).code] : [])
+}
+
 /** The error one level down: an AggregateError's first, else `cause`. */
-export function innerCause (err: unknown): unknown {
+function innerCause (err: unknown): unknown {
   if (!(err instanceof Error)) return undefined
   if (err instanceof AggregateError && err.errors.length > 0) return err.errors[0]
   return err.cause

@@ -1,14 +1,14 @@
-import type { TLSSocket } from 'node:tls'
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import type { RedisConfig } from '../config/schema.js'
-import { describeTls, loadBackendTls, nodeTlsOptions, redisTlsMode, type BackendTls } from './tls.js'
-
 /**
  * One Redis, three shapes (CONTRACT.md §10): a standalone server (`url`), a Sentinel-watched
  * primary (followed across failovers by ioredis itself) or a Cluster (followed across slot
  * moves). Every shape gets the fail-fast settings of §4: no offline queue, no per-command
  * retry, a short command timeout, reconnects in the background.
  */
+import type { TLSSocket } from 'node:tls'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { RedisConfig } from '../config/schema.js'
+import { describeTls, loadBackendTls, nodeTlsOptions, redisTlsMode, type BackendTls } from './tls.js'
+
 export type RedisTopology =
   | { kind: 'standalone', url: string }
   | { kind: 'sentinel', masterName: string, nodes: HostPort[], username?: string, password?: string }
@@ -50,7 +50,7 @@ function optional<K extends string> (key: K, value: string | undefined): Partial
   return value === undefined ? {} : { [key]: value } as Record<K, string>
 }
 
-export function parseHostPort (text: string): HostPort {
+function parseHostPort (text: string): HostPort {
   const colon = text.lastIndexOf(':')
   return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(text.slice(colon + 1)) }
 }

@@ -1,3 +1,8 @@
+/**
+ * TLS to MySQL and Redis (CONTRACT.md §10): the effective mode, the PEM files read once at start
+ * (a problem with one is a configuration error, `path: message`), and the Node TLS options each
+ * mode means. No mode ever falls back to plaintext: a handshake that fails is a failed connection.
+ */
 import { readFileSync } from 'node:fs'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -5,11 +10,6 @@ import { connect as connectTls, type ConnectionOptions } from 'node:tls'
 import type { TlsConfig, TlsMode } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
 
-/**
- * TLS to MySQL and Redis (CONTRACT.md §10): the effective mode, the PEM files read once at start
- * (a problem with one is a configuration error, `path: message`), and the Node TLS options each
- * mode means. No mode ever falls back to plaintext: a handshake that fails is a failed connection.
- */
 export interface BackendTls {
   mode: TlsMode
   /** Where it was configured, for messages: `mappings.mysql.tls`. */
@@ -20,7 +20,7 @@ export interface BackendTls {
   servername?: string
 }
 
-export function isLoopbackHost (host: string): boolean {
+function isLoopbackHost (host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase()
   if (bare === 'localhost' || bare.endsWith('.localhost')) return true
   if (isIP(bare) === 4) return bare.startsWith('127.')

@@ -11,7 +11,8 @@
  * (never over a tombstone or a newer record), so `blocks` and gateways started later see it.
  */
 import type { Logger } from 'pino'
-import { blockField, createBlockList, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind, type BlockList } from './block-list.js'
+import { createBlockList, type BlockList } from './block-list.js'
+import { blockField, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind } from './block-records.js'
 import type { BlockStore } from './block-store.js'
 import type { Health } from '../observability/health.js'
 import { failureReason } from '../backends/failure-reason.js'
@@ -26,7 +27,7 @@ export interface EmergencyBlocks {
 }
 
 /** How often blocks are read besides the change messages. */
-export const BLOCKS_POLL_MS = 5000
+const BLOCKS_POLL_MS = 5000
 
 export interface EmergencyBlockOptions {
   logger: Logger

@@ -8,11 +8,8 @@ import { hostname, userInfo } from 'node:os'
 import type { CacheConfig } from '../config/schema.js'
 import { createSharedCache } from '../backends/shared-cache.js'
 import { createBlockStore, NO_SHARED_BLOCKS, type BlockStore } from '../blocks/block-store.js'
-import { GUID } from '../token/entra-token.js'
-import {
-  blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField,
-  MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted
-} from '../blocks/block-list.js'
+import { GUID } from '../config/validation.js'
+import { blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField, MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted } from '../blocks/block-records.js'
 import { parseDuration, UsageError } from './usage.js'
 
 export interface BlockTarget { tenant?: string | undefined, client?: string | undefined, user?: string | undefined }
@@ -22,12 +19,12 @@ export interface UnblockRequest { kind: BlockKind, id: string, by: string }
 
 const DEFAULT_BLOCK = '24h'
 /** `--for`: seconds too, for a drill that must end on its own. */
-export const BLOCK_UNITS = 'smhdw'
+const BLOCK_UNITS = 'smhdw'
 const MAX_REASON = 500
 const MAX_BY = 200
 
 /** Exactly one of --tenant, --client, --user, a GUID; → the block's kind and id (lower case). */
-export function blockTargetOf (command: string, target: BlockTarget): { kind: BlockKind, id: string } {
+function blockTargetOf (command: string, target: BlockTarget): { kind: BlockKind, id: string } {
   const given = (['tenant', 'client', 'user'] as const).filter((kind) => target[kind] !== undefined)
   if (given.length !== 1) throw new UsageError(`${command} needs exactly one of --tenant GUID, --client GUID, --user OID`)
   const kind = given[0]!
@@ -40,19 +37,19 @@ export function blockTargetOf (command: string, target: BlockTarget): { kind: Bl
  * `--reason`, `--by`: one line of printable text (every gateway logs it, `blocks` prints it):
  * no control, format or line/paragraph separator character (blocks/block-list.ts UNPRINTABLE).
  */
-export function textOption (flag: string, text: string, max: number): string {
+function textOption (flag: string, text: string, max: number): string {
   const bad = UNPRINTABLE.exec(text)
   if (bad !== null) throw new UsageError(`${flag} must be one line of printable text (it holds U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`)
   if (text.length > max) throw new UsageError(`${flag} is longer than ${max} characters`)
   return text.trim()
 }
 
-export function reasonOf (text: string | undefined): string {
+function reasonOf (text: string | undefined): string {
   return text === undefined ? '' : textOption('--reason', text, MAX_REASON)
 }
 
 /** `--by`, by default `$USER@hostname` (made printable: it is not the operator's to fix). */
-export function byOf (text: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+function byOf (text: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (text !== undefined) {
     const by = textOption('--by', text, MAX_BY)
     if (by === '') throw new UsageError('--by must name who sets it')
@@ -71,7 +68,7 @@ function osUser (): string {
 }
 
 /** `--for`: a duration up to 366 days (a longer one is a typo, and past the contract). */
-export function lifetimeOf (text: string | undefined): number {
+function lifetimeOf (text: string | undefined): number {
   const ms = parseDuration('--for', text ?? DEFAULT_BLOCK, { units: BLOCK_UNITS })
   if (!(ms <= MAX_BLOCK_MS)) throw new UsageError(`--for is at most 366d (a block that must last longer is set again before it ends), not "${text}"`)
   return ms
@@ -87,7 +84,7 @@ export function unblockRequestOf (values: BlockTarget & { by?: string | undefine
 }
 
 /** One line of `blocks`: kind, id, expiry, reason, by, when. */
-export function blockLine (block: Block): string {
+function blockLine (block: Block): string {
   return [block.kind, block.id, expiryOf(block), block.reason === '' ? '-' : block.reason, `by ${block.by || '?'}`, `since ${isoSeconds(block.since)}`].join('  ')
 }
 

@@ -5,7 +5,7 @@
 import type { CacheConfig } from '../config/schema.js'
 import { clientKey, tenantKey } from '../mappings/cached-source.js'
 import { createSharedCache } from '../backends/shared-cache.js'
-import { GUID } from '../token/entra-token.js'
+import { GUID } from '../config/validation.js'
 import { UsageError } from './usage.js'
 
 export type PurgeTarget = { tenant?: string | undefined, client?: string | undefined, all?: boolean | undefined }

@@ -10,7 +10,7 @@ import { createResources } from '../resources.js'
 import { failureReason } from '../backends/failure-reason.js'
 import { classifyBackendFailure } from '../backends/backend-failure.js'
 import { configuredGroupRules, graphClientOf } from '../groups-overage/resolver.js'
-import { decodeBlocks } from '../blocks/block-list.js'
+import { decodeBlocks } from '../blocks/block-records.js'
 
 export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: string) => void): Promise<number> {
   const configFailed = (err: unknown): number => {

@@ -1,29 +1,29 @@
-import type { Config } from '../config/schema.js'
-import { createMappingSource } from '../mappings/create.js'
-import type { ClientListing } from '../mappings/source.js'
-import { parseDuration } from './usage.js'
-
 /**
  * `clients [--expiring-within 90d] [--json]` (CONTRACT.md §9): every BankClient with its bank
  * and secret expiry, soonest first (unknown expiry last), disabled ones marked. With the window,
  * only secrets expiring within it — already expired ones included, they are the most urgent —
  * and exit 1 when there is any, so a scheduled job can alert on it.
  */
+import type { Config } from '../config/schema.js'
+import { createMappingSource } from '../mappings/create.js'
+import type { ClientListing } from '../mappings/source.js'
+import { parseDuration } from './usage.js'
+
 /** `90d`, `12h`, `2w` → milliseconds. */
 export function parseWindow (text: string): number {
   return parseDuration('--expiring-within', text, { units: 'hdw', zero: true })
 }
 
-export function sortBySecretExpiry (clients: ClientListing[]): ClientListing[] {
+function sortBySecretExpiry (clients: ClientListing[]): ClientListing[] {
   const at = (c: ClientListing): number => c.secretExpiresAt === null ? Infinity : Date.parse(c.secretExpiresAt)
   return [...clients].sort((a, b) => at(a) - at(b) || a.clientId.localeCompare(b.clientId))
 }
 
-export function expiringWithin (clients: ClientListing[], windowMs: number, now = Date.now()): ClientListing[] {
+function expiringWithin (clients: ClientListing[], windowMs: number, now = Date.now()): ClientListing[] {
   return clients.filter((c) => c.secretExpiresAt !== null && Date.parse(c.secretExpiresAt) <= now + windowMs)
 }
 
-export function formatClient (client: ClientListing, now = Date.now()): string {
+function formatClient (client: ClientListing, now = Date.now()): string {
   const expiry = client.secretExpiresAt === null ? 'no-expiry-recorded' : client.secretExpiresAt.slice(0, 10)
   const left = daysLeft(client, now)
   const days = left === null ? '' : ` (${left} days)`

@@ -1,3 +1,4 @@
+/** argv → command. Exit codes (CONTRACT.md §9): 0 ok, 1 failed check/decision, 2 usage, 78 config. */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfigFile, resolveConfigPath } from '../config/load.js'
@@ -5,8 +6,7 @@ import type { Config } from '../config/schema.js'
 import { UsageError } from './usage.js'
 import { commandUsage, USAGE } from './help.js'
 
-/** argv → command. Exit codes (CONTRACT.md §9): 0 ok, 1 failed check/decision, 2 usage, 78 config. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const
+const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const
 
 /** Where a command writes; the process's stdout and stderr in cli.ts, buffers in tests. */
 export interface CommandIo {

@@ -1,3 +1,9 @@
+/**
+ * `demo` (CONTRACT.md §9): a complete local setup with no external service — a local issuer in
+ * Entra's shape, an echo upstream, file mappings (a single-bank tenant, a multi-bank tenant and
+ * a system client), the memory cache — then curl commands with freshly minted tokens that
+ * work exactly as printed. Only this command loads the demo issuer.
+ */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,12 +15,6 @@ import { exitOnSignals, startGateway } from '../server.js'
 import { createLogger } from '../observability/logger.js'
 import { pino } from 'pino'
 
-/**
- * `demo` (CONTRACT.md §9): a complete local setup with no external service — a local issuer in
- * Entra's shape, an echo upstream, file mappings (a single-bank tenant, a multi-bank tenant and
- * a system client), the memory cache — then curl commands with freshly minted tokens that
- * work exactly as printed. Only this command loads the demo issuer.
- */
 const MGMT_API = '00000000-0000-0000-0000-000000000001'
 const SYSTEM_API = '00000000-0000-0000-0000-000000000002'
 const HOME_TENANT = '00000000-0000-0000-0000-0000000000aa'

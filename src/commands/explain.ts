@@ -1,3 +1,11 @@
+/**
+ * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
+ * (CONTRACT.md §9): the decision the proxy port would take, as JSON, through the same code
+ * (verification, bank resolution, roles, identity headers), without proxying. Without `--path`
+ * the token is judged against the profile its audience names, with that profile's required
+ * roles and no route's. `--jwks FILE` works offline: the keys come from the file instead of the
+ * authority. `--at` replays a captured token at the instant it was used. Exit 0 allow, 1 deny.
+ */
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
@@ -11,14 +19,6 @@ import { assertionAudience, assertionHeaderName, claimsOf } from '../assertion/s
 import { UsageError } from './usage.js'
 import { CONSUMER_TENANT } from '../token/entra-token.js'
 
-/**
- * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
- * (CONTRACT.md §9): the decision the proxy port would take, as JSON, through the same code
- * (verification, bank resolution, roles, identity headers), without proxying. Without `--path`
- * the token is judged against the profile its audience names, with that profile's required
- * roles and no route's. `--jwks FILE` works offline: the keys come from the file instead of the
- * authority. `--at` replays a captured token at the instant it was used. Exit 0 allow, 1 deny.
- */
 export interface ExplainRequest {
   token: string
   path: string | undefined
@@ -135,7 +135,7 @@ function factsOf (payload: Record<string, unknown>): Record<string, unknown> {
 /**
  * The proxy's detail with what an operator needs to fix it; the proxy itself keeps its answers
  * terse (a caller learns nothing from them). The expected issuers come from the config's
- * templates, filled in as the verifier fills them (domain/authenticator.ts).
+ * templates, filled in as the verifier fills them (token/authenticator.ts).
  */
 function explainDetail (code: string, detail: string, payload: Record<string, unknown>, config: Readonly<Config>, api: string | undefined): string {
   const tid = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : undefined

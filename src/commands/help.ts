@@ -1,5 +1,5 @@
 /** Each command's usage (CONTRACT.md §9), for `--help`, `<command> --help` and `help <command>`. */
-export const COMMAND_USAGE: Readonly<Record<string, string>> = {
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
   start: `start [--config PATH]
     Run the gateway: the proxy port and the admin port (/healthz, /readyz, /metrics).
     SIGTERM drains in-flight requests for up to server.shutdownGraceMs.`,

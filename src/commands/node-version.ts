@@ -1,15 +1,15 @@
-import { readFileSync } from 'node:fs'
-
 /**
  * The CLI refuses a Node.js older than package.json `engines` (CONTRACT.md §16): on one it would
  * start and then misbehave quietly (Node 20 has no `shouldUpgradeCallback`, so WebSocket routes
  * would take every `Upgrade` request). cli.ts imports this module alone, before anything else
  * loads, so it must itself run on any Node that can load an ES module: no newer syntax or APIs.
  */
-export const NODE_TOO_OLD_EXIT = 78
+import { readFileSync } from 'node:fs'
+
+const NODE_TOO_OLD_EXIT = 78
 
 /** `>=22.21.0` → [22, 21, 0]; undefined for any other form of range (then nothing is refused). */
-export function minimumOf (range: string): number[] | undefined {
+function minimumOf (range: string): number[] | undefined {
   const match = /^\s*>=\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*$/.exec(range)
   return match === null ? undefined : [Number(match[1]), Number(match[2] ?? 0), Number(match[3] ?? 0)]
 }

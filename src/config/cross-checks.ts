@@ -1,13 +1,13 @@
-import { isPlainPrefix } from '../http/paths.js'
-import type { SchemaConfig as Config } from './schema.js'
-import { keyPath } from './validation.js'
-import { FEDERATED_TOKEN_FILE_ENV, GRAPH_CREDENTIAL_KEYS } from '../groups-overage/graph-credentials.js'
-
 /**
  * Rules one JSON schema cannot say: references between sections and values that must parse.
  * Each problem is `path: message`, like the schema's. A config with none of them has the shape
  * of `Config` (schema.ts): the narrowing its unions describe is made here.
  */
+import { isPlainPrefix } from '../http/index.js'
+import type { SchemaConfig as Config } from './schema.js'
+import { keyPath } from './validation.js'
+import { FEDERATED_TOKEN_FILE_ENV, GRAPH_CREDENTIAL_KEYS } from '../groups-overage/index.js'
+
 export function crossCheck (config: Config): string[] {
   const problems: string[] = []
   checkApis(config, problems)

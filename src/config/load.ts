@@ -1,3 +1,7 @@
+/**
+ * Raw object → `${ENV}` interpolation → schema with defaults → cross-field checks → frozen.
+ * Relative file paths become relative to `baseDir` (the config file's folder).
+ */
 import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { readYamlFile } from './yaml-file.js'
@@ -5,12 +9,12 @@ import { ConfigSchema, type Config, type SchemaConfig } from './schema.js'
 import { interpolateEnv } from './interpolate.js'
 import { crossCheck } from './cross-checks.js'
 import { ConfigError, formatAjvErrors } from './validation.js'
-import { applyFederatedTokenDefault, graphCredentialProblems } from '../groups-overage/graph-credentials.js'
+import { applyFederatedTokenDefault, graphCredentialProblems } from '../groups-overage/index.js'
 
 export { ConfigError }
 
-export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml'
-export const CONFIG_ENV_VAR = 'BOOKME_GATEWAY_CONFIG'
+const DEFAULT_CONFIG_PATH = 'config/gateway.yaml'
+const CONFIG_ENV_VAR = 'BOOKME_GATEWAY_CONFIG'
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false })
 const validate = ajv.compile<SchemaConfig>(ConfigSchema)
@@ -23,10 +27,6 @@ export function loadConfigFile (path: string, env: NodeJS.ProcessEnv = process.e
   return parseConfig(readYamlFile(path, '(file)'), { env, baseDir: dirname(path) })
 }
 
-/**
- * Raw object → `${ENV}` interpolation → schema with defaults → cross-field checks → frozen.
- * Relative file paths become relative to `baseDir` (the config file's folder).
- */
 export function parseConfig (raw: unknown, { env = process.env, baseDir = process.cwd() }: { env?: NodeJS.ProcessEnv, baseDir?: string } = {}): Readonly<Config> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping of sections'])
   const problems: string[] = []

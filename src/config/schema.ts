@@ -1,10 +1,10 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { PLATFORM_ROLES } from '../access/platform-roles.js'
-
 /**
  * The whole configuration of CONTRACT.md §2 as one TypeBox schema. Defaults live here and only
  * here; the `Config` type is derived from it. Every object rejects unknown keys.
  */
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { PLATFORM_ROLES } from './platform-roles.js'
+
 const strict = { additionalProperties: false } as const
 
 import { GUID_PATTERN_SCHEMA } from './validation.js'
@@ -83,7 +83,7 @@ const RoleRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, role: Type.
 
 /**
  * TLS to a backend (CONTRACT.md §10). `mode` has no schema default: when absent it depends on
- * the host (tls-settings.ts). Files are PEM, read at start.
+ * the host (backends/tls.ts). Files are PEM, read at start.
  */
 const TLS_MODES = ['verify-full', 'verify-ca', 'required', 'disabled'] as const
 const TlsFields = {

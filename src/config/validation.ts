@@ -1,7 +1,7 @@
+/** Thrown with every problem found, each as `path: message`; the CLI prints them and exits 78. */
 import { Type } from '@sinclair/typebox'
 import type { ErrorObject } from 'ajv'
 
-/** Thrown with every problem found, each as `path: message`; the CLI prints them and exits 78. */
 export class ConfigError extends Error {
   readonly problems: string[]
   constructor (problems: string[]) {
@@ -11,8 +11,10 @@ export class ConfigError extends Error {
   }
 }
 
-export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 export const GUID_PATTERN_SCHEMA = Type.String({ pattern: GUID_PATTERN, description: 'a GUID' })
+/** The same GUID rule for code that tests a string (token claims, command arguments). */
+export const GUID = new RegExp(GUID_PATTERN)
 
 /** Ajv errors as `path: message` lines, one per problem. */
 export function formatAjvErrors (errors: ErrorObject[]): string[] {

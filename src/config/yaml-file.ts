@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs'
-import { parse as parseYaml, YAMLParseError } from 'yaml'
-import { ConfigError } from './validation.js'
-
 /**
  * A YAML file as plain data. A file that cannot be read, or YAML that does not parse, is one
  * ConfigError naming the file, and for a syntax error its line and column:
  * `config/gateway.yaml:12:5: Map keys must be unique`. `key` prefixes the problem (the config
  * key that named the file, e.g. `mappings.file`). The core schema keeps `2027-05-01` a string.
  */
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { ConfigError } from './validation.js'
+
 export function readYamlFile (path: string, key: string): unknown {
   let text: string
   try {

@@ -1,7 +1,7 @@
+/** The demo's upstream: answers every request with what it received (method, path, identity headers). */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** The demo's upstream: answers every request with what it received (method, path, identity headers). */
 export async function startEchoUpstream (prefix = 'x-bookme-'): Promise<{ url: string, server: Server }> {
   const server = createServer((req, res) => {
     req.resume()

@@ -1,13 +1,13 @@
-import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-
 /**
  * A real HTTP issuer in Entra's shape (ENTRA.md §2.1): OpenID discovery for any tenant
  * (`common`, `organizations`, a GUID) under `/{tenant}/v2.0/.well-known/openid-configuration`,
  * and the v2 keys document with per-key `issuer` and `cloud_instance_name`. It mints v1/v2
  * user and app tokens. Used by the tests and by `bookme-gateway demo`; `start` never loads it.
  */
+import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
 export interface IssuerKey {
   kid: string
   privateKey: KeyObject
@@ -50,7 +50,7 @@ export interface LocalIssuer {
   close (): Promise<void>
 }
 
-export const CLOUD_INSTANCE = 'microsoftonline.com'
+const CLOUD_INSTANCE = 'microsoftonline.com'
 
 function b64url (value: unknown): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')

@@ -1,12 +1,12 @@
-import { failureReason } from '../backends/failure-reason.js'
-import { createGraphCredentials, type GraphCredentialOptions, type GraphCredentials } from './graph-credentials.js'
-
 /**
  * The two Microsoft identity calls of groups overage (CONTRACT.md §13): a client-credentials
  * token for the user's tenant, kept until shortly before it expires, and
  * `POST /v1.0/users/{oid}/checkMemberGroups` for at most 20 group ids per call. Failures are
  * `GraphFailure`s whose message an operator can act on; a secret or a token is never in one.
  */
+import { failureReason } from '../backends/failure-reason.js'
+import { createGraphCredentials, type GraphCredentialOptions, type GraphCredentials } from './graph-credentials.js'
+
 export interface GraphClientOptions extends GraphCredentialOptions {
   /** `entra.authority`: the token endpoint is `{authority}/{tid}/oauth2/v2.0/token`. */
   authority: string
@@ -26,7 +26,7 @@ export class GraphFailure extends Error {
 }
 
 /** Graph allows 20 ids per checkMemberGroups call. */
-export const CHECK_BATCH = 20
+const CHECK_BATCH = 20
 /** A token is renewed this long before its `exp`, so none expires on its way to Graph. */
 const TOKEN_EARLY_MS = 60_000
 

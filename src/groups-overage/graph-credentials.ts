@@ -1,8 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import { constants, createHash, createPrivateKey, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto'
-import { ConfigError } from '../config/validation.js'
-
 /**
  * How the gateway proves itself to the token endpoint when it asks for a Graph token
  * (CONTRACT.md §13, §14 "Secrets from files", §15 "Graph without a secret"): exactly one of
@@ -19,18 +14,23 @@ import { ConfigError } from '../config/validation.js'
  * No message made here holds a secret, a key or an assertion: only config keys, paths and the
  * certificate's thumbprint, which Entra shows in the app registration anyway.
  */
+import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { constants, createHash, createPrivateKey, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto'
+import { ConfigError } from '../config/validation.js'
+
 export const GRAPH_CREDENTIAL_KEYS = ['clientSecret', 'clientSecretFile', 'clientCertificate', 'federatedTokenFile'] as const
 export type GraphCredentialKey = typeof GRAPH_CREDENTIAL_KEYS[number]
 
 /** Set by the Azure Workload Identity webhook in every pod whose service account uses it. */
 export const FEDERATED_TOKEN_FILE_ENV = 'AZURE_FEDERATED_TOKEN_FILE'
 /** RFC 7523 §2.2; Entra takes both a certificate's assertion and a federated token under it. */
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 /**
  * Entra: "exp … 5-10 minutes after nbf at most" (certificate-credentials, Claims). Each
  * assertion is used once, for one token request, so the short end is enough.
  */
-export const ASSERTION_LIFETIME_SEC = 300
+const ASSERTION_LIFETIME_SEC = 300
 /** Entra refuses a weaker RSA key (AADSTS50032 WeakRsaKey). */
 const MIN_RSA_BITS = 2048
 
@@ -53,7 +53,7 @@ export interface GraphCredentials {
 }
 
 /** Which credential `graph` names; undefined when none (the cross-checks allow exactly one). */
-export function graphCredentialKeyOf (graph: GraphCredentialOptions): GraphCredentialKey | undefined {
+function graphCredentialKeyOf (graph: GraphCredentialOptions): GraphCredentialKey | undefined {
   return GRAPH_CREDENTIAL_KEYS.find((key) => graph[key] !== undefined)
 }
 

@@ -1,8 +1,3 @@
-import { createHash } from 'node:crypto'
-import { GatewayError } from '../errors.js'
-import type { SharedCache } from '../backends/shared-cache.js'
-import { GraphFailure, type GraphClient } from './graph-client.js'
-
 /**
  * A groups-overage user's memberships among the group ids the rules name (CONTRACT.md §13):
  * from the cache store (Redis: shared by every replica) while fresh, else from Microsoft Graph,
@@ -11,6 +6,11 @@ import { GraphFailure, type GraphClient } from './graph-client.js'
  * not asked again for that tenant before its `Retry-After` (a wait that fits the lookup's time
  * allowance is waited out once).
  */
+import { createHash } from 'node:crypto'
+import { GatewayError } from '../errors.js'
+import type { SharedCache } from '../backends/shared-cache.js'
+import { GraphFailure, type GraphClient } from './graph-client.js'
+
 export interface GroupMembershipOptions {
   graph: GraphClient
   store: SharedCache

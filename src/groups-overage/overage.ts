@@ -1,8 +1,3 @@
-import { GatewayError } from '../errors.js'
-import type { MaybePromise } from '../maybe-promise.js'
-import { asciiLower, type Rule } from '../access/roles.js'
-import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
-
 /**
  * Groups overage (CONTRACT.md §13, ENTRA.md "Groups overage claim"): a user in more groups than
  * fit in a token (200 in a JWT) gets no `groups` claim but `_claim_names.groups` (v1 implicit
@@ -10,11 +5,16 @@ import { tokenMemo, type VerifiedToken } from '../token/verified-token.js'
  * token is refused (`deny`) or its memberships are asked of Microsoft Graph (`graph`) — never
  * of the `_claim_sources` endpoint the token names: a URL from the token is not ours to call.
  */
-export const GROUPS_CLAIM = 'groups'
+import { GatewayError } from '../errors.js'
+import type { MaybePromise } from '../maybe-promise.js'
+import { asciiLower, type Rule } from '../access/index.js'
+import { tokenMemo, type VerifiedToken } from '../token/index.js'
+
+const GROUPS_CLAIM = 'groups'
 
 const OVERAGE = tokenMemo<boolean>('groupsOverage')
 
-export function isGroupsOverage (claims: Readonly<Record<string, unknown>>): boolean {
+function isGroupsOverage (claims: Readonly<Record<string, unknown>>): boolean {
   const names = claims._claim_names
   if (names !== null && typeof names === 'object' && !Array.isArray(names) && Object.hasOwn(names, GROUPS_CLAIM)) return true
   return claims.hasgroups === true || claims.hasgroups === 'true'
@@ -32,7 +32,7 @@ export function groupRulesOf (rules: Iterable<Rule>): { readsGroups: boolean, gr
   return { readsGroups, groupIds: [...ids] }
 }
 
-export const OVERAGE_FIX = 'The user is in more groups than Entra puts in a token (groups overage), so the token carries none. ' +
+const OVERAGE_FIX = 'The user is in more groups than Entra puts in a token (groups overage), so the token carries none. ' +
   'In Entra, set the app registration\'s groupMembershipClaims to ApplicationGroup and assign the groups the rules name to the app, or map app roles instead'
 
 export interface GroupsOverageOptions {

@@ -9,7 +9,7 @@ import type { SharedCache } from '../backends/shared-cache.js'
 import { createOverageResolver, groupRulesOf } from './overage.js'
 import { createGraphClient, type GraphClient } from './graph-client.js'
 import { createGroupMembership } from './group-membership.js'
-import type { Rule } from '../access/roles.js'
+import type { Rule } from '../access/index.js'
 import { createLogThrottle } from '../observability/log-throttle.js'
 
 /** One failure of a tenant is logged once per interval: every overage user of it would repeat it. */

@@ -51,4 +51,4 @@ export function createClientErrorHandler ({ record, accessLog, varyOnOrigin = fa
 }
 
 /** The `route` label of requests refused before they could be parsed. */
-export const CLIENT_ERROR_ROUTE = '_invalid'
+const CLIENT_ERROR_ROUTE = '_invalid'

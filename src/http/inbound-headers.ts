@@ -26,7 +26,7 @@ const FORGEABLE_PROXY_PREFIXES = ['x-forwarded-', 'x-original-']
 const MAX_REMEMBERED_NAMES = 1024
 
 /** Lower case, `_` and `.` folded to `-`: the name as a lenient backend would see it. */
-export function foldHeaderName (name: string): string {
+function foldHeaderName (name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-')
 }
 

@@ -57,7 +57,7 @@ function asGatewayError (err: unknown): GatewayError | undefined {
   return undefined
 }
 
-export function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
+function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
   const problem = toProblem(err, reply.request.id)
   if (isGatewayError(err)) {
     const challenge = wwwAuthenticate(err)

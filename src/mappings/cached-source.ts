@@ -43,7 +43,6 @@ export interface CachedMappingsOptions {
 export interface MappingLookup {
   tenant (tenantId: string): MaybePromise<TenantMapping | null>
   client (clientId: string): MaybePromise<ClientMapping | null>
-  isTenantMapped (tenantId: string): Promise<boolean>
   /** Drops `key` ('tenant:<guid>', 'client:<guid>' or '*') from this process's layer. */
   dropLocal (key: string): void
 }
@@ -146,10 +145,6 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     client (clientId) {
       const id = clientId.toLowerCase()
       return lookup('client', layers.client, id, () => source.client(id))
-    },
-    async isTenantMapped (tenantId) {
-      const mapping = await api.tenant(tenantId)
-      return mapping !== null && mapping.banks.length > 0
     },
     dropLocal (key) {
       if (key === '*') {

@@ -1,10 +1,10 @@
+/** The file source (`mappings.source: file`), the same shape as the tables of CONTRACT.md §4. */
 import { Type, type Static } from '@sinclair/typebox'
 import { Ajv } from 'ajv'
 import { readYamlFile } from '../config/yaml-file.js'
 import { ConfigError, GUID_PATTERN_SCHEMA, formatAjvErrors } from '../config/validation.js'
 import type { ClientListing, MappingSource, TenantMapping } from './source.js'
 
-/** The file source (`mappings.source: file`), the same shape as the tables of CONTRACT.md §4. */
 const strict = { additionalProperties: false } as const
 const BankId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^,\\s]+$' })
 const MappingsFileSchema = Type.Object({

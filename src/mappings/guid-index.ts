@@ -1,14 +1,14 @@
-import { randomInt } from 'node:crypto'
-
 /**
  * GUID → slot number, with no object or string per entry: each GUID is kept as four 32-bit
  * words in a typed array and found through an open-addressing table (linear probing, deletion
  * by backward shift), and slots are chained in insertion order so the oldest can go first.
- * About 30 bytes an entry where a Map keyed by the GUID string costs about 95 (issue 7: the
+ * About 30 bytes an entry where a Map keyed by the GUID string costs about 95 (the
  * process layer's 100,000 tenants). The hash is seeded per process, so nobody can choose
  * tenant ids (anyone can create Entra tenants) that all land in one probe run.
  * A string that is not a GUID has no slot: the caller simply does not cache it.
  */
+import { randomInt } from 'node:crypto'
+
 export interface GuidIndex {
   /** The slot of `guid`, or -1. */
   find (guid: string): number

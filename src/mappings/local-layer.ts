@@ -1,11 +1,11 @@
-import type { TenantBank, TenantMapping } from './source.js'
-import { copied, createGuidIndex } from './guid-index.js'
-
 /**
  * The per-process layer of the mapping cache: for each key, the answer (`null` = not mapped),
  * when it was read from the source (`at`) and until when this process serves it without asking
  * again (`until`). Bounded: at `maxEntries` the oldest inserted key goes first.
  */
+import type { TenantBank, TenantMapping } from './source.js'
+import { copied, createGuidIndex } from './guid-index.js'
+
 export interface LocalEntry<T> { v: T | null, at: number, until: number }
 
 export interface LocalLayer<T> {
@@ -74,7 +74,7 @@ function asBankNumber (id: string): number | undefined {
 }
 
 /**
- * Tenants, packed (issue 7: 100,000 of them within the pod's memory). A tenant is a slot of a
+ * Tenants, packed (100,000 of them within the pod's memory). A tenant is a slot of a
  * GUID index (no string or Map entry per tenant) and of a few columns: timestamps in
  * Float64Arrays (no boxed numbers), and for the usual one-bank tenant just the bank id (a
  * number when the id is a plain decimal one) and a flags byte. About 80 bytes a tenant, against

@@ -1,8 +1,3 @@
-import { connect as connectTcp, isIP, type Socket } from 'node:net'
-import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
-import type { ClientListing, MappingSource } from './source.js'
-import { describeTls, mysqlSslOptions, type BackendTls } from '../backends/tls.js'
-
 /**
  * `mappings.source: mysql` — the tables of CONTRACT.md §4 in `bp_organizations_db`, read only,
  * through prepared statements on a small pool. Every query has a timeout so a hung server
@@ -10,6 +5,11 @@ import { describeTls, mysqlSslOptions, type BackendTls } from '../backends/tls.j
  * compared through the tables' case-insensitive collation (the MySQL/MariaDB default), so the
  * primary-key index serves the lookup whatever the case the row was written in.
  */
+import { connect as connectTcp, isIP, type Socket } from 'node:net'
+import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
+import type { ClientListing, MappingSource } from './source.js'
+import { describeTls, mysqlSslOptions, type BackendTls } from '../backends/tls.js'
+
 export interface MysqlSourceOptions {
   host: string
   port: number

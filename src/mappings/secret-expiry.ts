@@ -1,9 +1,9 @@
+/** A client secret this close to expiry is logged as a warning. */
 import type { Logger } from 'pino'
 import type { Gauge } from 'prom-client'
 import type { MappingSource } from './source.js'
 
-/** A client secret this close to expiry is logged as a warning. */
-export const SECRET_WARNING_DAYS = 30
+const SECRET_WARNING_DAYS = 30
 const RECHECK_MS = 3_600_000
 
 /**
@@ -11,7 +11,7 @@ const RECHECK_MS = 3_600_000
  * in the log about secrets expiring within 30 days: an expired secret silently stops a bank's
  * back office. Read at start and hourly; a failing source is retried at the next round.
  */
-export function watchClientSecrets (source: MappingSource, gauge: Gauge<'client_id' | 'bank_id'>, logger: Logger, now: () => number = Date.now): { stop: () => void, refresh: () => Promise<void> } {
+export function watchClientSecrets (source: MappingSource, gauge: Gauge<'client_id' | 'bank_id'>, logger: Logger, now: () => number = Date.now): { stop: () => void } {
   async function refresh (): Promise<void> {
     let clients
     try {
@@ -34,5 +34,5 @@ export function watchClientSecrets (source: MappingSource, gauge: Gauge<'client_
   void refresh()
   const timer = setInterval(() => { void refresh() }, RECHECK_MS)
   timer.unref()
-  return { stop: () => clearInterval(timer), refresh }
+  return { stop: () => { clearInterval(timer) } }
 }

@@ -1,11 +1,11 @@
-import { GatewayError } from '../errors.js'
-
 /**
  * Readiness as CONTRACT.md §8 and §10 define it: not ready until every dependency has answered
  * once and no backend has refused the gateway's configuration (credentials, ACL, TLS); then
  * ready until draining starts. A later outage shows in the body, not in the status — taking
  * every pod out of the Service would turn a partial outage into a total one.
  */
+import { GatewayError } from '../errors.js'
+
 export type DependencyState = 'pending' | 'up' | 'down'
 
 /**

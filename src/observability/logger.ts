@@ -1,11 +1,11 @@
-import { pino, type Logger, type DestinationStream } from 'pino'
-import { LogController, type FastifyBaseLogger } from 'fastify'
-
 /**
  * Anything that could hold a credential is censored wherever it appears in a log object,
  * as a second line of defence: the request log itself never includes headers or query strings.
  */
-export const REDACT_PATHS = [
+import { pino, type Logger, type DestinationStream } from 'pino'
+import { LogController, type FastifyBaseLogger } from 'fastify'
+
+const REDACT_PATHS = [
   'authorization', '*.authorization', '*.*.authorization',
   'cookie', '*.cookie', '*.*.cookie',
   'token', '*.token', 'password', '*.password', '*.*.password',

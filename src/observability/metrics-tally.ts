@@ -1,11 +1,10 @@
-import { Counter, type LabelValues, type Registry } from 'prom-client'
-
 /**
  * Per-request metrics counted in plain numbers and handed to prom-client only when scraped.
  * prom-client validates and hashes the label set on every call (a closure, a label object, a
  * sorted key string, a bucket found by its number turned into a property name): four calls per
  * request were about 3 % of the gateway's CPU. The exposition is what prom-client writes.
  */
+import { Counter, type LabelValues, type Registry } from 'prom-client'
 
 /** One label set of a counter: `inc` adds to a number; the counter takes it when collected. */
 export interface CounterTally { inc (): void }

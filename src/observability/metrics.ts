@@ -1,7 +1,7 @@
+/** Every metric name carries this prefix (CONTRACT.md §8), runtime defaults included. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { TalliedHistogram, talliedCounter, type CounterTally, type TalliedCounter } from './metrics-tally.js'
 
-/** Every metric name carries this prefix (CONTRACT.md §8), runtime defaults included. */
 export const METRIC_PREFIX = 'bookme_gateway_'
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx'
@@ -110,7 +110,7 @@ export function createRequestRecorder (metrics: GatewayMetrics): RequestRecorder
   }
 }
 
-export function statusClass (status: number): StatusClass {
+function statusClass (status: number): StatusClass {
   if (status >= 500) return '5xx'
   if (status >= 400) return '4xx'
   if (status >= 300) return '3xx'

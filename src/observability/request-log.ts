@@ -8,7 +8,7 @@ import type { GatewayMetrics, RequestRecorder } from './metrics.js'
 import type { InFlight } from './in-flight.js'
 import type { AccessLog } from './logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
-import { pathOf } from '../http/paths.js'
+import { pathOf } from '../http/index.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,7 +17,7 @@ declare module 'fastify' {
   }
 }
 
-export function routeLabel (request: FastifyRequest): string {
+function routeLabel (request: FastifyRequest): string {
   return request.routeOptions.config.routeName ?? (request.is404 ? '_unmatched' : '_gateway')
 }
 

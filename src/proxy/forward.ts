@@ -8,8 +8,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { nominatedHeaders, type HeaderMap } from './upstream-headers.js'
-import { varyWith } from '../http/vary.js'
-import { continueIfExpected } from '../http/expect-continue.js'
+import { varyWith } from '../http/index.js'
+import { continueIfExpected } from '../http/index.js'
 
 export interface UpstreamRequest {
   method: string

@@ -10,12 +10,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteConfig } from '../config/schema.js'
-import { bearerTokenOf, type Decider, type Decision } from '../access/decision.js'
-import { assertionAudience, type AssertionSigner } from '../assertion/signer.js'
-import type { RateLimitPlan } from '../rate-limits/policies.js'
+import { bearerTokenOf, type Decider, type Decision } from '../access/index.js'
+import { assertionAudience, type AssertionSigner } from '../assertion/index.js'
+import type { RateLimitPlan } from '../rate-limits/index.js'
 import { refuseUntilReady, type Health } from '../observability/health.js'
-import type { GatewayHeaders } from '../http/response-headers.js'
-import { pathOf } from '../http/paths.js'
+import type { GatewayHeaders } from '../http/index.js'
+import { pathOf } from '../http/index.js'
 import type { WebSocketRouteHooks } from './websocket-hooks.js'
 
 declare module 'fastify' {

@@ -6,9 +6,10 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { GatewayError, type ErrorCode } from '../errors.js'
 import type { UpstreamErrorKind } from '../observability/metrics.js'
+import { causeCodes } from '../backends/failure-reason.js'
 
 /** Set on the error a request body stream fails with when it grows past `bodyLimitBytes`. */
-export const BODY_LIMIT_EXCEEDED = 'BOOKME_BODY_LIMIT_EXCEEDED'
+const BODY_LIMIT_EXCEEDED = 'BOOKME_BODY_LIMIT_EXCEEDED'
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT'])
 const REFUSED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'])
@@ -23,7 +24,7 @@ export interface UpstreamFailure {
 
 /** Maps what the hop's undici request failed with (an error and its causes) to a contract code. */
 export function classifyUpstreamFailure (error: unknown): UpstreamFailure {
-  const codes = collectCodes(error)
+  const codes = causeCodes(error)
   if (codes.includes(BODY_LIMIT_EXCEEDED)) return { code: 'PAYLOAD_TOO_LARGE', kind: undefined }
   if (codes.some((c) => TIMEOUT_CODES.has(c))) return { code: 'UPSTREAM_TIMEOUT', kind: 'timeout' }
   if (codes.some((c) => TLS_CODE.test(c))) return { code: 'UPSTREAM_UNAVAILABLE', kind: 'tls' }
@@ -37,17 +38,6 @@ export function failureAnswer (code: UpstreamFailure['code'], bodyLimitBytes: nu
   return new GatewayError(code, code === 'PAYLOAD_TOO_LARGE'
     ? `The request body is larger than ${bodyLimitBytes} bytes`
     : code === 'UPSTREAM_TIMEOUT' ? 'The upstream did not answer in time' : 'The upstream could not be reached')
-}
-
-function collectCodes (error: unknown): string[] {
-  const codes: string[] = []
-  let current: unknown = error
-  for (let depth = 0; current !== null && typeof current === 'object' && depth < 8; depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === 'string') codes.push(code)
-    current = (current as { cause?: unknown }).cause
-  }
-  return codes
 }
 
 /**

@@ -5,7 +5,8 @@
  * block closes the sessions it covers in O(sessions of that principal), and each carries a
  * timer for its token's `exp`.
  */
-import { blockField, type Block, type BlockedPrincipal } from '../blocks/block-list.js'
+import { type BlockedPrincipal } from '../blocks/index.js'
+import { blockField, type Block } from '../blocks/index.js'
 
 export type SessionEnd = 'token_expired' | 'principal_blocked' | 'token_revoked'
 

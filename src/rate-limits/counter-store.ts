@@ -22,7 +22,7 @@ export function createCounterStore (cache: SharedCache): CounterStore {
   return cache.kind === 'redis' ? createRedisCounterStore(cache.backend) : createMemoryCounterStore()
 }
 
-export function createMemoryCounterStore (): CounterStore {
+function createMemoryCounterStore (): CounterStore {
   const counters = createLocalCounters()
   return {
     admit (keys, rules) { return counters.decide(keys, rules) },

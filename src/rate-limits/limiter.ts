@@ -23,7 +23,7 @@ export interface RateLimiterEvents {
 }
 
 /** How long this pod counts alone before it asks the shared store again. */
-export const SHARED_RETRY_MS = 1000
+const SHARED_RETRY_MS = 1000
 
 export function createRateLimiter (store: CounterStore, events: RateLimiterEvents, now: () => number = Date.now): RateLimiter {
   const own = createLocalCounters()

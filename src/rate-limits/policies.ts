@@ -1,11 +1,11 @@
-import { gcraRule, type GcraOutcome, type GcraRule } from './gcra.js'
-
 /**
  * The rate-limit policies of CONTRACT.md §12, compiled per route: which policies count a
  * request, under which key, at which allowance (a bank's override, or the policy's own), and the
  * IETF httpapi rate-limit fields (draft-ietf-httpapi-ratelimit-headers, RFC 9651 structured
  * fields) that describe the outcome. No I/O: the counting itself is the limiter's.
  */
+import { gcraRule, type GcraOutcome, type GcraRule } from './gcra.js'
+
 export type PartitionKind = 'bank' | 'client' | 'principal'
 
 export interface PolicySettings {

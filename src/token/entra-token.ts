@@ -10,11 +10,11 @@ import { GatewayError, type ErrorCode } from '../errors.js'
 import type { KeySource, SigningKey } from './jwks-store.js'
 import { countTopLevelKey } from './json-keys.js'
 import { decode, VerifiedEntraToken, type PrincipalType, type VerifiedToken } from './verified-token.js'
+import { GUID } from '../config/validation.js'
 
 export type { PrincipalType, VerifiedToken } from './verified-token.js'
 
 export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad'
-export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface TokenProfile {
   name: string
@@ -191,7 +191,7 @@ function checkKeyScope (key: SigningKey, keys: KeySource, tenantId: string, vers
 }
 
 /** App-only when `idtyp` = app, or without `idtyp` when there is no `scp` and `oid` = `sub`. */
-export function classifyPrincipal (payload: Record<string, unknown>): PrincipalType {
+function classifyPrincipal (payload: Record<string, unknown>): PrincipalType {
   if (payload.idtyp === 'app') return 'app'
   if (payload.idtyp === undefined && payload.scp === undefined && typeof payload.oid === 'string' && payload.oid === payload.sub) return 'app'
   return 'user'

@@ -7,7 +7,7 @@
  *
  * Expired entries are also swept from the oldest end, a few every few hundred reads: once a
  * burst of tokens has expired, steady traffic on a few hot ones would otherwise keep the dead
- * ones in memory until as many new tokens pushed them out (issue 7's memory budget).
+ * ones in memory until as many new tokens pushed them out (the pod's memory budget).
  */
 export interface TokenCache<T> {
   get (key: string): T | undefined

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { blockField, createBlockList, decodeBlock, decodeChangeMessage, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField, type Block } from '../../src/blocks/block-list.js'
+import { createBlockList } from '../../src/blocks/block-list.js'
+import { blockField, decodeBlock, decodeChangeMessage, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField, type Block } from '../../src/blocks/block-records.js'
 import { isGatewayError } from '../../src/errors.js'
 
 const TENANT = '11111111-1111-4111-8111-111111111111'

@@ -17,7 +17,7 @@ import { watchBlocks } from '../../src/blocks/block-watcher.js'
 import { loadCacheConfig } from '../../src/commands/cache-config.js'
 import { createSharedCache } from '../../src/backends/shared-cache.js'
 import { createBlockStore } from '../../src/blocks/block-store.js'
-import { blockField, encodeBlock, encodeLifted, liftedField } from '../../src/blocks/block-list.js'
+import { blockField, encodeBlock, encodeLifted, liftedField } from '../../src/blocks/block-records.js'
 
 // CONTRACT.md §13: a block is lifted by unblock or its expiry, by nothing else. Blocks that
 // vanish with Redis's data (FLUSHALL, a restart without persistence, a failover to an empty

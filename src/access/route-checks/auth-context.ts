@@ -5,7 +5,7 @@
  */
 import { GatewayError } from '../../errors.js'
 import { asciiLower } from '../roles.js'
-import { tokenMemo, type VerifiedToken } from '../../token/verified-token.js'
+import { tokenMemo, type VerifiedToken } from '../../token/index.js'
 import type { RouteCheck } from './list.js'
 import type { DeciderOptions } from '../decision.js'
 
@@ -25,12 +25,12 @@ export function authContextsOf (token: VerifiedToken): readonly string[] {
  * asks for the context as essential, base64 (standard alphabet, padded), as Entra's own
  * challenges and MSAL's `WithClaims`/`claims` expect it.
  */
-export function claimsChallengeFor (authContext: string): string {
+function claimsChallengeFor (authContext: string): string {
   return Buffer.from(JSON.stringify({ access_token: { acrs: { essential: true, value: authContext } } })).toString('base64')
 }
 
 /** `entra.authority`'s default (config/schema.ts), for a caller that names none. */
-export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com'
+const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com'
 
 /**
  * `WWW-Authenticate` of AUTH_CONTEXT_REQUIRED, byte for byte as §13 writes it: the parameters
@@ -39,12 +39,12 @@ export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com'
  * that tenant's authorize endpoint at the configured authority, so the client signs the user in
  * again at the right tenant, then `error` and `claims`.
  */
-export function authContextChallenge (authContext: string, tenantId: string, authority: string): string {
+function authContextChallenge (authContext: string, tenantId: string, authority: string): string {
   const authorizationUri = `${authority.replace(/\/+$/, '')}/${tenantId}/oauth2/v2.0/authorize`
   return `Bearer realm="${tenantId}", authorization_uri="${authorizationUri}", error="insufficient_claims", claims="${claimsChallengeFor(authContext)}"`
 }
 
-export function requireAuthContext (token: VerifiedToken, authContext: string, authority = DEFAULT_AUTHORITY): void {
+function requireAuthContext (token: VerifiedToken, authContext: string, authority = DEFAULT_AUTHORITY): void {
   const wanted = asciiLower(authContext)
   if (authContextsOf(token).some((value) => asciiLower(value) === wanted)) return
   throw new GatewayError('AUTH_CONTEXT_REQUIRED', `This route needs the authentication context ${authContext}; sign in again with the claims challenge`, {
