@@ -105,6 +105,8 @@ const Mappings = section({
     port: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
     user: NonEmpty,
     password: Type.String({ default: '' }),
+    // Instead of `password`: read at start and for every new connection (CONTRACT.md §14).
+    passwordFile: Type.Optional(NonEmpty),
     database: Type.String({ default: 'bp_organizations_db', minLength: 1 }),
     connectionLimit: Type.Integer({ minimum: 1, default: 10 }),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
@@ -122,13 +124,15 @@ const Cache = section({
       masterName: NonEmpty,
       nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true }),
       username: Type.Optional(NonEmpty),
-      password: Type.Optional(Type.String())
+      password: Type.Optional(Type.String()),
+      passwordFile: Type.Optional(NonEmpty)
     }, strict)),
     cluster: Type.Optional(Type.Object({
       nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true })
     }, strict)),
     username: Type.Optional(NonEmpty),
     password: Type.Optional(Type.String()),
+    passwordFile: Type.Optional(NonEmpty),
     tls: Type.Optional(RedisTls),
     keyPrefix: Type.String({ default: 'bookme:gw:' }),
     commandTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
@@ -162,6 +166,19 @@ const Assertion = section({
 
 /** CONTRACT.md §12: counted after every other check, in the cache store. */
 const PolicyName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+/** CONTRACT.md §14: the decision log. Refusals are always logged; allowed lines may be sampled. */
+const Log = section({
+  allowedSampleRatio: Type.Number({ minimum: 0, maximum: 1, default: 1 })
+})
+
+/** CONTRACT.md §14: OpenTelemetry traces over OTLP/HTTP; off when absent. */
+const Tracing = Type.Object({
+  endpoint: Type.String({ pattern: '^https?://[^\\s]+$' }),
+  sampleRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
+  trustInboundTraceparent: Type.Boolean({ default: false }),
+  serviceName: Type.String({ minLength: 1, default: 'bookme-gateway' })
+}, strict)
+
 const RateLimits = section({
   policies: Type.Array(Type.Object({
     name: PolicyName,
@@ -198,7 +215,10 @@ const Route = Type.Object({
   // A Conditional Access authentication context id (Entra allows c1 to c99), CONTRACT.md §13.
   authContext: Type.Optional(Type.String({ pattern: '^c([1-9]|[1-9][0-9])$' })),
   // The signed assertion's audience (default: the route's name); false omits the assertion.
-  assertion: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ audience: NonEmpty }, strict)]))
+  assertion: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ audience: NonEmpty }, strict)])),
+  // CONTRACT.md §14: `report` logs and counts the route's roles, authContext, groups-overage and
+  // rate-limit refusals and forwards the request; token, tenant, bank and block refusals hold.
+  mode: oneOf(['enforce', 'report'] as const, { default: 'enforce' })
 }, strict)
 
 export const ConfigSchema = Type.Object({
@@ -216,6 +236,8 @@ export const ConfigSchema = Type.Object({
   cors: Cors,
   assertion: Assertion,
   rateLimits: RateLimits,
+  log: Log,
+  tracing: Type.Optional(Tracing),
   routes: Type.Array(Route, { minItems: 1 })
 }, strict)
 
