@@ -7,7 +7,7 @@ import { EXAMPLES, examplePath, manifestOf, renderChart, type Manifest } from '.
 import { makeCertificates } from '../helpers/certs.js'
 import { GRAPH_SECRET, startFakeGraph } from '../helpers/graph.js'
 import { HOME_TENANT, startIssuer } from '../helpers/issuer.js'
-import { localAddresses, runPodToExit } from '../helpers/pod-run.js'
+import { localBackendAddresses, runPodToExit } from '../helpers/pod-run.js'
 import { composeArgv, readDockerfile, type ContainerSpec } from '../helpers/pod-spec.js'
 import { startTlsBackends } from '../helpers/services.js'
 
@@ -89,7 +89,7 @@ t.test('helm test: check passes against the production example\'s backends and f
   const { db, redis } = await startTlsBackends(t, certs, redisPassword)
   const manifests = renderChart({
     values: [examplePath('production-values.yaml')],
-    set: { ...await localAddresses(issuer), 'config.mappings.mysql.host': '127.0.0.1', 'config.mappings.mysql.port': db.port, 'config.cache.redis.url': redis.url, 'config.entra.graph.endpoint': graph.url }
+    set: await localBackendAddresses(issuer, { db, redis, graph })
   })
   const secretsWith = (mysqlPassword: string): Record<string, Record<string, string>> => ({
     'bookme-gateway-secrets': { 'mysql-password': mysqlPassword, 'redis-password': redisPassword, 'graph-secret': GRAPH_SECRET },

@@ -5,7 +5,7 @@ import { examplePath, renderChart } from '../helpers/helm-render.js'
 import { makeCertificates } from '../helpers/certs.js'
 import { startFakeGraph } from '../helpers/graph.js'
 import { HOME_TENANT, startIssuer } from '../helpers/issuer.js'
-import { localAddresses, podStartsReady, runPodToExit } from '../helpers/pod-run.js'
+import { localBackendAddresses, podStartsReady, runPodToExit } from '../helpers/pod-run.js'
 import { createServiceAccountIssuer } from '../helpers/pod-service-accounts.js'
 import { azureWorkloadIdentityWebhook, TOKEN_EXCHANGE_AUDIENCE, tokenLayout } from '../helpers/pod-webhooks.js'
 import { startTlsBackends } from '../helpers/services.js'
@@ -33,7 +33,7 @@ t.test('the azure example starts to /readyz 200 with workload identity for Graph
   const { db, redis } = await startTlsBackends(t, certs, redisPassword)
   const rendered = renderChart({
     values: [examplePath('azure-values.yaml')],
-    set: { ...await localAddresses(issuer), 'config.mappings.mysql.host': '127.0.0.1', 'config.mappings.mysql.port': db.port, 'config.cache.redis.url': redis.url, 'config.entra.graph.endpoint': graph.url }
+    set: await localBackendAddresses(issuer, { db, redis, graph })
   })
   // No graph-secret anywhere: the Secret the example expects holds the backends' passwords only.
   const secrets = {

@@ -254,6 +254,11 @@ export async function localAddresses (issuer: { url: string }): Promise<Record<s
   return { 'config.entra.authority': issuer.url, 'config.server.port': await freePort(), 'config.server.adminPort': await freePort() }
 }
 
+/** `localAddresses` plus the local MySQL, Redis and Graph an example's backends are pointed at. */
+export async function localBackendAddresses (issuer: { url: string }, { db, redis, graph }: { db: { port: number }, redis: { url: string }, graph: { url: string } }): Promise<Record<string, unknown>> {
+  return { ...await localAddresses(issuer), 'config.mappings.mysql.host': '127.0.0.1', 'config.mappings.mysql.port': db.port, 'config.cache.redis.url': redis.url, 'config.entra.graph.endpoint': graph.url }
+}
+
 /**
  * Starts the rendered Deployment's pod and checks what CONTRACT.md §16 asks of every start: the
  * image's entrypoint runs `start` once, as the pod's user without privileges on a read-only
