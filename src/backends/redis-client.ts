@@ -8,10 +8,11 @@ import type { TLSSocket } from 'node:tls'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { RedisConfig } from '../config/schema.js'
 import { describeTls, loadBackendTls, nodeTlsOptions, redisTlsMode, type BackendTls } from './tls.js'
+import { liveSecret } from './secret-file.js'
 
 export type RedisTopology =
   | { kind: 'standalone', url: string }
-  | { kind: 'sentinel', masterName: string, nodes: HostPort[], username?: string, password?: string }
+  | { kind: 'sentinel', masterName: string, nodes: HostPort[], username?: string, password?: string, passwordFile?: string }
   | { kind: 'cluster', nodes: HostPort[] }
 
 export interface HostPort { host: string, port: number }
@@ -20,6 +21,8 @@ export interface RedisSettings {
   topology: RedisTopology
   username?: string
   password?: string
+  /** Instead of `password`: read for every new connection (CONTRACT.md §14). */
+  passwordFile?: string
   tls: BackendTls
   keyPrefix: string
   commandTimeoutMs: number
@@ -31,7 +34,7 @@ export type RedisConnection = Redis | Cluster
 /** The validated `cache.redis` section as settings, its TLS files read (a ConfigError if one is bad). */
 export function redisSettingsFrom (redis: RedisConfig): RedisSettings {
   const topology: RedisTopology = redis.sentinel !== undefined
-    ? { kind: 'sentinel', masterName: redis.sentinel.masterName, nodes: redis.sentinel.nodes.map(parseHostPort), ...optional('username', redis.sentinel.username), ...optional('password', redis.sentinel.password) }
+    ? { kind: 'sentinel', masterName: redis.sentinel.masterName, nodes: redis.sentinel.nodes.map(parseHostPort), ...optional('username', redis.sentinel.username), ...optional('password', redis.sentinel.password), ...optional('passwordFile', redis.sentinel.passwordFile) }
     : redis.cluster !== undefined
       ? { kind: 'cluster', nodes: redis.cluster.nodes.map(parseHostPort) }
       : { kind: 'standalone', url: redis.url ?? '' }
@@ -39,6 +42,7 @@ export function redisSettingsFrom (redis: RedisConfig): RedisSettings {
     topology,
     ...optional('username', redis.username),
     ...optional('password', redis.password),
+    ...optional('passwordFile', redis.passwordFile),
     tls: loadBackendTls('cache.redis.tls', redisTlsMode(redis.url, redis.tls), redis.tls),
     keyPrefix: redis.keyPrefix,
     commandTimeoutMs: redis.commandTimeoutMs,
@@ -69,12 +73,35 @@ function connectionOptions (settings: RedisSettings, subscriber: boolean): Redis
     enableReadyCheck: true,
     lazyConnect: false,
     ...optional('username', settings.username),
-    ...optional('password', settings.password),
+    ...optional('password', settings.passwordFile === undefined ? settings.password : liveSecret(settings.passwordFile)()),
     ...(settings.tls.mode === 'disabled' ? {} : { tls: nodeTlsOptions(settings.tls) })
   }
 }
 
 export function createRedisConnection (settings: RedisSettings, { subscriber = false }: { subscriber?: boolean } = {}): RedisConnection {
+  const connection = connectionOf(settings, subscriber)
+  const sentinelFile = settings.topology.kind === 'sentinel' ? settings.topology.passwordFile : undefined
+  if (connection instanceof Cluster) {
+    // Each node's client copies `redisOptions` when it is created: a node found later reads the file.
+    if (settings.passwordFile !== undefined) readOnEveryConnect(connection.options.redisOptions ?? {}, 'password', settings.passwordFile)
+  } else {
+    if (settings.passwordFile !== undefined) readOnEveryConnect(connection.options, 'password', settings.passwordFile)
+    if (sentinelFile !== undefined) readOnEveryConnect(connection.options, 'sentinelPassword', sentinelFile)
+  }
+  return connection
+}
+
+/**
+ * ioredis reads `options.password` in `connect()` (the AUTH of each new connection, reconnects
+ * included) and the Sentinel connector reads `options.sentinelPassword` for each sentinel it
+ * asks: a getter there reads the file each time, and nothing else changes.
+ */
+function readOnEveryConnect (options: object, key: 'password' | 'sentinelPassword', file: string): void {
+  const read = liveSecret(file)
+  Object.defineProperty(options, key, { get: read, enumerable: true, configurable: true })
+}
+
+function connectionOf (settings: RedisSettings, subscriber: boolean): RedisConnection {
   const options = connectionOptions(settings, subscriber)
   const { topology } = settings
   switch (topology.kind) {
@@ -87,7 +114,7 @@ export function createRedisConnection (settings: RedisSettings, { subscriber = f
         name: topology.masterName,
         role: 'master',
         ...optional('sentinelUsername', topology.username),
-        ...optional('sentinelPassword', topology.password),
+        ...optional('sentinelPassword', topology.passwordFile === undefined ? topology.password : liveSecret(topology.passwordFile)()),
         // TLS to the sentinels as to the servers (CONTRACT.md §10).
         ...(settings.tls.mode === 'disabled' ? {} : { enableTLSForSentinelMode: true, sentinelTLS: nodeTlsOptions(settings.tls) }),
         sentinelRetryStrategy: backoff,

@@ -97,7 +97,10 @@ function checkSources (config: Config, problems: string[]): void {
     problems.push('mappings.mysql: is required when source is mysql')
   }
   if (config.cache.store === 'redis' && config.cache.redis === undefined) problems.push('cache.redis: is required when store is redis')
-  if (config.mappings.mysql) checkTls('mappings.mysql.tls', config.mappings.mysql.tls, problems)
+  if (config.mappings.mysql) {
+    checkTls('mappings.mysql.tls', config.mappings.mysql.tls, problems)
+    checkPasswordFile('mappings.mysql', config.mappings.mysql.password !== '', config.mappings.mysql.passwordFile, problems)
+  }
   if (config.cache.redis) checkRedis(config.cache.redis, problems)
   try {
     const authority = new URL(config.entra.authority)
@@ -131,6 +134,15 @@ function checkRedis (redis: RedisConfig, problems: string[]): void {
     })
   }
   checkTls('cache.redis.tls', redis.tls, problems)
+  let urlPassword = false
+  try { urlPassword = redis.url !== undefined && new URL(redis.url).password !== '' } catch { /* reported above */ }
+  checkPasswordFile('cache.redis', redis.password !== undefined || urlPassword, redis.passwordFile, problems)
+  if (redis.sentinel) checkPasswordFile('cache.redis.sentinel', redis.sentinel.password !== undefined, redis.sentinel.passwordFile, problems)
+}
+
+/** `passwordFile` instead of the inline password (CONTRACT.md §14), never beside it: which one wins would be a rule nobody reads. */
+function checkPasswordFile (at: string, inline: boolean, file: string | undefined, problems: string[]): void {
+  if (inline && file !== undefined) problems.push(`${at}.passwordFile: instead of ${at}.password (or a password in the URL), not beside it; give one`)
 }
 
 function checkTls (at: string, tls: { mode?: string, caFile?: string, certFile?: string, keyFile?: string } | undefined, problems: string[]): void {

@@ -10,6 +10,7 @@ import { interpolateEnv } from './interpolate.js'
 import { crossCheck } from './cross-checks.js'
 import { ConfigError, formatAjvErrors } from './validation.js'
 import { applyFederatedTokenDefault, graphCredentialProblems } from '../groups-overage/index.js'
+import { secretFileProblem } from '../backends/secret-file.js'
 
 export { ConfigError }
 
@@ -49,6 +50,8 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
       if (file !== undefined) tls[key] = resolve(baseDir, file)
     }
   }
+  const secretProblems = resolvePasswordFiles(candidate, baseDir)
+  if (secretProblems.length > 0) throw new ConfigError(secretProblems)
   const graph = candidate.entra.graph
   if (graph !== undefined) {
     for (const key of ['clientSecretFile', ...(federatedFromEnv ? [] : ['federatedTokenFile'] as const)] as const) {
@@ -62,6 +65,19 @@ export function parseConfig (raw: unknown, { env = process.env, baseDir = proces
   }
   // The one cast: the cross-checks just passed are what make the schema's shape a Config.
   return deepFreeze(candidate as Config)
+}
+
+/** The `passwordFile`s relative to the config file, read at start (CONTRACT.md §14): a missing or unreadable one is a configuration error. */
+function resolvePasswordFiles (candidate: SchemaConfig, baseDir: string): string[] {
+  const holders = [['mappings.mysql', candidate.mappings.mysql], ['cache.redis', candidate.cache.redis], ['cache.redis.sentinel', candidate.cache.redis?.sentinel]] as const
+  const problems: string[] = []
+  for (const [at, holder] of holders) {
+    if (holder?.passwordFile === undefined) continue
+    holder.passwordFile = resolve(baseDir, holder.passwordFile)
+    const problem = secretFileProblem(`${at}.passwordFile`, holder.passwordFile)
+    if (problem !== undefined) problems.push(problem)
+  }
+  return problems
 }
 
 function dedupe (items: string[]): string[] {

@@ -9,12 +9,15 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net'
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise'
 import type { ClientListing, MappingSource } from './source.js'
 import { describeTls, mysqlSslOptions, type BackendTls } from '../backends/tls.js'
+import { liveSecret } from '../backends/secret-file.js'
 
 export interface MysqlSourceOptions {
   host: string
   port: number
   user: string
   password: string
+  /** Instead of `password`: read for every new connection (CONTRACT.md §14). */
+  passwordFile?: string | undefined
   database: string
   connectionLimit: number
   connectTimeoutMs: number
@@ -33,11 +36,13 @@ const CLIENTS_SQL = `SELECT c.ClientId AS clientId, c.BankId AS bankId, c.Enable
   FROM BankClients c LEFT JOIN Banks b ON b.BankId = c.BankId`
 
 export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
+  const password = options.passwordFile === undefined ? undefined : liveSecret(options.passwordFile)
+  const addressed = options.tls.mode === 'verify-full' && isIP(options.host) !== 0
   const pool: Pool = createPool({
     host: options.host,
     port: options.port,
     user: options.user,
-    password: options.password,
+    password: password?.() ?? options.password,
     database: options.database,
     connectionLimit: options.connectionLimit,
     connectTimeout: options.connectTimeoutMs,
@@ -50,7 +55,16 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
     // TLS or not is decided here, once: mysql2 fails a connection whose handshake fails (or whose
     // server offers no TLS) and never retries it in plaintext.
     ...(options.tls.mode === 'disabled' ? {} : { ssl: mysqlSslOptions(options.tls) }),
-    ...(options.tls.mode === 'verify-full' && isIP(options.host) !== 0 ? { stream: () => addressedSocket(options.host, options.port) } : {})
+    // mysql2 calls `stream` once per new connection, with that connection's own copy of the
+    // config, before the handshake reads `password`: the file is read there.
+    ...(addressed || password !== undefined
+      ? {
+          stream: (opts: { config: { password?: string } }) => {
+            if (password !== undefined) opts.config.password = password()
+            return addressedSocket(options.host, options.port, addressed)
+          }
+        }
+      : {})
   })
   // Errors surface through the queries; an idle pool's socket errors must not crash the process.
   pool.on('connection', (connection) => { connection.on('error', () => {}) })
@@ -107,8 +121,8 @@ export function createMysqlSource (options: MysqlSourceOptions): MappingSource {
  * SAN IP entries (RFC 6125 §6.2.1), before anything of the login is sent. mysql2 3.x takes no
  * `checkServerIdentity` of its own (node-mysql2 #2295). The rest is what mysql2 does itself.
  */
-function addressedSocket (host: string, port: number): Socket {
+function addressedSocket (host: string, port: number, addressed: boolean): Socket {
   const socket = connectTcp({ host, port, noDelay: true, keepAlive: true })
-  ;(socket as Socket & { _host: string })._host = host
+  if (addressed) (socket as Socket & { _host: string })._host = host
   return socket
 }
