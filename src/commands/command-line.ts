@@ -73,9 +73,20 @@ async function dispatch (argv: string[], io: CommandIo): Promise<number> {
       return -1 // keep running
     }
     case 'check': {
-      const { values } = parse(args, { config: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, offline: { type: 'boolean' } })
+      if (values.offline === true) {
+        // Offline, a bad config or mappings file is a configuration error (78), as for `start`.
+        const { runOfflineCheck } = await import('./check-offline.js')
+        return runOfflineCheck(loadConfig(values.config), out)
+      }
       const { runCheck } = await import('./check.js')
       return await runCheck(() => loadConfig(values.config), out)
+    }
+    case 'lookup': {
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, json: { type: 'boolean' } })
+      const { runLookup, lookupTargetOf } = await import('./lookup.js')
+      const target = lookupTargetOf(values)
+      return await runLookup(loadConfig(values.config), target, { json: values.json === true }, out)
     }
     case 'explain': {
       const { values } = parse(args, { config: { type: 'string' }, token: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' }, bank: { type: 'string' }, jwks: { type: 'string' }, at: { type: 'string' } })

@@ -3,9 +3,17 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
   start: `start [--config PATH]
     Run the gateway: the proxy port and the admin port (/healthz, /readyz, /metrics).
     SIGTERM drains in-flight requests for up to server.shutdownGraceMs.`,
-  check: `check [--config PATH]
+  check: `check [--offline] [--config PATH]
     Validate the config, then reach each profile's discovery and JWKS, the mapping source and
-    the cache. One line per check, "ok <check>" or "FAIL <check>: <why>"; exit 1 on any failure.`,
+    the cache. One line per check, "ok <check>" or "FAIL <check>: <why>"; exit 1 on any failure.
+    --offline   the config and the files it names only (mappings file, TLS files, assertion keys,
+                Graph credentials), no network; a problem in them exits 78`,
+  lookup: `lookup --tenant GUID | --client GUID [--json] [--config PATH]
+    How the gateway resolves a tenant (its banks, the default, each bank enabled or not) or a client
+    (its bank, enabled, description, secret expiry) now, where the answer came from (shared cache
+    or source) and its age; exit 1 when it does not resolve. Reads only: the shared cache is not
+    filled with the source's answer. A running gateway's process layer is not visible from here.
+    --json   one JSON object instead of lines`,
   explain: `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE] [--config PATH]
     Print as JSON what the gateway would decide for this token, without proxying; exit 0 allow,
     1 deny. Without --path the token is judged against the API profile its audience names.

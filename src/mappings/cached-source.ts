@@ -47,7 +47,8 @@ export interface MappingLookup {
   dropLocal (key: string): void
 }
 
-interface Stored<T> { v: T | null, at: number }
+/** A shared-cache value: the answer (null = not mapped) and when the source gave it (epoch ms). */
+export interface Stored<T> { v: T | null, at: number }
 type Kind = 'tenant' | 'client'
 
 /** The shared cache's key (and the purge message's): the kind, then the lower-case GUID. */
