@@ -23,10 +23,11 @@ import proxyRoutes from './proxy/proxy-routes.js'
 import cors from './http/cors.js'
 import me from './access/me.js'
 import assertionJwks, { JWKS_PATH } from './assertion/jwks-route.js'
+import { serverSpans } from './tracing/index.js'
 
 export async function buildApp (config: Readonly<Config>, resources: Resources): Promise<FastifyInstance> {
   const record = createRequestRecorder(resources.metrics)
-  const accessLog = createAccessLog(resources.logger)
+  const accessLog = createAccessLog(resources.logger, config.log)
   const isWebSocketUpgrade = webSocketHandshakeFilter(config.routes)
   const app: FastifyInstance = Fastify({
     ...fastifyLogOptions(resources.logger),
@@ -48,16 +49,18 @@ export async function buildApp (config: Readonly<Config>, resources: Resources):
   // never waits for a body held back behind Expect: 100-continue.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', function leaveBodyUnread (_request, _payload, done) { done(null) })
-  const { decider, health, metrics, inFlight, assertion: signer, rateLimits, sessions } = resources
+  const { decider, health, metrics, inFlight, assertion: signer, rateLimits, sessions, tracing } = resources
   const gatewayHeaders = createGatewayHeaders({ corsOrigins: config.cors.origins, health })
   await app.register(problemErrors)
   await app.register(responseHeaders, { gatewayHeaders })
   await app.register(observability, { metrics, inFlight, record, accessLog })
+  // Off: no hook at all (CONTRACT.md §14).
+  if (tracing !== undefined) await app.register(serverSpans, { tracing, routes: config.routes })
   await app.register(requestGuard, { config, health })
   await app.register(cors, { config })
   await app.register(me, { decider, health })
   await app.register(assertionJwks, { signer, path: JWKS_PATH })
-  await app.register(proxyRoutes, { config, decider, health, signer, rateLimits, metrics, sessions, gatewayHeaders })
+  await app.register(proxyRoutes, { config, decider, health, signer, rateLimits, metrics, sessions, gatewayHeaders, tracing })
   return app
 }
 

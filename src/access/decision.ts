@@ -9,6 +9,11 @@
  *   6. route checks route-checks/list.ts, in order: the route's roles, its step-up context, …
  *   7. rate limit   counted last (§12), or only described (`explain` counts nothing)
  *
+ * On a route in `mode: report` (§14) the refusals of steps 5 (groups overage), 6 and 7 are
+ * kept in `reported` instead of thrown, and the request goes on; steps 1–4 refuse in both modes.
+ * What each step learns of a verified principal is written to the request's `facts`, the
+ * decision log's (decision-facts.ts), so a refusal's line says what was known when it came.
+ *
  * and the identity headers (§6) of the principal it let through. The proxy's route access,
  * `/_gateway/me` and `explain` all ask it; what differs between them is only the request they
  * describe. The readiness gate (§8) is the HTTP layer's, before it.
@@ -17,7 +22,7 @@
  * only when it did not: a warm request costs the one promise of `decide` itself.
  */
 import type { PeerCertificate } from 'node:tls'
-import { GatewayError } from '../errors.js'
+import { GatewayError, isGatewayError } from '../errors.js'
 import { requireMappedTenant, resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
 import { peekAudience, type VerifiedToken } from '../token/index.js'
 import type { MaybePromise } from '../maybe-promise.js'
@@ -29,6 +34,7 @@ import { principalOf, type PolicyDescription, type RateLimitPlan, type Verdict }
 import type { RateLimiter } from '../rate-limits/index.js'
 import { identityHeadersOf, isMapped, tokenIdentityOf } from './token-identity.js'
 import { ROUTE_CHECKS } from './route-checks/list.js'
+import { recordToken, type DecisionFacts } from './decision-facts.js'
 
 export interface Decision {
   readonly api: string
@@ -41,13 +47,15 @@ export interface Decision {
   readonly rateLimitFields?: Readonly<Record<string, string>> | undefined
   /** Described: the policies that would count the request (`explain`). */
   readonly rateLimitPolicies?: readonly PolicyDescription[] | undefined
+  /** `mode: report` (§14): the refusals the route would have answered, in the order found. */
+  readonly reported?: readonly GatewayError[] | undefined
 }
 
 /** The principal as the steps up to the roles establish it: what route checks judge, and what an assertion states. */
 export type Grant = Pick<Decision, 'api' | 'token' | 'bank' | 'mapped'>
 
 /** The part of a route the decision reads. */
-export type DecisionRoute = Pick<RouteConfig, 'name' | 'roles' | 'authContext'>
+export type DecisionRoute = Pick<RouteConfig, 'name' | 'roles' | 'authContext'> & Partial<Pick<RouteConfig, 'mode'>>
 
 export interface DecisionRequest {
   /** The API profile the token must be valid for. */
@@ -67,6 +75,8 @@ export interface DecisionRequest {
   rateLimit: 'count' | 'describe'
   /** The connection's verified client certificate (mTLS), for a check that binds tokens to it. */
   clientCertificate?: PeerCertificate | undefined
+  /** Filled in as the steps learn them, for the decision log (§14). */
+  facts?: DecisionFacts | undefined
 }
 
 /** What the decision reads of an API profile. */
@@ -122,17 +132,31 @@ export function createDecider (options: DeciderOptions): Decider {
     }
     // A proxied route always has an active bank (requireActiveBank).
     const counting = rateLimits.limiter.admit(policies, principalOf(bank.activeBankId ?? '', token))
-    return counting instanceof Promise ? counting.then((verdict) => admitted(decision, verdict)) : admitted(decision, counting)
+    const report = request.route.mode === 'report'
+    return counting instanceof Promise ? counting.then((verdict) => admitted(decision, verdict, report)) : admitted(decision, counting, report)
+  }
+
+  /** Step 5's groups: GROUPS_OVERAGE on a report route is reported, and the token's own claims are mapped. */
+  async function overageOf (token: VerifiedToken, report: boolean, reported: GatewayError[]): Promise<readonly string[] | undefined> {
+    try {
+      return await overageGroups?.(token)
+    } catch (err) {
+      if (!report || !isGatewayError(err) || err.code !== 'GROUPS_OVERAGE') throw err
+      reported.push(err)
+      return undefined
+    }
   }
 
   return {
     async decide (request) {
-      const { api } = request
+      const { api, facts } = request
       const profile = profiles[api]
       if (profile === undefined) throw new Error(`no API profile "${api}"`)
+      if (facts !== undefined) facts.api = api
       // 1. The token.
       const verifying = verify(api, request.token)
       const token = verifying instanceof Promise ? await verifying : verifying
+      if (facts !== undefined) recordToken(facts, token, request.token, verifying instanceof Promise ? 'miss' : 'hit')
       // 2. Blocks: before anything is looked up for the principal, so they hold with the mapping source down.
       blocks.refuse(token)
       // 3. The tenant, only for a token whose signature holds: the answer must not leak to forgers.
@@ -143,12 +167,27 @@ export function createDecider (options: DeciderOptions): Decider {
       // 4. The bank.
       const resolving = resolveBankOf(lookups, profile.bankResolution, token, request.selection, request.requireActiveBank)
       const bank = resolving instanceof Promise ? await resolving : resolving
+      if (facts !== undefined && bank.activeBankId !== null) facts.bankId = bank.activeBankId
+      const report = request.route?.mode === 'report'
+      const reported: GatewayError[] = []
       // 5. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
-      const pending = overageGroups === undefined || isMapped(token) ? undefined : overageGroups(token)
+      const pending = overageGroups === undefined || isMapped(token) ? undefined : report ? overageOf(token, report, reported) : overageGroups(token)
       const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
       // 6. The route checks, then the identity headers of the principal they let through.
-      const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined }
-      for (let i = 0; i < routeChecks.length; i++) routeChecks[i]!(request, decision, profile)
+      const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined, reported: undefined }
+      for (let i = 0; i < routeChecks.length; i++) {
+        if (!report) {
+          routeChecks[i]!(request, decision, profile)
+          continue
+        }
+        try {
+          routeChecks[i]!(request, decision, profile)
+        } catch (err) {
+          if (!isGatewayError(err)) throw err
+          reported.push(err)
+        }
+      }
+      if (reported.length > 0) decision.reported = reported
       decision.headers = identityHeadersOf(identity, token, api, headerPrefix, bank)
       // 7. The rate limit.
       return limitRate(request, decision)
@@ -161,11 +200,13 @@ export function createDecider (options: DeciderOptions): Decider {
   }
 }
 
-/** The limiter's verdict: the answer's fields, or RATE_LIMITED stating them (Retry-After included). */
-function admitted (decision: Draft, verdict: Verdict): Decision {
+/** The limiter's verdict: the answer's fields, or RATE_LIMITED stating them (Retry-After included); on a report route, reported. */
+function admitted (decision: Draft, verdict: Verdict, report: boolean): Decision {
   if (!verdict.admitted) {
     const policies = verdict.refusedBy.map((name) => `"${name}"`).join(', ')
-    throw new GatewayError('RATE_LIMITED', `Over the rate limit of ${policies}; retry after ${verdict.headers['retry-after'] ?? '1'} s`, { headers: verdict.headers })
+    const refusal = new GatewayError('RATE_LIMITED', `Over the rate limit of ${policies}; retry after ${verdict.headers['retry-after'] ?? '1'} s`, { headers: verdict.headers })
+    if (!report) throw refusal
+    decision.reported = [...(decision.reported ?? []), refusal]
   }
   decision.rateLimitFields = verdict.headers
   return decision

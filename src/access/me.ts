@@ -19,6 +19,8 @@ export interface MeOptions {
 async function me (app: FastifyInstance, { decider, health }: MeOptions): Promise<void> {
   app.get(ME_PATH, { config: { routeName: '_gateway_me' } }, async function whoAmI (request, reply) {
     refuseUntilReady(health)
+    const facts = {}
+    request.accessFacts = facts
     const token = bearerTokenOf(request.headers.authorization)
     const { api, token: verified, bank, mapped } = await decider.decide({
       api: decider.profileFor(token),
@@ -28,7 +30,8 @@ async function me (app: FastifyInstance, { decider, health }: MeOptions): Promis
       path: ME_PATH,
       route: undefined,
       requireActiveBank: false,
-      rateLimit: 'count'
+      rateLimit: 'count',
+      facts
     })
     reply.header('cache-control', 'no-store')
     return {

@@ -5,6 +5,8 @@
  * the token is judged against the profile its audience names, with that profile's required
  * roles and no route's. `--jwks FILE` works offline: the keys come from the file instead of the
  * authority. `--at` replays a captured token at the instant it was used. Exit 0 allow, 1 deny.
+ * On a route in `mode: report` (§14), a refusal the route only reports is `decision: "report"`
+ * with its code and detail (every one under `reported`), and exit 0: the request would pass.
  */
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
@@ -70,7 +72,7 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
   const base: Record<string, unknown> = { method: request.method.toUpperCase(), path: target?.path ?? request.path ?? null, route: route?.name ?? null, api: route?.api ?? null }
   const answer = (decision: Record<string, unknown>): number => {
     out(JSON.stringify({ ...decision, ...base }, null, 2))
-    return decision.decision === 'allow' ? 0 : 1
+    return decision.decision === 'deny' ? 1 : 0
   }
   const token = request.token.replace(/^bearer\s+/i, '')
   const payload = unverifiedPayload(token)
@@ -105,7 +107,12 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     const audience = route === undefined || resources.assertion === undefined ? undefined : assertionAudience(route)
     const assertion = audience === undefined ? {} : { assertion: { header: assertionHeaderName(config.headers.prefix), claims: claimsOf(decision, config.assertion.issuer, audience) } }
     const rateLimits = decision.rateLimitPolicies === undefined ? {} : { rateLimits: decision.rateLimitPolicies }
-    return answer({ decision: 'allow', status: 200, code: null, detail: route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`, headers: decision.headers, ...(route?.authContext === undefined ? {} : { authContext: route.authContext }), ...assertion, ...rateLimits })
+    const forwarded = route ? `Forwarded to ${route.upstream}` : `Accepted by the API profile ${api}`
+    const first = decision.reported?.[0]
+    const outcome = first === undefined
+      ? { decision: 'allow', status: 200, code: null, detail: forwarded }
+      : { decision: 'report', status: 200, code: first.code, detail: `${first.detail}; only reported (the route is in mode report): ${forwarded}`, reported: decision.reported!.map((r) => ({ code: r.code, status: r.statusCode, detail: r.detail })) }
+    return answer({ ...outcome, headers: decision.headers, ...(route?.authContext === undefined ? {} : { authContext: route.authContext }), ...assertion, ...rateLimits })
   } catch (err) {
     return deny(err)
   } finally {

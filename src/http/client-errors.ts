@@ -46,7 +46,7 @@ export function createClientErrorHandler ({ record, accessLog, varyOnOrigin = fa
     }
     socket.destroy()
     record(CLIENT_ERROR_ROUTE, status, 0)
-    accessLog({ requestId, method: '-', path: '-', route: CLIENT_ERROR_ROUTE, status, durationMs: 0 })
+    accessLog({ requestId, method: '-', path: '-', route: CLIENT_ERROR_ROUTE, decision: 'deny', code: refusal.code, status, durationMs: 0 })
   }
 }
 

@@ -59,6 +59,8 @@ function asGatewayError (err: unknown): GatewayError | undefined {
 
 function sendProblem (reply: FastifyReply, err: unknown): FastifyReply {
   const problem = toProblem(err, reply.request.id)
+  // The decision log's `code` (observability/request-log.ts).
+  reply.request.refusal = problem.code
   if (isGatewayError(err)) {
     const challenge = wwwAuthenticate(err)
     if (challenge) reply.header('www-authenticate', challenge)

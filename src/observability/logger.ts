@@ -4,6 +4,7 @@
  */
 import { pino, type Logger, type DestinationStream } from 'pino'
 import { LogController, type FastifyBaseLogger } from 'fastify'
+import type { DecisionFacts } from '../access/index.js'
 
 const REDACT_PATHS = [
   'authorization', '*.authorization', '*.*.authorization',
@@ -75,6 +76,26 @@ export interface AccessLogLine {
   route: string
   status: number
   durationMs: number
+  /** The request's trace (CONTRACT.md §14); absent when tracing is off. 32 hex digits, no escaping. */
+  traceId?: string | undefined
+  /** The decision log (CONTRACT.md §14): allow, deny (any problem answer) or report. */
+  decision: 'allow' | 'deny' | 'report'
+  /** The problem code; absent when allowed. */
+  code?: string | undefined
+  /** What the access decision verified or resolved before it ended; null where none was asked. */
+  facts?: DecisionFacts | null | undefined
+}
+
+/** The facts in a fixed order; their values come from verified tokens and mappings, so they are escaped. */
+const FACT_NAMES = ['api', 'tenantId', 'bankId', 'principalType', 'principalId', 'clientId', 'kid', 'tokenCache'] as const
+
+function factsJson (facts: DecisionFacts): string {
+  let json = ''
+  for (const name of FACT_NAMES) {
+    const value = facts[name]
+    if (value !== undefined) json += `,"${name}":${JSON.stringify(value)}`
+  }
+  return json
 }
 
 /**
@@ -84,13 +105,16 @@ export interface AccessLogLine {
  */
 export type AccessLog = (line: AccessLogLine) => void
 
-export function createAccessLog (logger: Logger): AccessLog {
+export function createAccessLog (logger: Logger, { allowedSampleRatio = 1 }: { allowedSampleRatio?: number } = {}): AccessLog {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { write: (text: string) => void }
   return function writeAccessLog (line) {
     if (!logger.isLevelEnabled('info')) return
+    // `log.allowedSampleRatio` (§14): allowed lines sampled, refusals and reports always written.
+    if (line.decision === 'allow' && allowedSampleRatio < 1 && !(Math.random() < allowedSampleRatio)) return
+    const facts = line.facts == null ? '' : factsJson(line.facts)
     // requestId ([A-Za-z0-9._-] or a UUID), method (an HTTP token) and route (a config name or
     // a fixed label) need no JSON escaping; the path does.
-    stream.write(`{"level":30,"time":${Date.now()},"service":"bookme-gateway","requestId":"${line.requestId}","method":"${line.method}","path":${JSON.stringify(line.path)},"route":"${line.route}","status":${line.status},"durationMs":${line.durationMs},"msg":"request"}\n`)
+    stream.write(`{"level":30,"time":${Date.now()},"service":"bookme-gateway","requestId":"${line.requestId}","method":"${line.method}","path":${JSON.stringify(line.path)},"route":"${line.route}","decision":"${line.decision}"${line.code === undefined ? '' : `,"code":"${line.code}"`}${facts},"status":${line.status},"durationMs":${line.durationMs}${line.traceId === undefined ? '' : `,"traceId":"${line.traceId}"`},"msg":"request"}\n`)
   }
 }
 

@@ -1,10 +1,14 @@
 /**
  * In-flight count, request metrics and the one log line per request. The line holds the path
- * without its query string (a query may carry a token) and never a header.
+ * without its query string (a query may carry a token) and never a header. It is also the
+ * decision log (CONTRACT.md §14): the decision, its code and the facts the access decision
+ * verified (access/decision-facts.ts), counted per bank in `decisions_total`.
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayMetrics, RequestRecorder } from './metrics.js'
+import type { CounterTally } from './metrics-tally.js'
+import type { DecisionFacts } from '../access/index.js'
 import type { InFlight } from './in-flight.js'
 import type { AccessLog } from './logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
@@ -15,6 +19,12 @@ declare module 'fastify' {
     /** The configured route's name, the `route` label of metrics and logs. */
     routeName?: string
   }
+  interface FastifyRequest {
+    /** What the access decision verified or resolved, for the decision log; null where none was asked. */
+    accessFacts: DecisionFacts | null
+    /** The problem code of the answer (http/problem-errors.ts); null for any other answer. */
+    refusal: string | null
+  }
 }
 
 function routeLabel (request: FastifyRequest): string {
@@ -22,14 +32,17 @@ function routeLabel (request: FastifyRequest): string {
 }
 
 export interface ObservabilityOptions {
-  /** `auth_failures_total`. */
-  metrics: Pick<GatewayMetrics, 'authFailures'>
+  /** `auth_failures_total`, `decisions_total`, `report_only_total`. */
+  metrics: Pick<GatewayMetrics, 'authFailures' | 'decisions' | 'reportOnly'>
   inFlight: InFlight
   record: RequestRecorder
   accessLog: AccessLog
 }
 
 async function observability (app: FastifyInstance, { metrics, inFlight, record, accessLog }: ObservabilityOptions): Promise<void> {
+  app.decorateRequest('accessFacts', null)
+  app.decorateRequest('refusal', null)
+  const countDecision = createDecisionCounter(metrics)
   app.addHook('onRequest', function trackInFlight (request, reply, done) {
     inFlight.enter()
     // Counted out on the response's 'close', which comes once per response whatever happened:
@@ -50,16 +63,53 @@ async function observability (app: FastifyInstance, { metrics, inFlight, record,
     const route = routeLabel(request)
     const status = reply.statusCode
     record(route, status, reply.elapsedTime / 1000)
+    const facts = request.accessFacts
+    const reported = request.decision?.reported
+    let code = request.refusal ?? undefined
+    let decision: 'allow' | 'deny' | 'report' = 'deny'
+    if (code === undefined && reported === undefined) decision = 'allow'
+    else if (code === undefined && reported !== undefined) {
+      decision = 'report'
+      code = reported[0]!.code
+      for (const refusal of reported) metrics.reportOnly.inc({ route, code: refusal.code })
+    }
+    countDecision(facts?.bankId ?? 'none', decision, code ?? '')
     accessLog({
       requestId: request.id,
       method: request.method,
       path: pathOf(request.url),
       route,
+      decision,
+      code,
+      facts,
       status,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      traceId: request.traceId
     })
     done()
   })
+}
+
+/**
+ * `decisions_total{bank, decision, code}`, each label set bound on first use: its series are
+ * bounded by the mapped banks (an unresolved bank is `none`) times the codes.
+ */
+function createDecisionCounter (metrics: Pick<GatewayMetrics, 'decisions'>): (bank: string, decision: string, code: string) => void {
+  const byBank = new Map<string, Map<string, CounterTally>>()
+  return function countDecision (bank, decision, code) {
+    let byOutcome = byBank.get(bank)
+    if (byOutcome === undefined) {
+      byOutcome = new Map()
+      byBank.set(bank, byOutcome)
+    }
+    const key = code === '' ? decision : `${decision} ${code}`
+    let tally = byOutcome.get(key)
+    if (tally === undefined) {
+      tally = metrics.decisions.tally({ bank, decision, code })
+      byOutcome.set(key, tally)
+    }
+    tally.inc()
+  }
 }
 
 export default fp(observability, { name: 'observability', fastify: '5.x' })

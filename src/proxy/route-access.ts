@@ -53,6 +53,9 @@ export function addRouteAccess (scope: FastifyInstance, route: RouteConfig & { a
     refuseUntilReady(health)
     // Every answer of a limited route states its policy, a refusal for any reason too (§12).
     if (policyFields !== null) request.rateLimitFields = policyFields
+    // The decision log's facts (§14), filled in by the steps that learn them, refused or not.
+    const facts = { api: route.api }
+    request.accessFacts = facts
     const decision = await decider.decide({
       api: route.api,
       token: bearerTokenOf(request.headers.authorization),
@@ -61,7 +64,8 @@ export function addRouteAccess (scope: FastifyInstance, route: RouteConfig & { a
       path: pathOf(request.url),
       route,
       requireActiveBank: true,
-      rateLimit: 'count'
+      rateLimit: 'count',
+      facts
     })
     request.decision = decision
     if (decision.rateLimitFields !== undefined) request.rateLimitFields = decision.rateLimitFields
