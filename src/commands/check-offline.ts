@@ -1,9 +1,9 @@
 /**
  * `check --offline` (CONTRACT.md §14): the config and the files it names, read as `start` reads
- * them — the mappings file (`mappings.source: file`), the backends' TLS files, the assertion keys,
- * the Graph credential's files — and no network at all: nothing here opens a socket, so it runs
- * in a build step or an air-gapped pipeline. A problem is a ConfigError (exit 78, every problem
- * as `path: message`); the last line says what only the online `check` proves.
+ * them — the mappings file (`mappings.source: file`), the backends' TLS and password files, the
+ * assertion keys, the Graph credential's files — and no network at all: nothing here opens a
+ * socket, so it runs in a build step or an air-gapped pipeline. A problem is a ConfigError (exit
+ * 78, every problem as `path: message`); the last line says what only the online `check` proves.
  */
 import type { Config } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
@@ -38,6 +38,9 @@ export function runOfflineCheck (config: Readonly<Config>, out: (line: string) =
     if (config.cache.redis.tls !== undefined) read.push('cache.redis.tls')
     notChecked.push('Redis')
   }
+  // Read (and refused when unreadable) by the config load itself, as at start.
+  const passwordFiles = [['mappings.mysql', config.mappings.mysql], ['cache.redis', config.cache.redis], ['cache.redis.sentinel', config.cache.redis?.sentinel]] as const
+  for (const [at, holder] of passwordFiles) if (holder?.passwordFile !== undefined) read.push(`${at}.passwordFile`)
   const keys = loadAssertionKeys(config.assertion)
   if (keys.length > 0) read.push(`assertion keys (${keys.map((k) => k.kid).join(', ')})`)
   const { graph } = config.entra

@@ -46,12 +46,13 @@ t.test('check --offline: the config, the mappings file and the files it names; n
   ])
   t.equal(res.stderr, '')
 
-  const mysql = writeConfig(t, { ...UNREACHABLE, mappings: { source: 'mysql', mysql: { host: '127.0.0.1', port: 9, user: 'gw', password: 'not-printed', connectTimeoutMs: 60_000 } } })
+  const mysql = writeConfig(t, { ...UNREACHABLE, mappings: { source: 'mysql', mysql: { host: '127.0.0.1', port: 9, user: 'gw', passwordFile: 'secret.txt', connectTimeoutMs: 60_000 } } })
   const db = await runCommand(['check', '--offline', '--config', mysql])
   t.equal(db.code, 0, db.stderr)
   t.match(db.stdout, /^ok mappings: source mysql, not read offline$/m)
   t.match(db.stdout, /^not checked \(offline\): discovery and JWKS for management; MySQL 127\.0\.0\.1:9; Graph token;/m)
-  t.notMatch(db.stdout, /not-printed/)
+  t.match(db.stdout, /^ok files: mappings\.mysql\.passwordFile; entra\.graph credential$/m)
+  t.notMatch(db.stdout, /graph-secret/, 'a file is named, never its content')
 })
 
 t.test('check --offline: a bad mappings file, config or key file exits 78 with every problem as path: message', async (t) => {

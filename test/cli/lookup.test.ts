@@ -137,3 +137,11 @@ t.test('MySQL and Redis: the entry a running gateway cached answers, with its ag
   t.match(JSON.parse(client.stdout), { resolves: true, bankId: '1001', bankName: 'Demo', enabled: true, bankEnabled: true, description: 'core banking', secretExpiresAt: '2027-05-01T00:00:00.000Z', from: 'source' })
   t.same((await keys.keys('*')).sort(), before, 'the source\'s answers were not written into the shared cache')
 })
+
+t.test('an unreachable shared cache is said, and the source answers, as it would for the gateway', async (t) => {
+  const config = writeConfig(t, { ...fileConfig, cache: { store: 'redis', redis: { url: 'redis://127.0.0.1:9', connectTimeoutMs: 200 } } }, DEFAULT_MAPPINGS)
+  const res = await runCommand(['lookup', '--tenant', BANK_TENANT, '--config', config])
+  t.equal(res.code, 0, res.stderr)
+  t.match(res.stdout, /^asked shared cache: redis: unreachable \(.+\); the gateway would fall through to the source$/m)
+  t.match(res.stdout, /^from: source \(file\), age 0 s$/m)
+})
