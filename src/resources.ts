@@ -22,6 +22,7 @@ import type { Decider } from './access/decision.js'
 import { createAssertion } from './assertion/create.js'
 import type { AssertionSigner } from './assertion/signer.js'
 import { createWebSocketSessions, type WebSocketSessions } from './proxy/websocket-sessions.js'
+import { createTracing, type Tracing } from './tracing/index.js'
 
 export interface Resources extends TokenVerification {
   logger: Logger
@@ -41,6 +42,8 @@ export interface Resources extends TokenVerification {
   blocks: Blocks['watcher']
   /** Open WebSocket sessions by principal, ended at their token's expiry or by a block (§15). */
   sessions: WebSocketSessions
+  /** Spans exported over OTLP/HTTP (CONTRACT.md §14); undefined when `tracing` is not configured. */
+  tracing: Tracing | undefined
   close (): Promise<void>
 }
 
@@ -54,6 +57,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const deps = { logger, metrics, health }
 
   const assertion = createAssertion(config)
+  const tracing = createTracing(config, deps)
   const sharedCache = createSharedCache(config.cache, logger)
   const mappings = createMappings(config, sharedCache, deps)
   const blocks = createBlocks(sharedCache, deps)
@@ -81,6 +85,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
     decider,
     assertion,
     sessions,
+    tracing,
     blockStore: blocks.store,
     blocks: blocks.watcher,
     counterStore: rateLimits.counterStore,
@@ -89,7 +94,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
       readiness.stop()
       blocks.watcher.close()
       jwks.close()
-      await Promise.allSettled([mappings.close(), sharedCache.close()])
+      await Promise.allSettled([mappings.close(), sharedCache.close(), tracing?.close()])
     }
   }
 }

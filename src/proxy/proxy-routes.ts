@@ -15,7 +15,7 @@ import { routeNotFound } from '../errors.js'
 import { buildUpstreamHeaders, type HeaderMap } from './upstream-headers.js'
 import { classifyUpstreamFailure, failureAnswer, type UpstreamFailure } from './upstream-failure.js'
 import { pathOf, querySuffix, rewriteLocationPrefix, upstreamPath } from '../http/index.js'
-import { forwardToUpstream } from './forward.js'
+import { forwardToUpstream, type HopEvents, type UpstreamRequest } from './forward.js'
 import { createUpstreamPools } from './upstream-pool.js'
 import { registerStreamingBodies } from './streaming-body.js'
 import { PROXIED_METHODS } from '../http/index.js'
@@ -26,6 +26,7 @@ import { addRouteAccess, answerHeadersOf, decorateRouteAccess, type RouteAccessO
 import { createWebSocketRouteHooks, webSocketProxyOptions } from './websocket-hooks.js'
 import type { WebSocketSessions } from './websocket-sessions.js'
 import { assertionHeaderName } from '../assertion/index.js'
+import { traceUpstreamCall, upstreamTarget, type Tracing } from '../tracing/index.js'
 
 export interface ProxyRoutesOptions extends RouteAccessOptions {
   config: Readonly<Config>
@@ -33,6 +34,8 @@ export interface ProxyRoutesOptions extends RouteAccessOptions {
   sessions: WebSocketSessions
   /** The gateway's own answer headers (http/response-headers.ts), which the hop writes too. */
   gatewayHeaders: GatewayHeaders
+  /** Client spans per upstream call when tracing is on (CONTRACT.md §14). */
+  tracing?: Tracing | undefined
 }
 
 type ForwardHandler = (request: FastifyRequest, reply: FastifyReply, dest: string) => void
@@ -89,7 +92,7 @@ function registerPrefixRoutes (scope: FastifyInstance, route: RouteConfig, forwa
 }
 
 /** The route's handler: the hop (forward.ts) with the route's pool, headers and failure answers. */
-function createForwardHandler (route: RouteConfig, { config, metrics, gatewayHeaders }: ProxyRoutesOptions, pool: Pool,
+function createForwardHandler (route: RouteConfig, { config, metrics, gatewayHeaders, tracing }: ProxyRoutesOptions, pool: Pool,
   headersFor: (request: FastifyRequest) => HeaderMap): ForwardHandler {
   const rewritePrefix = route.rewritePrefix
   const rewriteLocation = rewritePrefix === undefined ? undefined : (location: string) => rewriteLocationPrefix(location, rewritePrefix, route.prefix)
@@ -101,23 +104,34 @@ function createForwardHandler (route: RouteConfig, { config, metrics, gatewayHea
     return failure
   }
 
-  return function forward (request, reply, dest) {
-    forwardToUpstream(pool, request.raw, reply.raw, {
-      method: request.raw.method!,
-      path: dest + querySuffix(request.raw.url!),
-      headers: headersFor(request),
-      body: request.body instanceof Readable ? request.body : null,
-      timeoutMs: route.timeoutMs
-    }, {
-      rewriteLocation,
-      ownHeaders () { return answerHeadersOf(request, gatewayHeaders) },
-      // Only now: if writing the head failed, Fastify must still be able to send the 502.
-      responseStarted () { reply.hijack() },
-      failedBeforeResponse (error) {
-        reply.send(failureAnswer(recordFailure(request, error).code, config.server.bodyLimitBytes))
-      },
-      failedDuringResponse (error) { recordFailure(request, error) }
-    })
+  const upstreamRequest = (request: FastifyRequest, dest: string): UpstreamRequest => ({
+    method: request.raw.method!,
+    path: dest + querySuffix(request.raw.url!),
+    headers: headersFor(request),
+    body: request.body instanceof Readable ? request.body : null,
+    timeoutMs: route.timeoutMs
+  })
+  const hopEvents = (request: FastifyRequest, reply: FastifyReply): HopEvents => ({
+    rewriteLocation,
+    ownHeaders () { return answerHeadersOf(request, gatewayHeaders) },
+    // Only now: if writing the head failed, Fastify must still be able to send the 502.
+    responseStarted () { reply.hijack() },
+    failedBeforeResponse (error) {
+      reply.send(failureAnswer(recordFailure(request, error).code, config.server.bodyLimitBytes))
+    },
+    failedDuringResponse (error) { recordFailure(request, error) }
+  })
+
+  if (tracing === undefined) {
+    return function forward (request, reply, dest) {
+      forwardToUpstream(pool, request.raw, reply.raw, upstreamRequest(request, dest), hopEvents(request, reply))
+    }
+  }
+  const target = upstreamTarget(route.upstream)
+  return function tracedForward (request, reply, dest) {
+    const upstream = upstreamRequest(request, dest)
+    const events = traceUpstreamCall(tracing, request.traceSpan, target, upstream, reply.raw, hopEvents(request, reply))
+    forwardToUpstream(pool, request.raw, reply.raw, upstream, events)
   }
 }
 

@@ -1,0 +1,105 @@
+/**
+ * One CLIENT span per upstream call, child of the request's SERVER span, by OpenTelemetry's
+ * stable HTTP client conventions (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-client):
+ * name `{method}`, the upstream's address and port, `url.full` with every query value replaced
+ * by `REDACTED` (a query may carry a token: its names stay, its values never leave), the status,
+ * and `error.type` on failure. The `traceparent` the upstream receives is this span's context.
+ * The span ends when the answer has been passed on whole, has failed, or the client left.
+ */
+import { SpanStatusCode, type Span } from '@opentelemetry/api'
+import type { ServerResponse } from 'node:http'
+import type { Tracing } from './create.js'
+
+/** The hop's events the span follows (proxy/forward.ts `HopEvents`). */
+export interface FollowedEvents {
+  responseStarted (): void
+  failedBeforeResponse (error: Error): void
+  failedDuringResponse (error: Error): void
+}
+
+export interface UpstreamCall {
+  method: string
+  /** Path and raw query sent upstream. */
+  path: string
+  headers: Record<string, string | string[] | undefined>
+}
+
+export interface UpstreamTarget {
+  origin: string
+  address: string
+  port: number
+}
+
+/** The upstream's origin, address and port, once per route. */
+export function upstreamTarget (upstream: string): UpstreamTarget {
+  const url = new URL(upstream)
+  const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
+  return { origin: url.origin, address: url.hostname.replace(/^\[|\]$/g, ''), port }
+}
+
+/**
+ * Starts the call's span under `parent`, writes its `traceparent` into `call.headers` and returns
+ * `events` wrapped to end it.
+ */
+export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: Span | undefined, target: UpstreamTarget,
+  call: UpstreamCall, res: ServerResponse, events: E): E {
+  if (parent === undefined) return events
+  const span = tracing.startClientSpan(parent, call.method, {
+    'http.request.method': call.method,
+    'server.address': target.address,
+    'server.port': target.port,
+    'url.full': target.origin + redactQuery(call.path)
+  })
+  tracing.propagate(span, call.headers)
+  let ended = false
+  const end = (errorType?: string): void => {
+    if (ended) return
+    ended = true
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType)
+      span.setStatus({ code: SpanStatusCode.ERROR })
+    }
+    span.end()
+  }
+  const onFinish = (): void => { end() }
+  const onClose = (): void => { end('client_closed') }
+  res.once('finish', onFinish)
+  res.once('close', onClose)
+  return {
+    ...events,
+    responseStarted () {
+      const status = res.statusCode
+      span.setAttribute('http.response.status_code', status)
+      // Client spans: a 4xx or 5xx answer is an error (semantic conventions, status).
+      if (status >= 400) {
+        span.setAttribute('error.type', String(status))
+        span.setStatus({ code: SpanStatusCode.ERROR })
+      }
+      events.responseStarted()
+    },
+    failedBeforeResponse (error) {
+      end(errorType(error))
+      events.failedBeforeResponse(error)
+    },
+    failedDuringResponse (error) {
+      end(errorType(error))
+      events.failedDuringResponse(error)
+    }
+  }
+}
+
+/** A low-cardinality name for a failure: undici's error code, else the error's class. */
+function errorType (error: Error): string {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? code : error.name
+}
+
+function redactQuery (path: string): string {
+  const start = path.indexOf('?')
+  if (start === -1) return path
+  const query = path.slice(start + 1).split('&').map((pair) => {
+    const equals = pair.indexOf('=')
+    return equals === -1 ? pair : `${pair.slice(0, equals)}=REDACTED`
+  })
+  return `${path.slice(0, start)}?${query.join('&')}`
+}

@@ -1,0 +1,91 @@
+/**
+ * One SERVER span per request, named and attributed by OpenTelemetry's stable HTTP semantic
+ * conventions (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server): name
+ * `{method} {http.route}` — the configured route's prefix, or the gateway's own path — or only
+ * `{method}` when no route matched. The gateway's own attributes are `bookme.*`: the route, the
+ * decision, the refusal code and the bank, never a token or a user name. The span ends on the
+ * response's 'close', which comes once per response, answered or abandoned.
+ */
+import fp from 'fastify-plugin'
+import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RouteConfig } from '../config/schema.js'
+import { isGatewayError } from '../errors.js'
+import { pathOf } from '../http/index.js'
+import type { Tracing } from './create.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's SERVER span; only present when tracing is on. */
+    traceSpan?: Span
+    /** Its trace id, for the request's log line; only present when tracing is on. */
+    traceId?: string
+  }
+}
+
+/** The problem code a request was answered with, by its span (rare: only problem answers). */
+const codes = new WeakMap<Span, string>()
+
+/** Semantic conventions: a method outside the known set is reported as `_OTHER`. */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'])
+
+export interface ServerSpanOptions {
+  tracing: Tracing
+  routes: readonly Pick<RouteConfig, 'name' | 'prefix'>[]
+}
+
+async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpanOptions): Promise<void> {
+  const prefixes = new Map(routes.map((route) => [route.name, route.prefix]))
+
+  app.addHook('onRequest', function startServerSpan (request, reply, done) {
+    const routeName = request.routeOptions.config.routeName
+    const httpRoute = request.is404 ? undefined : (routeName === undefined ? request.routeOptions.url : prefixes.get(routeName))
+    const method = KNOWN_METHODS.has(request.method) ? request.method : '_OTHER'
+    const attributes: Attributes = {
+      'http.request.method': method,
+      'url.path': pathOf(request.url),
+      'url.scheme': request.protocol,
+      'server.address': request.hostname,
+      'client.address': request.ip,
+      'network.protocol.version': request.raw.httpVersion
+    }
+    if (method === '_OTHER') attributes['http.request.method_original'] = request.method
+    if (request.port !== null) attributes['server.port'] = request.port
+    if (httpRoute !== undefined) attributes['http.route'] = httpRoute
+    const userAgent = request.headers['user-agent']
+    if (userAgent !== undefined) attributes['user_agent.original'] = userAgent
+    const span = tracing.startServerSpan(httpRoute === undefined ? method : `${method} ${httpRoute}`, request.headers, attributes)
+    request.traceSpan = span
+    request.traceId = span.spanContext().traceId
+    reply.raw.once('close', () => { endServerSpan(request, reply, span) })
+    done()
+  })
+
+  app.addHook('onError', function recordCode (request, _reply, err, done) {
+    if (isGatewayError(err) && request.traceSpan !== undefined) codes.set(request.traceSpan, err.code)
+    done()
+  })
+}
+
+function endServerSpan (request: FastifyRequest, reply: FastifyReply, span: Span): void {
+  const status = reply.raw.statusCode
+  span.setAttribute('http.response.status_code', status)
+  span.setAttribute('bookme.route', request.routeOptions.config.routeName ?? (request.is404 ? '_unmatched' : '_gateway'))
+  // The decision log's words (CONTRACT.md §14): deny is any problem answer.
+  const code = codes.get(span)
+  const decision = request.decision
+  if (code !== undefined) span.setAttributes({ 'bookme.decision': 'deny', 'bookme.code': code })
+  else if (decision?.reported?.length) span.setAttributes({ 'bookme.decision': 'report', 'bookme.code': decision.reported[0]!.code })
+  else span.setAttribute('bookme.decision', 'allow')
+  if (decision?.bank.activeBankId) span.setAttribute('bookme.bank_id', decision.bank.activeBankId)
+  // Server spans: only a 5xx is an error (a 4xx is the client's).
+  if (status >= 500) {
+    span.setAttribute('error.type', String(status))
+    span.setStatus({ code: SpanStatusCode.ERROR })
+  } else if (!reply.raw.writableFinished) {
+    span.setAttribute('error.type', 'client_closed')
+  }
+  span.end()
+}
+
+export default fp(serverSpans, { name: 'tracing', fastify: '5.x' })

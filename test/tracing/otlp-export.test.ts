@@ -1,0 +1,149 @@
+import t from 'tap'
+import { startUpstream } from '../helpers/upstream.js'
+import { startTestGateway, openRoute } from '../helpers/gateway.js'
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js'
+import { eventually } from '../helpers/eventually.js'
+import type { TestGateway } from '../helpers/gateway.js'
+
+const INBOUND_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
+const INBOUND_SPAN = '00f067aa0ba902b7'
+const INBOUND = `00-${INBOUND_TRACE}-${INBOUND_SPAN}-01`
+const SERVER = 2
+const CLIENT = 3
+
+/** Flushes until `count` spans have arrived: a span ends on the response's 'close', which may follow the client's read. */
+async function exported (gw: TestGateway, receiver: OtlpReceiver, count: number): Promise<void> {
+  await eventually(async () => { await gw.resources.tracing!.flush(); return receiver.spans.length }, (n) => n >= count, 5000)
+}
+
+function spansOf (receiver: OtlpReceiver): { server: ReceivedSpan, client: ReceivedSpan } {
+  const server = receiver.spans.find((span) => span.kind === SERVER)
+  const client = receiver.spans.find((span) => span.kind === CLIENT)
+  if (server === undefined || client === undefined) throw new Error(`expected a server and a client span, got ${JSON.stringify(receiver.spans)}`)
+  return { server, client }
+}
+
+t.test('a server span and its client span reach the collector; an untrusted traceparent is only linked', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 1 } })
+  const response = await fetch(`${gw.proxyUrl}/open/bookings?page=2&access_token=secret`, {
+    headers: { traceparent: INBOUND, tracestate: 'vendor=client', 'user-agent': 'trace-test/1.0', 'x-request-id': 'trace-1' }
+  })
+  t.equal(response.status, 200)
+  await response.arrayBuffer()
+  await exported(gw, receiver, 2)
+
+  t.same(receiver.posts.map((post) => post.path), ['/v1/traces'], 'one export to /v1/traces')
+  t.equal(receiver.posts[0]!.contentType, 'application/json')
+  t.equal(receiver.spans.length, 2)
+  const { server, client } = spansOf(receiver)
+  t.equal(server.serviceName, 'bookme-gateway')
+  t.equal(server.name, 'GET /open')
+  t.not(server.traceId, INBOUND_TRACE, 'a new trace: the client does not choose it')
+  t.equal(server.parentSpanId, '', 'the server span is a root')
+  t.same(server.links, [{ traceId: INBOUND_TRACE, spanId: INBOUND_SPAN }], 'the inbound trace is kept as a link')
+  t.match(server.attributes, {
+    'http.request.method': 'GET',
+    'url.path': '/open/bookings',
+    'url.scheme': 'http',
+    'server.address': '127.0.0.1',
+    'server.port': Number(new URL(gw.proxyUrl).port),
+    'http.route': '/open',
+    'http.response.status_code': 200,
+    'client.address': '127.0.0.1',
+    'user_agent.original': 'trace-test/1.0',
+    'network.protocol.version': '1.1',
+    'bookme.route': 'open',
+    'bookme.decision': 'allow'
+  })
+  t.notOk(JSON.stringify(server.attributes).includes('secret'), 'no query value on the server span')
+
+  t.equal(client.name, 'GET')
+  t.equal(client.traceId, server.traceId)
+  t.equal(client.parentSpanId, server.spanId, 'the client span is the server span\'s child')
+  t.match(client.attributes, {
+    'http.request.method': 'GET',
+    'server.address': '127.0.0.1',
+    'server.port': upstream.port,
+    'url.full': `${upstream.url}/open/bookings?page=REDACTED&access_token=REDACTED`,
+    'http.response.status_code': 200
+  })
+  t.equal(upstream.last().headers.traceparent, `00-${client.traceId}-${client.spanId}-01`, 'the upstream sees the client span')
+  t.equal(upstream.last().headers.tracestate, undefined, 'the client\'s tracestate belongs to its own trace')
+
+  const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'trace-1')
+  t.equal(line?.traceId, server.traceId, 'the log line names the exported trace')
+})
+
+t.test('a trusted traceparent is continued', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, {
+    routes: [openRoute(upstream.url)],
+    tracing: { endpoint: `${receiver.endpoint}/`, sampleRatio: 0, trustInboundTraceparent: true, serviceName: 'edge' }
+  })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, { method: 'POST', body: 'hello', headers: { traceparent: INBOUND } })
+  await response.arrayBuffer()
+  await exported(gw, receiver, 2)
+  const { server, client } = spansOf(receiver)
+  t.equal(server.serviceName, 'edge')
+  t.equal(server.name, 'POST /open')
+  t.equal(server.traceId, INBOUND_TRACE, 'the inbound trace goes on')
+  t.equal(server.parentSpanId, INBOUND_SPAN, 'sampled by its parent even at sampleRatio 0')
+  t.same(server.links, [])
+  t.equal(client.parentSpanId, server.spanId)
+  t.equal(upstream.last().headers.traceparent, `00-${INBOUND_TRACE}-${client.spanId}-01`)
+})
+
+t.test('sampleRatio 0: nothing exported, the upstream still gets the gateway\'s unsampled context', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 0 } })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, { headers: { traceparent: INBOUND, 'x-request-id': 'unsampled' } })
+  await response.arrayBuffer()
+  // Its line is written once the response has finished, so its spans have ended too.
+  await eventually(() => gw.logs.some((entry) => entry.requestId === 'unsampled'), Boolean, 5000)
+  await gw.resources.tracing!.flush()
+  t.same(receiver.spans, [], 'no span exported')
+  const sent = String(upstream.last().headers.traceparent)
+  t.match(sent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a not-sampled context of the gateway\'s own')
+  t.not(sent.slice(3, 35), INBOUND_TRACE)
+  const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'unsampled')
+  t.equal(line?.traceId, sent.slice(3, 35), 'the log line names the trace the upstream was given')
+})
+
+t.test('an unreachable upstream: client span error.type, server span status error; unmatched is named by its method', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const gw = await startTestGateway(t, { routes: [openRoute('http://127.0.0.1:1')], tracing: { endpoint: receiver.endpoint, sampleRatio: 1 } })
+  const failed = await fetch(`${gw.proxyUrl}/open/x`)
+  t.equal(failed.status, 502)
+  await failed.arrayBuffer()
+  const missing = await fetch(`${gw.proxyUrl}/nowhere`, { method: 'DELETE' })
+  t.equal(missing.status, 404)
+  await missing.arrayBuffer()
+  await exported(gw, receiver, 3)
+  const { server, client } = spansOf(receiver)
+  t.equal(client.attributes['error.type'], 'ECONNREFUSED')
+  t.equal(client.status.code, 2, 'client span status error')
+  t.equal(server.attributes['http.response.status_code'], 502)
+  t.equal(server.attributes['bookme.decision'], 'deny')
+  t.equal(server.attributes['bookme.code'], 'UPSTREAM_UNAVAILABLE')
+  t.equal(server.status.code, 2, 'server span status error on a 5xx')
+  const unmatched = receiver.spans.find((span) => span.kind === SERVER && span.attributes['http.response.status_code'] === 404)
+  t.equal(unmatched?.name, 'DELETE')
+  t.equal(unmatched?.attributes['http.route'], undefined)
+  t.equal(unmatched?.status.code ?? 0, 0, 'a 4xx is not a server error')
+})
+
+t.test('tracing off: the client\'s traceparent passes through as before and the log has no traceId', async (t) => {
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)] })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, { headers: { traceparent: INBOUND, tracestate: 'vendor=client', 'x-request-id': 'off' } })
+  await response.arrayBuffer()
+  t.equal(gw.resources.tracing, undefined)
+  t.equal(upstream.last().headers.traceparent, INBOUND)
+  t.equal(upstream.last().headers.tracestate, 'vendor=client')
+  const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'off')
+  t.equal(line?.traceId, undefined)
+})
