@@ -7,12 +7,13 @@
  * Nothing is registered globally: the provider, its context and its propagator stay in here.
  */
 import { ROOT_CONTEXT, SpanKind, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Link, type Span } from '@opentelemetry/api'
-import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import type { Config } from '../config/schema.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
+import { createLogThrottle } from '../observability/log-throttle.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -23,7 +24,7 @@ export interface Tracing {
   startClientSpan (parent: Span, name: string, attributes: Attributes): Span
   /** Replaces `traceparent` (and drops `tracestate` unless the span carries one) with `span`'s context. */
   propagate (span: Span, headers: Headers): void
-  /** Exports what is queued now. */
+  /** Exports what is queued now; resolves once the export has succeeded or failed. */
   flush (): Promise<void>
   /** Flushes, then stops exporting. */
   close (): Promise<void>
@@ -38,7 +39,8 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
   const settings = config.tracing
   if (settings === undefined) return undefined
   const ratio = new TraceIdRatioBasedSampler(settings.sampleRatio)
-  const exporter = options.exporter ?? new OTLPTraceExporter({ url: `${settings.endpoint.replace(/\/+$/, '')}/v1/traces` })
+  const url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`
+  const exporter = loggingFailures(options.exporter ?? new OTLPTraceExporter({ url }), url, logger)
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
     sampler: settings.trustInboundTraceparent ? new ParentBasedSampler({ root: ratio }) : ratio,
@@ -65,7 +67,10 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
       delete headers.tracestate
       propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter)
     },
-    flush: () => provider.forceFlush(),
+    async flush () {
+      // A failed export is already logged (loggingFailures): flushing only waits for it.
+      await provider.forceFlush().catch(() => {})
+    },
     async close () {
       try {
         await provider.shutdown()
@@ -73,5 +78,25 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
         logger.warn({ err: error }, 'the last traces could not be exported')
       }
     }
+  }
+}
+
+/**
+ * The SDK reports a failed export only to OpenTelemetry's global diagnostic logger, off unless
+ * registered: without this, a wrong endpoint would lose every trace silently. One line per 30 s.
+ */
+function loggingFailures (exporter: SpanExporter, url: string, logger: CapabilityDeps['logger']): SpanExporter {
+  const shouldLog = createLogThrottle(30_000)
+  return {
+    export (spans, done) {
+      exporter.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS && shouldLog()) {
+          logger.warn({ url, spans: spans.length, err: result.error }, 'traces could not be exported')
+        }
+        done(result)
+      })
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve()
   }
 }

@@ -147,3 +147,18 @@ t.test('tracing off: the client\'s traceparent passes through as before and the 
   const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'off')
   t.equal(line?.traceId, undefined)
 })
+
+t.test('a collector that refuses the export: one warning naming the endpoint, requests unaffected', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: `${receiver.endpoint}/elsewhere`, sampleRatio: 1 } })
+  const response = await fetch(`${gw.proxyUrl}/open/x`)
+  t.equal(response.status, 200)
+  await response.arrayBuffer()
+  const warnings = await eventually(async () => {
+    await gw.resources.tracing!.flush()
+    return gw.logs.filter((entry) => entry.msg === 'traces could not be exported')
+  }, (lines) => lines.length > 0, 5000)
+  t.match(warnings, [{ level: 40, url: `${receiver.endpoint}/elsewhere/v1/traces` }])
+  t.same(receiver.spans, [])
+})
