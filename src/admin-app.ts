@@ -8,7 +8,8 @@ import { fastifyLogOptions } from './observability/logger.js'
 import problemErrors from './http/problem-errors.js'
 import assertionJwks from './assertion/jwks-route.js'
 
-export async function buildAdminApp (resources: Resources): Promise<FastifyInstance> {
+/** `configSha256`: the active config's hash, shown by `/readyz` (CONTRACT.md §14), when the gateway reloads. */
+export async function buildAdminApp (resources: Resources, { configSha256 }: { configSha256?: () => string | undefined } = {}): Promise<FastifyInstance> {
   const app = Fastify({ ...fastifyLogOptions(resources.logger), forceCloseConnections: true })
   await app.register(problemErrors)
 
@@ -19,7 +20,8 @@ export async function buildAdminApp (resources: Resources): Promise<FastifyInsta
   app.get('/readyz', async function readyz (_request, reply) {
     const snapshot = resources.health.snapshot()
     reply.code(snapshot.ready ? 200 : 503)
-    return snapshot
+    const sha256 = configSha256?.()
+    return sha256 === undefined ? snapshot : { ...snapshot, config: { sha256 } }
   })
 
   await app.register(assertionJwks, { signer: resources.assertion, path: '/jwks.json' })

@@ -9,6 +9,14 @@ import { buildAdminApp } from './admin-app.js'
 import { createResources, type ResourceOptions, type Resources } from './resources.js'
 import { flushLogger } from './observability/logger.js'
 import { deferContinue } from './http/expect-continue.js'
+import { createRequestSwitch } from './reload/request-switch.js'
+import { createConfigReload, type ConfigReload } from './reload/config-reload.js'
+
+export interface GatewayOptions extends ResourceOptions {
+  /** The config file: with it, SIGHUP and changes to it (or its mappings file, `*File` secrets) reload (CONTRACT.md §14). */
+  configPath?: string
+  env?: NodeJS.ProcessEnv
+}
 
 export interface RunningGateway {
   app: FastifyInstance
@@ -16,19 +24,26 @@ export interface RunningGateway {
   resources: Resources
   proxyUrl: string
   adminUrl: string
+  /** Live reload, when started with `configPath`. */
+  reload: ConfigReload | undefined
   /** Drain (CONTRACT.md §9): readiness off, new requests SHUTTING_DOWN, wait, then close. */
   shutdown (): Promise<void>
 }
 
 /** Resources → both instances → listen. The only place that opens ports. */
-export async function startGateway (config: Readonly<Config>, options: ResourceOptions = {}): Promise<RunningGateway> {
+export async function startGateway (config: Readonly<Config>, options: GatewayOptions = {}): Promise<RunningGateway> {
   const resources = await createResources(config, options)
   const app = await buildApp(config, resources)
-  const admin = await buildAdminApp(resources)
+  let reload: ConfigReload | undefined
+  const admin = await buildAdminApp(resources, { configSha256: () => reload?.sha256 })
   deferContinue(app.server)
   try {
     const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort, listenTextResolver: (address) => `admin port listening at ${address}` })
     const proxyUrl = await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: (address) => `proxy port listening at ${address}` })
+    if (options.configPath !== undefined) {
+      const requests = createRequestSwitch(app.server, app)
+      reload = createConfigReload({ path: options.configPath, env: options.env, config, resources, requests, buildApp })
+    }
     resources.logger.info({ proxyUrl, adminUrl }, 'gateway listening')
     flushLogger(resources.logger)
     let draining: Promise<void> | undefined
@@ -38,8 +53,9 @@ export async function startGateway (config: Readonly<Config>, options: ResourceO
       resources,
       proxyUrl,
       adminUrl,
+      reload,
       shutdown () {
-        draining ??= drain(config, app, admin, resources)
+        draining ??= reload === undefined ? drain(config, app, admin, resources) : reload.close().then(async () => await drain(config, app, admin, resources))
         return draining
       }
     }
@@ -76,4 +92,8 @@ export function exitOnSignals (gateway: RunningGateway, config: Readonly<Config>
   }
   process.once('SIGTERM', onSignal)
   process.once('SIGINT', onSignal)
+  process.on('SIGHUP', () => {
+    gateway.resources.logger.info({ signal: 'SIGHUP' }, 'config reload requested')
+    gateway.reload?.reload().catch(() => {})
+  })
 }

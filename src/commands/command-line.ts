@@ -69,7 +69,7 @@ async function dispatch (argv: string[], io: CommandIo): Promise<number> {
       const { values } = parse(args, { config: { type: 'string' } })
       const config = loadConfig(values.config)
       const { exitOnSignals, startGateway } = await import('../server.js')
-      exitOnSignals(await startGateway(config), config)
+      exitOnSignals(await startGateway(config, { configPath: resolveConfigPath(values.config, io.env), env: io.env }), config)
       return -1 // keep running
     }
     case 'check': {
