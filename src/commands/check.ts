@@ -41,9 +41,12 @@ export async function runCheck (loadConfig: () => Readonly<Config>, out: (line: 
   out('ok config')
   try {
     for (const api of Object.keys(config.apis)) {
-      const source = resources.jwks.source(resources.authenticator.discoveryUrlOf(api))
+      const url = resources.authenticator.discoveryUrlOf(api)
+      const source = resources.jwks.source(url)
       await source.refresh()
-      const why = source.lastError === undefined ? `${source.keyCount} signing keys` : failureReason(source.lastError)
+      // The app's own keys come from another document than the tenant's: the line names it.
+      const whose = config.apis[api]?.signingKeys === 'application' ? ` of the app's own, from ${url}` : ''
+      const why = source.lastError === undefined ? `${source.keyCount} signing keys${whose}` : failureReason(source.lastError)
       report(source.fetchedOnce && source.lastError === undefined && source.keyCount > 0, `discovery and JWKS for ${api}`, source.keyCount === 0 && source.lastError === undefined ? 'no RSA signing keys published' : why)
     }
     // One line per backend: what answered and its TLS state, or the classified failure (§10).

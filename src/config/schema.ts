@@ -73,7 +73,11 @@ const ApiProfile = Type.Object({
   tenantId: Type.Optional(Guid),
   principals: Type.Array(oneOf(['user', 'app'] as const), { minItems: 1, uniqueItems: true, default: ['user'] }),
   requiredRoles: Type.Array(Role, { uniqueItems: true, default: [] }),
-  bankResolution: oneOf(['tenant', 'client'] as const, { default: 'tenant' })
+  bankResolution: oneOf(['tenant', 'client'] as const, { default: 'tenant' }),
+  /** A token without the `idtyp` optional claim is refused; user vs app rests on it alone (§15). */
+  requireIdtyp: Type.Boolean({ default: false }),
+  /** `application`: the API app's own signing keys, discovered with `?appid={clientId}` (§15). */
+  signingKeys: oneOf(['tenant', 'application'] as const, { default: 'tenant' })
 }, strict)
 
 const TeamRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, team: Type.Optional(NonEmpty) }, strict)

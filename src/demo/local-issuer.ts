@@ -2,7 +2,9 @@
  * A real HTTP issuer in Entra's shape (ENTRA.md §2.1): OpenID discovery for any tenant
  * (`common`, `organizations`, a GUID) under `/{tenant}/v2.0/.well-known/openid-configuration`,
  * and the v2 keys document with per-key `issuer` and `cloud_instance_name`. It mints v1/v2
- * user and app tokens. Used by the tests and by `bookme-gateway demo`; `start` never loads it.
+ * user and app tokens. With `?appid={clientId}` on the discovery URL it answers as Entra does for
+ * an app with its own signing key (a claims-mapping policy, ENTRA.md §2.1): a `jwks_uri` with
+ * the same query, whose keys are that app's alone — the tenant keys are not among them. Used by the tests and by `bookme-gateway demo`; `start` never loads it.
  */
 import { createHash, createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -42,6 +44,8 @@ export interface LocalIssuer {
   tokenEndpoint: ((request: IncomingMessage, response: ServerResponse, tenant: string) => void) | undefined
   /** A fresh RS256 key; published unless `publish` is false. */
   addKey (options?: { publish?: boolean, issuer?: string | null, cloudInstanceName?: string | null }): IssuerKey
+  /** The signing key of app `appId` (made on first use), served only at `…/keys?appid={appId}`. */
+  appKey (appId: string): IssuerKey
   removeKey (kid: string): void
   mint (options?: MintOptions): string
   /** Signs an arbitrary header and payload (attack tests); `alg` decides the algorithm. */
@@ -59,10 +63,13 @@ function b64url (value: unknown): string {
 export async function startLocalIssuer ({ host = '127.0.0.1', port = 0 }: { host?: string, port?: number } = {}): Promise<LocalIssuer> {
   const hits = new Map<string, number>()
   const keys: IssuerKey[] = []
+  const appKeys = new Map<string, IssuerKey>()
   let url = ''
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!
+    const appId = new URL(req.url ?? '/', 'http://issuer').searchParams.get('appid')
+    const appQuery = appId === null ? '' : `?appid=${encodeURIComponent(appId)}`
     hits.set(path, (hits.get(path) ?? 0) + 1)
     if (issuer.down) {
       res.writeHead(503).end()
@@ -74,14 +81,14 @@ export async function startLocalIssuer ({ host = '127.0.0.1', port = 0 }: { host
       const issuerTenant = tenant === 'common' || tenant === 'organizations' ? '{tenantid}' : tenant
       return json(res, {
         issuer: `${url}/${issuerTenant}/v2.0`,
-        jwks_uri: `${url}/${tenant}/discovery/v2.0/keys`,
+        jwks_uri: `${url}/${tenant}/discovery/v2.0/keys${appQuery}`,
         id_token_signing_alg_values_supported: ['RS256'],
         cloud_instance_name: CLOUD_INSTANCE,
         tenant_region_scope: 'EU'
       })
     }
     if (/^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)) {
-      return json(res, { keys: keys.map(publicJwk) })
+      return json(res, { keys: (appId === null ? keys : [issuer.appKey(appId)]).map(publicJwk) })
     }
     const tokenRequest = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path)
     if (tokenRequest && req.method === 'POST' && issuer.tokenEndpoint !== undefined) {
@@ -124,6 +131,15 @@ export async function startLocalIssuer ({ host = '127.0.0.1', port = 0 }: { host
       const kid = createHash('sha1').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64url')
       const key: IssuerKey = { kid, privateKey, publicKey, ...(keyIssuer !== undefined ? { issuer: keyIssuer } : {}), ...(cloudInstanceName !== undefined ? { cloudInstanceName } : {}) }
       if (publish) keys.push(key)
+      return key
+    },
+    appKey (appId) {
+      const id = appId.toLowerCase()
+      let key = appKeys.get(id)
+      if (!key) {
+        key = issuer.addKey({ publish: false })
+        appKeys.set(id, key)
+      }
       return key
     },
     removeKey (kid) {

@@ -29,9 +29,16 @@ export interface Authenticator {
   discoveryUrlOf (profileName: string): string
 }
 
-export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'tenancy' | 'tenantId'>): string {
+/**
+ * The profile's discovery document. `signingKeys: application` asks for the API app's own keys:
+ * an app whose claims-mapping policy signs its tokens with its own key has them published at
+ * the `jwks_uri` of the discovery document with `?appid={clientId}` (ENTRA.md §2.1; AT
+ * "Validate the signature").
+ */
+export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'tenancy' | 'tenantId' | 'clientId' | 'signingKeys'>): string {
   const tenant = profile.tenancy === 'single' ? profile.tenantId : 'common'
-  return `${authority}/${tenant}/v2.0/.well-known/openid-configuration`
+  const appKeys = profile.signingKeys === 'application' ? `?appid=${encodeURIComponent(profile.clientId)}` : ''
+  return `${authority}/${tenant}/v2.0/.well-known/openid-configuration${appKeys}`
 }
 
 export function createAuthenticator (options: AuthenticatorOptions): Authenticator {

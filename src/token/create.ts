@@ -82,6 +82,8 @@ function tokenProfilesOf (config: Readonly<Config>): Record<string, Omit<TokenPr
     appIdUris: api.appIdUri === undefined ? [`api://${api.clientId}`] : typeof api.appIdUri === 'string' ? [api.appIdUri] : api.appIdUri,
     tenancy: api.tenancy,
     tenantId: api.tenantId,
-    principals: api.principals
+    principals: api.principals,
+    requireIdtyp: api.requireIdtyp,
+    signingKeys: api.signingKeys
   }]))
 }

@@ -24,6 +24,10 @@ export interface TokenProfile {
   tenancy: 'multi' | 'single'
   tenantId: string | undefined
   principals: readonly PrincipalType[]
+  /** Refuse a token without the `idtyp` optional claim; user vs app then rests on it alone. */
+  requireIdtyp?: boolean | undefined
+  /** `application`: the keys are the API app's own (a claims-mapping policy's signing key). */
+  signingKeys?: 'tenant' | 'application' | undefined
 }
 
 export interface TokenVerifierOptions {
@@ -63,7 +67,11 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
       fail('TOKEN_AUDIENCE_INVALID', `The token is not for this API (expected a ${version === 2 ? 'v2 client id' : 'v1 App ID URI or client id'} audience)`)
     }
 
-    const principalType = classifyPrincipal(payload)
+    // A service-principal-less token (no `oid`: an app without a service principal in the
+    // tenant; Microsoft is retiring them) names no directory object to authorize, block or
+    // rate-limit on (ENTRA.md §1.4; CV "Validate the tenant").
+    if (typeof payload.oid !== 'string' || !GUID.test(payload.oid)) fail('PRINCIPAL_TYPE_NOT_ALLOWED', 'The token names no service principal or user object (no oid GUID)')
+    const principalType = classifyPrincipal(payload, profile.requireIdtyp === true)
     if (!profile.principals.includes(principalType)) fail('PRINCIPAL_TYPE_NOT_ALLOWED', `${principalType === 'app' ? 'App-only' : 'User'} tokens are not accepted by this API`)
     const client = version === 2 ? payload.azp : payload.appid
     if (principalType === 'app') {
@@ -190,10 +198,20 @@ function checkKeyScope (key: SigningKey, keys: KeySource, tenantId: string, vers
   }
 }
 
-/** App-only when `idtyp` = app, or without `idtyp` when there is no `scp` and `oid` = `sub`. */
-function classifyPrincipal (payload: Record<string, unknown>): PrincipalType {
+const IDTYP_MISSING = 'The token carries no idtyp claim: add the optional claim idtyp to the access token in the API\'s app registration (Token configuration), with its additional property include_user_token for user tokens'
+
+/**
+ * App-only when `idtyp` = app, or without `idtyp` when there is no `scp` and `oid` = `sub`
+ * (ENTRA.md §1.4). With `requireIdtyp` the claim alone decides ("the most accurate way", OCR):
+ * a token without it, or with another value, is refused rather than inferred.
+ */
+function classifyPrincipal (payload: Record<string, unknown>, requireIdtyp: boolean): PrincipalType {
+  if (requireIdtyp) {
+    if (payload.idtyp === 'app' || payload.idtyp === 'user') return payload.idtyp
+    fail('PRINCIPAL_TYPE_NOT_ALLOWED', payload.idtyp === undefined ? IDTYP_MISSING : 'The token\'s idtyp claim is neither app nor user')
+  }
   if (payload.idtyp === 'app') return 'app'
-  if (payload.idtyp === undefined && payload.scp === undefined && typeof payload.oid === 'string' && payload.oid === payload.sub) return 'app'
+  if (payload.idtyp === undefined && payload.scp === undefined && payload.oid === payload.sub) return 'app'
   return 'user'
 }
 

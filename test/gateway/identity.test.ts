@@ -30,7 +30,7 @@ async function setup (t: Parameters<typeof startIssuer>[0], extra: Record<string
 
 t.test('the upstream receives exactly the §6 identity headers, spoofed ones replaced', async (t) => {
   const { issuer, upstream, call } = await setup(t)
-  const token = issuer.mint({ tenantId: MULTI_BANK_TENANT.toUpperCase(), audience: MGMT_CLIENT, claims: { roles: ['employee'], groups: ['AAAA-MANAGERS'], department: 'Lending', extension_bu: 'Retail', preferred_username: 'max@bank.example', scp: 'read write', oid: 'o-1' } })
+  const token = issuer.mint({ tenantId: MULTI_BANK_TENANT.toUpperCase(), audience: MGMT_CLIENT, claims: { roles: ['employee'], groups: ['AAAA-MANAGERS'], department: 'Lending', extension_bu: 'Retail', preferred_username: 'max@bank.example', scp: 'read write', oid: 'a0a0a0a0-0000-4000-8000-000000000001' } })
   const res = await call(token, '/api/meetings/x', { 'x-bank-context': '2001', 'X-BookMe-Roles': 'Admin', x_bookme_bank_id: '2002', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
   t.equal(res.status, 200)
   const seen = upstream.last().headers
@@ -40,7 +40,7 @@ t.test('the upstream receives exactly the §6 identity headers, spoofed ones rep
     'x-bookme-bank-ids': '2001,2002',
     'x-bookme-tenant-id': MULTI_BANK_TENANT,
     'x-bookme-principal-type': 'user',
-    'x-bookme-principal-id': 'o-1',
+    'x-bookme-principal-id': 'a0a0a0a0-0000-4000-8000-000000000001',
     'x-bookme-client-id': String(identity['x-bookme-client-id']),
     'x-bookme-user-name': 'max@bank.example',
     'x-bookme-roles': 'Manager,Employee',
@@ -85,12 +85,12 @@ t.test('forwardAuthorization false drops the token per route', async (t) => {
 
 t.test('GET /_gateway/me answers with the profile whose audience the token carries', async (t) => {
   const { issuer, upstream, call, gw } = await setup(t)
-  const manager = issuer.mint({ tenantId: MULTI_BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], preferred_username: 'max@x', oid: 'oid-1', department: 'Lending' } })
+  const manager = issuer.mint({ tenantId: MULTI_BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], preferred_username: 'max@x', oid: 'a0a0a0a0-0000-4000-8000-000000000002', department: 'Lending' } })
   const me = await call(manager, '/_gateway/me')
   t.equal(me.status, 200)
   t.same({ ...me.body, principal: { ...(me.body.principal as object), clientId: 'c' } }, {
     tenantId: MULTI_BANK_TENANT,
-    principal: { type: 'user', id: 'oid-1', clientId: 'c', userName: 'max@x' },
+    principal: { type: 'user', id: 'a0a0a0a0-0000-4000-8000-000000000002', clientId: 'c', userName: 'max@x' },
     bankIds: ['2001', '2002'],
     activeBankId: null,
     roles: ['Manager', 'Employee'],

@@ -71,7 +71,7 @@ t.test('a cached token lets its decoded claims go after authorization and decode
   const issuer = await startIssuer(t)
   const authenticator = testAuthenticator(t, issuer)
   const mapClaims = createClaimMapper({ roles: [{ attribute: 'roles', value: '*' }], teams: [{ attribute: 'groups', value: 'g-1', name: 'Team One' }], businessUnits: [] })
-  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'o-1', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Manager'], groups: ['g-1'], oid: 'a0a0a0a0-0000-4000-8000-000000000001', name: 'Zoë Ünal', preferred_username: 'zoe@bank.example' } })
   const verified = await authenticator.verify('m', token)
   const claims = structuredClone(verified.claims)
   const asked = (bankId: string): Record<string, string> => identityHeadersOf(tokenIdentityOf(verified, mapClaims), verified, 'm', 'x-bookme-', { activeBankId: bankId, bankIds: ['1001', '1002'] })
