@@ -6,11 +6,13 @@
 import { BLOCKS_KEY, openRedis } from './redis-backend.js'
 import type { RedisConnection, RedisSettings } from './redis-client.js'
 import type { SharedCache } from './shared-cache.js'
+import { printable } from '../config/validation.js'
 
 export function createRedisCache (settings: RedisSettings, onError?: (err: Error) => void): SharedCache {
   const { backend, ping, ready, close } = openRedis(settings, onError)
   const { client, keyPrefix } = backend
   const channel = `${keyPrefix}purge`
+  const auditChannel = `${keyPrefix}purge:audit`
   const blocksKey = keyPrefix + BLOCKS_KEY
 
   async function scanAndDelete (node: RedisConnection): Promise<number> {
@@ -38,8 +40,19 @@ export function createRedisCache (settings: RedisSettings, onError?: (err: Error
       const counts = await Promise.all(backend.primaries().map(scanAndDelete))
       return counts.reduce((a, b) => a + b, 0)
     },
-    async publishPurge (key) { return await backend.publish(channel, key) },
+    async publishPurge (key, audit) {
+      // The bare key stays on its channel, so gateways of an earlier version still drop it.
+      const receivers = await backend.publish(channel, key)
+      if (audit !== undefined) await backend.publish(auditChannel, JSON.stringify({ key, by: audit.by, reason: audit.reason }))
+      return receivers
+    },
     onPurge (listener) { backend.subscribe(channel, listener) },
+    onPurgeAudit (listener) {
+      backend.subscribe(auditChannel, (message) => {
+        const audit = parseAudit(message)
+        if (audit !== undefined) listener(audit)
+      })
+    },
     ping,
     ready,
     async close () { close() }
@@ -48,4 +61,15 @@ export function createRedisCache (settings: RedisSettings, onError?: (err: Error
 
 function escapeGlob (text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+}
+
+/** An audit message back as fields; anything else (a hand-written message) is not one. */
+function parseAudit (message: string): { key: string, by: string, reason: string } | undefined {
+  try {
+    const parsed = JSON.parse(message) as { key?: unknown, by?: unknown, reason?: unknown }
+    if (typeof parsed.key !== 'string') return undefined
+    return { key: parsed.key, by: printable(String(parsed.by ?? '')), reason: printable(String(parsed.reason ?? '')) }
+  } catch {
+    return undefined
+  }
 }

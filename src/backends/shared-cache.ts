@@ -13,6 +13,8 @@ import type { Logger } from 'pino'
 import { createLogThrottle } from '../observability/log-throttle.js'
 import { failureReason } from './failure-reason.js'
 
+export interface PurgeAudit { by: string, reason: string }
+
 export interface CacheOperations {
   get (key: string): Promise<string | null>
   set (key: string, value: string, lifetimeSec: number): Promise<void>
@@ -22,8 +24,10 @@ export interface CacheOperations {
    * Tells every gateway sharing the cache to drop `key` ('*' = all) from its process layer;
    * resolves to how many received it.
    */
-  publishPurge (key: string): Promise<number>
+  publishPurge (key: string, audit?: PurgeAudit): Promise<number>
   onPurge (listener: (key: string) => void): void
+  /** Who purged and why (`cache purge --by --reason`), announced beside the key for every gateway's log. */
+  onPurgeAudit (listener: (audit: PurgeAudit & { key: string }) => void): void
   /** Resolves to what answered (`check`): `redis sentinel mymaster → 10.0.3.7:6379 (primary), TLS verified`. */
   ping (): Promise<string>
   /**
@@ -54,6 +58,7 @@ export function createSharedCache (cache: Readonly<CacheConfig>, logger?: Pick<L
 export function createMemoryCache (now: () => number = Date.now): SharedCache {
   const entries = new Map<string, { value: string, until: number }>()
   const listeners: Array<(key: string) => void> = []
+  const auditListeners: Array<(audit: PurgeAudit & { key: string }) => void> = []
   return {
     kind: 'memory',
     async get (key) {
@@ -69,11 +74,13 @@ export function createMemoryCache (now: () => number = Date.now): SharedCache {
       entries.clear()
       return n
     },
-    async publishPurge (key) {
+    async publishPurge (key, audit) {
       for (const listener of listeners) listener(key)
+      if (audit !== undefined) for (const listener of auditListeners) listener({ key, ...audit })
       return listeners.length
     },
     onPurge (listener) { listeners.push(listener) },
+    onPurgeAudit (listener) { auditListeners.push(listener) },
     async ping () { return 'memory' },
     async ready () {},
     async close () { entries.clear() }

@@ -11,6 +11,8 @@ export interface BlockedPrincipal {
   tenantId: string
   clientId: string | undefined
   objectId: string | undefined
+  /** The token's `iat`, ms since the epoch: what a revocation (§15) judges. None: revoked by any. */
+  issuedAt?: number | undefined
 }
 
 export interface BlockList {
@@ -23,9 +25,13 @@ export interface BlockList {
    * in force until its expiry. Says which are new, which were lifted, and which are newly lost.
    */
   replace (blocks: readonly Block[], lifted?: ReadonlyMap<string, number>): { added: Block[], removed: Block[], lost: Block[] }
-  /** The block that refuses this principal, if one is in force (tenant, then client, then user). */
+  /**
+   * The block that refuses this principal, if one is in force: a full block first (tenant, then
+   * client, then user), whatever revocation also covers it; else, of the revocations of its
+   * tenant, client and user, the one with the latest instant, when the token was issued before it.
+   */
   find (principal: BlockedPrincipal): Block | undefined
-  /** PRINCIPAL_BLOCKED when a block is in force; nothing otherwise. */
+  /** PRINCIPAL_BLOCKED when a full block is in force, TOKEN_REVOKED when a revocation covers the token; nothing otherwise. */
   refuse (principal: BlockedPrincipal): void
   list (): Block[]
   /** The blocks in force that the store no longer holds (kept from memory). */
@@ -95,15 +101,23 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
     find (principal) {
       // The fast path: with no block at all, nothing to look up.
       if (blocks.size === 0) return undefined
-      return inForce(`tenant:${principal.tenantId}`) ??
-        (principal.clientId === undefined ? undefined : inForce(`client:${principal.clientId}`)) ??
-        (principal.objectId === undefined ? undefined : inForce(`user:${principal.objectId.toLowerCase()}`))
+      const found = [
+        inForce(`tenant:${principal.tenantId}`),
+        principal.clientId === undefined ? undefined : inForce(`client:${principal.clientId}`),
+        principal.objectId === undefined ? undefined : inForce(`user:${principal.objectId.toLowerCase()}`)
+      ].filter((block) => block !== undefined)
+      const full = found.find((block) => block.issuedBefore === undefined)
+      if (full !== undefined) return full
+      // The latest instant: if any revocation covers the token, that one does.
+      const latest = found.reduce<Block | undefined>((a, b) => a === undefined || b.issuedBefore! > a.issuedBefore! ? b : a, undefined)
+      return latest !== undefined && revokes(latest, principal) ? latest : undefined
     },
     refuse (principal) {
       if (blocks.size === 0) return
       const block = list.find(principal)
       if (block === undefined) return
       options.refused?.(block)
+      if (block.issuedBefore !== undefined) throw new GatewayError('TOKEN_REVOKED', revokedDetail(block.kind, block.issuedBefore))
       throw new GatewayError('PRINCIPAL_BLOCKED', DETAIL[block.kind])
     },
     list () {
@@ -117,5 +131,21 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
 }
 
 function sameBlock (a: Block | undefined, b: Block): boolean {
-  return a !== undefined && a.until === b.until && a.reason === b.reason && a.since === b.since && a.by === b.by
+  return a !== undefined && a.until === b.until && a.reason === b.reason && a.since === b.since && a.by === b.by && a.issuedBefore === b.issuedBefore
+}
+
+/**
+ * Whether `block` refuses this principal's token: every token for a full block; for a
+ * revocation, a token issued before its instant, or one without `iat` (nothing shows it newer).
+ */
+export function revokes (block: Block, principal: BlockedPrincipal): boolean {
+  if (block.issuedBefore === undefined) return true
+  return principal.issuedAt === undefined || principal.issuedAt < block.issuedBefore
+}
+
+const WHOSE: Record<BlockKind, string> = { tenant: 'this tenant', client: 'this client application', user: 'this user' }
+
+/** Names the instant, so the client knows a token issued since then passes (§15). */
+function revokedDetail (kind: BlockKind, issuedBefore: number): string {
+  return `Tokens of ${WHOSE[kind]} issued before ${new Date(issuedBefore).toISOString()} are revoked by the operators of this service; get a new token`
 }

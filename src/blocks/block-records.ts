@@ -3,6 +3,7 @@
  * a tombstone per unblock, the change message naming what was lifted, and the printable-text
  * rule for what an operator writes into them.
  */
+import { printable } from '../config/validation.js'
 const BLOCK_KINDS = ['tenant', 'client', 'user'] as const
 export type BlockKind = typeof BLOCK_KINDS[number]
 
@@ -17,6 +18,13 @@ export interface Block {
   since: number
   /** Who set it (`block --by`, by default `$USER@host`); '' on a record written before it was kept. */
   by: string
+  /**
+   * A revocation (`block --issued-before`, CONTRACT.md §15): ms since the epoch; only tokens
+   * whose `iat` is before it are refused. Absent: a full block, every token refused. It lives in
+   * the same field and record as a full block, so a gateway of an earlier release, which does not
+   * know it, reads the record as a full block: it refuses more, never less.
+   */
+  issuedBefore?: number
 }
 
 /**
@@ -54,7 +62,12 @@ export function liftedField (kind: BlockKind, id: string): string {
 }
 
 export function encodeBlock (block: Block): string {
-  return JSON.stringify({ until: block.until, reason: block.reason, since: block.since, by: block.by })
+  return JSON.stringify({ until: block.until, reason: block.reason, since: block.since, by: block.by, ...issuedBeforeOf(block) })
+}
+
+/** `{ issuedBefore }` for a revocation, nothing for a full block. */
+export function issuedBeforeOf (block: { issuedBefore?: number | undefined }): { issuedBefore?: number } {
+  return block.issuedBefore === undefined ? {} : { issuedBefore: block.issuedBefore }
 }
 
 export function encodeLifted (lifted: Lifted): string {
@@ -76,7 +89,9 @@ export function decodeBlock (field: string, value: string): Block | undefined {
     until,
     reason: typeof record?.reason === 'string' ? printable(record.reason) : until === Infinity ? '(unreadable record)' : '',
     since: typeof record?.since === 'number' ? record.since : 0,
-    by: typeof record?.by === 'string' ? printable(record.by) : ''
+    by: typeof record?.by === 'string' ? printable(record.by) : '',
+    // A revocation whose instant does not read as a number is a full block: the safe side.
+    ...(typeof record?.issuedBefore === 'number' && Number.isFinite(record.issuedBefore) ? { issuedBefore: record.issuedBefore } : {})
   }
 }
 
@@ -116,19 +131,6 @@ export function decodeChangeMessage (message: string): Array<{ field: string, si
     const { field, since, until } = (item ?? {}) as Record<string, unknown>
     return typeof field === 'string' && targetOf(field) !== undefined && typeof since === 'number' && typeof until === 'number' ? [{ field: field.toLowerCase(), since, until }] : []
   })
-}
-
-/**
- * Characters refused in `--reason` and `--by` (CONTRACT.md §13): control (Cc), format (Cf:
- * bidirectional overrides such as U+202E, zero-width characters), line and paragraph
- * separators (U+2028, U+2029), and lone surrogates. They reorder or break the lines of
- * `blocks` and of log viewers; C1 controls such as U+009B start terminal escape sequences.
- */
-export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u
-
-/** Text read back from the store, made printable: a record written by hand cannot smuggle them into logs or output. */
-export function printable (text: string): string {
-  return text.replace(new RegExp(UNPRINTABLE.source, 'gu'), (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)
 }
 
 function targetOf (field: string): { kind: BlockKind, id: string } | undefined {

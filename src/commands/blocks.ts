@@ -8,13 +8,14 @@ import { hostname, userInfo } from 'node:os'
 import type { CacheConfig } from '../config/schema.js'
 import { createSharedCache } from '../backends/shared-cache.js'
 import { createBlockStore, NO_SHARED_BLOCKS, type BlockStore } from '../blocks/block-store.js'
-import { GUID } from '../config/validation.js'
-import { blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField, MAX_BLOCK_MS, UNPRINTABLE, type Block, type BlockKind, type Lifted } from '../blocks/block-records.js'
+import { GUID, UNPRINTABLE } from '../config/validation.js'
+import { blockField, decodeBlocks, decodeLifted, encodeBlock, encodeChangeMessage, encodeLifted, liftedField, MAX_BLOCK_MS, type Block, type BlockKind, type Lifted } from '../blocks/block-records.js'
 import { parseDuration, UsageError } from './usage.js'
+import { parseInstant } from './instant.js'
 
 export interface BlockTarget { tenant?: string | undefined, client?: string | undefined, user?: string | undefined }
 
-export interface BlockRequest { kind: BlockKind, id: string, lifetimeMs: number, reason: string, by: string }
+export interface BlockRequest { kind: BlockKind, id: string, lifetimeMs: number, reason: string, by: string, issuedBefore?: number }
 export interface UnblockRequest { kind: BlockKind, id: string, by: string }
 
 const DEFAULT_BLOCK = '24h'
@@ -44,12 +45,12 @@ function textOption (flag: string, text: string, max: number): string {
   return text.trim()
 }
 
-function reasonOf (text: string | undefined): string {
+export function reasonOf (text: string | undefined): string {
   return text === undefined ? '' : textOption('--reason', text, MAX_REASON)
 }
 
 /** `--by`, by default `$USER@hostname` (made printable: it is not the operator's to fix). */
-function byOf (text: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function byOf (text: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (text !== undefined) {
     const by = textOption('--by', text, MAX_BY)
     if (by === '') throw new UsageError('--by must name who sets it')
@@ -75,17 +76,36 @@ function lifetimeOf (text: string | undefined): number {
 }
 
 /** The whole command line of `block`, checked before anything is read or written. */
-export function blockRequestOf (values: BlockTarget & { for?: string | undefined, reason?: string | undefined, by?: string | undefined }, env: NodeJS.ProcessEnv = process.env): BlockRequest {
-  return { ...blockTargetOf('block', values), lifetimeMs: lifetimeOf(values.for), reason: reasonOf(values.reason), by: byOf(values.by, env) }
+export function blockRequestOf (values: BlockTarget & { for?: string | undefined, reason?: string | undefined, by?: string | undefined, 'issued-before'?: string | undefined }, env: NodeJS.ProcessEnv = process.env): BlockRequest {
+  const time = values['issued-before']
+  return {
+    ...blockTargetOf('block', values),
+    lifetimeMs: lifetimeOf(values.for),
+    reason: reasonOf(values.reason),
+    by: byOf(values.by, env),
+    ...(time === undefined ? {} : { issuedBefore: parseInstant('--issued-before', time) })
+  }
 }
 
 export function unblockRequestOf (values: BlockTarget & { by?: string | undefined }, env: NodeJS.ProcessEnv = process.env): UnblockRequest {
   return { ...blockTargetOf('unblock', values), by: byOf(values.by, env) }
 }
 
-/** One line of `blocks`: kind, id, expiry, reason, by, when. */
+/** One line of `blocks`: kind, id, expiry, reason, by, when; a revocation's instant last. */
 function blockLine (block: Block): string {
-  return [block.kind, block.id, expiryOf(block), block.reason === '' ? '-' : block.reason, `by ${block.by || '?'}`, `since ${isoSeconds(block.since)}`].join('  ')
+  const line = [block.kind, block.id, expiryOf(block), block.reason === '' ? '-' : block.reason, `by ${block.by || '?'}`, `since ${isoSeconds(block.since)}`]
+  if (block.issuedBefore !== undefined) line.push(`tokens issued before ${isoMs(block.issuedBefore)}`)
+  return line.join('  ')
+}
+
+/** What a block refuses, for the command's answer. */
+function refusing (block: { issuedBefore?: number | undefined }): string {
+  return block.issuedBefore === undefined ? 'every token' : `tokens issued before ${isoMs(block.issuedBefore)}`
+}
+
+/** An instant to the second, or to the millisecond when it has them (`--issued-before now`). */
+function isoMs (ms: number): string {
+  return new Date(ms).toISOString().replace(/\.000Z$/, 'Z')
 }
 
 function expiryOf (block: Block): string {
@@ -96,14 +116,26 @@ function isoSeconds (ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-export async function runBlock (cache: Readonly<CacheConfig>, { kind, id, lifetimeMs, reason, by }: BlockRequest, out: (line: string) => void): Promise<number> {
+/**
+ * One record per principal: a block replaces the one before, a revocation the revocation before
+ * (its instant, expiry and reason). A revocation never replaces a full block in force: it would
+ * let the principal's newer tokens in (a full block wins, CONTRACT.md §15).
+ */
+export async function runBlock (cache: Readonly<CacheConfig>, { kind, id, lifetimeMs, reason, by, issuedBefore }: BlockRequest, out: (line: string) => void): Promise<number> {
   return await withBlocks(cache, 'block', out, async (store, records) => {
     const now = Date.now()
-    const block: Block = { kind, id, until: now + lifetimeMs, reason, since: now, by }
+    const field = blockField(kind, id)
+    const was = decodeBlocks(records).find((block) => blockField(block.kind, block.id) === field && block.until > now)
+    if (issuedBefore !== undefined && was !== undefined && was.issuedBefore === undefined) {
+      out(`FAIL block: ${kind} ${id} is blocked until ${expiryOf(was)} (every token refused); a revocation would let its newer tokens in: unblock first if that is what you mean`)
+      return 1
+    }
+    const block: Block = { kind, id, until: now + lifetimeMs, reason, since: now, by, ...(issuedBefore === undefined ? {} : { issuedBefore }) }
     // A tombstone of an earlier unblock goes: the store then says plainly that this block is in force.
-    const set = { [blockField(kind, id)]: encodeBlock(block) }
+    const set = { [field]: encodeBlock(block) }
     const gateways = await store.changeBlocks(set, [liftedField(kind, id), ...expiredFields(records, now, set)])
-    out(`ok block ${kind} ${id} until ${expiryOf(block)}: ${notified(gateways)}`)
+    const replaced = was === undefined ? '' : ` (replaces the block of ${refusing(was)})`
+    out(`ok block ${kind} ${id} ${refusing(block)} until ${expiryOf(block)}${replaced}: ${notified(gateways)}`)
     warnIfNobody(gateways, 'block', out)
   })
 }
@@ -136,7 +168,7 @@ export async function runBlocks (cache: Readonly<CacheConfig>, { json }: { json:
     const now = Date.now()
     const blocks = decodeBlocks(records).filter((block) => block.until > now).sort((a, b) => a.until - b.until || blockField(a.kind, a.id).localeCompare(blockField(b.kind, b.id)))
     if (json) {
-      out(JSON.stringify(blocks.map((block) => ({ kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString() })), null, 2))
+      out(JSON.stringify(blocks.map((block) => ({ kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString(), issuedBefore: block.issuedBefore === undefined ? null : new Date(block.issuedBefore).toISOString() })), null, 2))
       return
     }
     if (blocks.length === 0) out('no blocks in force')
@@ -146,7 +178,7 @@ export async function runBlocks (cache: Readonly<CacheConfig>, { json }: { json:
 
 /** Opens the shared cache, reads the block records, runs `act`; any failure is one FAIL line and exit 1. */
 async function withBlocks (cache: Readonly<CacheConfig>, command: string, out: (line: string) => void,
-  act: (store: BlockStore, records: Record<string, string>) => Promise<void>): Promise<number> {
+  act: (store: BlockStore, records: Record<string, string>) => Promise<number | void>): Promise<number> {
   if (cache.store !== 'redis') {
     out(`FAIL ${command}: ${NO_SHARED_BLOCKS}`)
     return 1
@@ -155,8 +187,7 @@ async function withBlocks (cache: Readonly<CacheConfig>, command: string, out: (
   const store = createBlockStore(shared)
   try {
     await shared.ready()
-    await act(store, await store.readBlocks())
-    return 0
+    return (await act(store, await store.readBlocks())) ?? 0
   } catch (err) {
     out(`FAIL ${command}: ${(err as Error).message}${command === 'blocks' ? '' : '; run it again once Redis answers'}`)
     return 1

@@ -4,7 +4,7 @@
  */
 import type { CacheConfig } from '../config/schema.js'
 import { clientKey, tenantKey } from '../mappings/cached-source.js'
-import { createSharedCache } from '../backends/shared-cache.js'
+import { createSharedCache, type PurgeAudit } from '../backends/shared-cache.js'
 import { GUID } from '../config/validation.js'
 import { UsageError } from './usage.js'
 
@@ -19,7 +19,7 @@ export function purgeKeyOf (target: PurgeTarget): string {
   return target.tenant !== undefined ? tenantKey(target.tenant) : target.client !== undefined ? clientKey(target.client) : '*'
 }
 
-export async function runCachePurge (cache: Readonly<CacheConfig>, target: PurgeTarget, out: (line: string) => void): Promise<number> {
+export async function runCachePurge (cache: Readonly<CacheConfig>, target: PurgeTarget, audit: PurgeAudit, out: (line: string) => void): Promise<number> {
   const key = purgeKeyOf(target)
   if (cache.store !== 'redis') {
     out('FAIL cache purge: cache.store is memory; each gateway process holds its own cache (restart them, or wait cache.ttlSec)')
@@ -29,7 +29,7 @@ export async function runCachePurge (cache: Readonly<CacheConfig>, target: Purge
   try {
     await store.ready()
     const removed = await store.purge(key)
-    const gateways = await store.publishPurge(key)
+    const gateways = await store.publishPurge(key, audit)
     out(`ok cache purge ${key === '*' ? 'all' : key}: ${removed} shared entr${removed === 1 ? 'y' : 'ies'} removed, ${gateways} gateway${gateways === 1 ? '' : 's'} notified`)
     // Not a failure (the shared entries are gone), but nobody dropped a process layer.
     if (gateways === 0) out('warning cache purge: no running gateway received the message (none is connected to this Redis and key prefix)')

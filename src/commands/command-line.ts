@@ -111,13 +111,15 @@ async function dispatch (argv: string[], io: CommandIo): Promise<number> {
     }
     // The four commands of an incident read only `cache.*` (CONTRACT.md §13).
     case 'cache purge': {
-      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, all: { type: 'boolean' } })
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, all: { type: 'boolean' }, reason: { type: 'string' }, by: { type: 'string' } })
       const { runCachePurge, purgeKeyOf } = await import('./cache-purge.js')
+      const { reasonOf, byOf } = await import('./blocks.js')
       purgeKeyOf(values)
-      return await runCachePurge(await loadCache(values.config), values, out)
+      const audit = { by: byOf(values.by, io.env), reason: reasonOf(values.reason) }
+      return await runCachePurge(await loadCache(values.config), values, audit, out)
     }
     case 'block': {
-      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' }, 'issued-before': { type: 'string' } })
       const { runBlock, blockRequestOf } = await import('./blocks.js')
       const request = blockRequestOf(values, io.env)
       return await runBlock(await loadCache(values.config), request, out)

@@ -28,9 +28,10 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
     --expiring-within 90d  only secrets expiring within the window (h, d or w: 12h, 90d, 2w),
                            expired ones included; exit 1 when there is any, for alerting
     --json                 one JSON array instead of lines`,
-  'cache purge': `cache purge --tenant GUID | --client GUID | --all [--config PATH]
+  'cache purge': `cache purge --tenant GUID | --client GUID | --all [--reason TEXT] [--by TEXT] [--config PATH]
     Drop cached answers in the shared cache (Redis) and, through it, in every running gateway's
-    process layer; says how many gateways received the message.`,
+    process layer; says how many gateways received the message. Every gateway logs the purge
+    with --by (default $USER@hostname) and --reason.`,
   block: `block --tenant GUID | --client GUID | --user OID [--for DURATION] [--reason TEXT] [--by TEXT] [--config PATH]
     Refuse every token of a tenant, a client application or a user with 403 PRINCIPAL_BLOCKED,
     on every gateway within a second, until the block expires or is lifted by unblock. Kept in

@@ -57,3 +57,16 @@ export function keyPath (path: string, key: string): string {
 function join (path: string, key: string): string {
   return path ? `${path}.${key}` : key
 }
+
+/**
+ * Characters refused in operator text (`--reason`, `--by`) (CONTRACT.md §13): control (Cc), format (Cf:
+ * bidirectional overrides such as U+202E, zero-width characters), line and paragraph
+ * separators (U+2028, U+2029), and lone surrogates. They reorder or break the lines of
+ * `blocks` and of log viewers; C1 controls such as U+009B start terminal escape sequences.
+ */
+export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u
+
+/** Text read back from the store, made printable: a record written by hand cannot smuggle them into logs or output. */
+export function printable (text: string): string {
+  return text.replace(new RegExp(UNPRINTABLE.source, 'gu'), (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)
+}

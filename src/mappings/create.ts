@@ -48,6 +48,7 @@ export function createMappings (config: Readonly<Config>, cache: SharedCache, { 
     lookups.dropLocal(key)
     logger.info({ key }, 'cache purge received')
   })
+  cache.onPurgeAudit(({ key, by, reason }) => { logger.info({ key, by, reason }, 'cache purge') })
   const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
   return {
     source,

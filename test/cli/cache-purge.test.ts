@@ -39,13 +39,18 @@ t.test('cache purge --tenant drops the answer in Redis and in every replica\'s p
   const dir = mkdtempSync(join(tmpdir(), 'bookme-purge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'gateway.yaml'), stringify(raw))
-  const purged = await runCommand(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--config', join(dir, 'gateway.yaml')])
+  const purged = await runCommand(['cache', 'purge', '--tenant', BANK_TENANT.toUpperCase(), '--reason', 'CHG-1042 second bank onboarded', '--by', 'ops@bank', '--config', join(dir, 'gateway.yaml')])
   t.equal(purged.code, 0, purged.stderr)
   t.match(purged.stdout, /^ok cache purge tenant:11111111-1111-4111-8111-111111111111: 1 shared entry removed, 2 gateways notified$/m, 'it says how many gateways received it')
   t.notMatch(purged.stdout, /warning/)
   // The purge reaches the replicas' process layers by Redis pub/sub, a moment after the CLI exits.
   const seen = await eventually(bankIdsSeen, (ids) => ids.every((id) => id === '1001,1002'))
   t.same(seen, ['1001,1002', '1001,1002'], 'both replicas read the new answer')
+  // Every gateway that applied the purge logs who asked for it and why (CONTRACT.md §14).
+  const audits = await eventually(() => replicas.map((gw) => gw.logs.find((line) => line.msg === 'cache purge')), (lines) => lines.every(Boolean))
+  for (const line of audits) t.match(line, { key: `tenant:${BANK_TENANT}`, by: 'ops@bank', reason: 'CHG-1042 second bank onboarded' })
+  const refused = await runCommand(['cache', 'purge', '--all', '--reason', 'bad\u202etext', '--config', join(dir, 'gateway.yaml')])
+  t.equal(refused.code, 2, 'the reason is one line of printable text, as for blocks')
 
   const all = await runCommand(['cache', 'purge', '--all', '--config', join(dir, 'gateway.yaml')])
   t.equal(all.code, 0)
