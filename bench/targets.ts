@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 import type { Request } from 'autocannon'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { stringify } from 'yaml'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { startLocalIssuer, type LocalIssuer } from '../src/demo/local-issuer.js'
 
 /** A benchmarked process: its port, its pid (for CPU time), and optional per-request variation. */
@@ -193,6 +195,17 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
   return { ...started, requests }
 }
 
+/** An OTLP/HTTP collector that accepts and drops every export, for the tracing target (one per harness run). */
+let otlpSink: Promise<string> | undefined
+function benchOtlpSink (): Promise<string> {
+  otlpSink ??= new Promise((resolve) => {
+    const server = createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }).end('{}') }) })
+    server.listen(0, '127.0.0.1', () => { resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) })
+    server.unref()
+  })
+  return otlpSink
+}
+
 const RATE_LIMIT = 'rateLimits: { policies: [{ name: bench, key: bank, limit: 1000000000, windowSec: 60 }] }'
 
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
@@ -221,6 +234,8 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // A rate-limit policy on every request (CONTRACT.md §12), so high that nothing is refused: what counting costs.
   'gateway-auth-redis-ratelimit': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT]),
   'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
+  // OpenTelemetry on at the sampling the chart's production example uses (CONTRACT.md §14), exporting to a local sink.
+  'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [`tracing: { endpoint: "${await benchOtlpSink()}", sampleRatio: 0.1 }`]),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
 }
