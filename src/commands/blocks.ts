@@ -134,8 +134,9 @@ export async function runBlock (cache: Readonly<CacheConfig>, { kind, id, lifeti
     // A tombstone of an earlier unblock goes: the store then says plainly that this block is in force.
     const set = { [field]: encodeBlock(block) }
     const gateways = await store.changeBlocks(set, [liftedField(kind, id), ...expiredFields(records, now, set)])
-    const replaced = was === undefined ? '' : ` (replaces the block of ${refusing(was)})`
-    out(`ok block ${kind} ${id} ${refusing(block)} until ${expiryOf(block)}${replaced}: ${notified(gateways)}`)
+    const revocation = issuedBefore === undefined ? '' : ` ${refusing(block)}`
+    const replaced = was === undefined || (was.issuedBefore === undefined && issuedBefore === undefined) ? '' : ` (replaces the block of ${refusing(was)})`
+    out(`ok block ${kind} ${id}${revocation} until ${expiryOf(block)}${replaced}: ${notified(gateways)}`)
     warnIfNobody(gateways, 'block', out)
   })
 }

@@ -61,7 +61,7 @@ export function createWebSocketRouteHooks (route: string, { sessions, metrics }:
         const decision = decisions.get(socketOf(source))
         const untrack = decision === undefined
           ? undefined
-          : sessions.track({ tenantId: decision.token.tenantId, clientId: decision.token.clientId, objectId: decision.token.objectId, expiresAt: decision.token.expiresAt }, endByGateway)
+          : sessions.track({ tenantId: decision.token.tenantId, clientId: decision.token.clientId, objectId: decision.token.objectId, issuedAt: decision.token.issuedAt, expiresAt: decision.token.expiresAt }, endByGateway)
         // Ahead of http-proxy's own listener, which would close the other side with 1011.
         const tooLarge = (other: WebSocket) => (err: Error & { code?: string }) => {
           if (err.code !== TOO_LARGE) return

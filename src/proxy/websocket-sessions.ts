@@ -29,7 +29,10 @@ export interface WebSocketSessions {
    * arrived between the decision and the upstream's answer).
    */
   track (principal: SessionPrincipal, end: (why: SessionEnd) => void): () => void
-  /** Ends every tracked session that one of `blocks` covers. */
+  /**
+   * Ends every tracked session that one of `blocks` covers: all of a fully blocked principal's,
+   * only those whose token a revocation covers (issued before its instant).
+   */
   endCovered (blocks: readonly Block[]): void
   readonly size: number
 }
@@ -41,6 +44,7 @@ export interface WebSocketSessionOptions {
 }
 
 interface Session {
+  readonly principal: SessionPrincipal
   readonly fields: readonly string[]
   readonly end: (why: SessionEnd) => void
   timer: NodeJS.Timeout | undefined
@@ -64,6 +68,11 @@ export function createWebSocketSessions ({ blockOf, now = Date.now }: WebSocketS
       if (sessions?.size === 0) byField.delete(field)
     }
   }
+  // Judged by the whole list, not the new block alone: a full block of the same principal wins.
+  const endIfRefused = (session: Session): void => {
+    const block = blockOf(session.principal)
+    if (block !== undefined) endSession(session, block.issuedBefore === undefined ? 'principal_blocked' : 'token_revoked')
+  }
   const endSession = (session: Session, why: SessionEnd): void => {
     if (session.timer === undefined) return
     untrack(session)
@@ -76,7 +85,7 @@ export function createWebSocketSessions ({ blockOf, now = Date.now }: WebSocketS
       const fields = [blockField('tenant', principal.tenantId)]
       if (principal.clientId !== undefined) fields.push(blockField('client', principal.clientId))
       if (principal.objectId !== undefined) fields.push(blockField('user', principal.objectId))
-      const session: Session = { fields, end, timer: undefined }
+      const session: Session = { principal, fields, end, timer: undefined }
       session.timer = setTimeout(() => { endSession(session, 'token_expired') }, Math.min(Math.max(principal.expiresAt - now(), 0), MAX_TIMER_MS))
       session.timer.unref()
       size++
@@ -85,14 +94,14 @@ export function createWebSocketSessions ({ blockOf, now = Date.now }: WebSocketS
         if (sessions === undefined) byField.set(field, sessions = new Set())
         sessions.add(session)
       }
-      if (blockOf(principal) !== undefined) endSession(session, 'principal_blocked')
+      endIfRefused(session)
       return () => { untrack(session) }
     },
     endCovered (blocks) {
       for (const block of blocks) {
         const sessions = byField.get(blockField(block.kind, block.id))
         if (sessions === undefined) continue
-        for (const session of [...sessions]) endSession(session, 'principal_blocked')
+        for (const session of [...sessions]) endIfRefused(session)
       }
     }
   }

@@ -38,6 +38,8 @@ export interface VerifiedToken {
   readonly scopes: string | undefined
   /** ms since epoch. */
   readonly expiresAt: number
+  /** `iat`, ms since epoch; undefined when the token has none (a revocation, §15, then refuses it). */
+  readonly issuedAt: number | undefined
   /** The verified claims. */
   readonly claims: Claims
   /** The memo's value: what `compute` makes of the claims, computed the first time only. */
@@ -71,6 +73,7 @@ export class VerifiedEntraToken implements VerifiedToken {
   readonly principalType: PrincipalType
   readonly clientId: string | undefined
   readonly expiresAt: number
+  readonly issuedAt: number | undefined
   readonly objectId: string | undefined
   readonly userName: string | undefined
   readonly scopes: string | undefined
@@ -83,6 +86,7 @@ export class VerifiedEntraToken implements VerifiedToken {
     this.clientId = facts.clientId
     this.expiresAt = facts.expiresAt
     this.objectId = claimString(claims, 'oid')
+    this.issuedAt = typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : undefined
     this.scopes = claimString(claims, 'scp')
     this.userName = facts.principalType === 'user' ? claimString(claims, 'preferred_username', 'upn', 'unique_name') : undefined
   }
