@@ -1,26 +1,14 @@
 /**
- * The whole configuration of CONTRACT.md §2 as one TypeBox schema. Defaults live here and only
- * here; the `Config` type is derived from it. Every object rejects unknown keys.
+ * The whole configuration of CONTRACT.md §2 as one TypeBox schema (the backends' sections in
+ * backend-schema.ts). Defaults live in the schema and only there; the `Config` type is derived
+ * from it. Every object rejects unknown keys.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { PLATFORM_ROLES } from './platform-roles.js'
+import { Guid, NonEmpty, oneOf, section, strict } from './schema-parts.js'
+import { Cache, Mappings, RedisTls, TLS_MODES } from './backend-schema.js'
 
-const strict = { additionalProperties: false } as const
-
-import { GUID_PATTERN_SCHEMA } from './validation.js'
-
-const Guid = GUID_PATTERN_SCHEMA
-/** A string enum as plain JSON schema `enum`, so a wrong value gives one problem, not one per choice. */
-function oneOf<const T extends readonly string[]> (values: T, options: { default?: T[number] } = {}) {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
-}
 const Role = oneOf(PLATFORM_ROLES)
-const NonEmpty = Type.String({ minLength: 1 })
-
-/** An object whose every property has a default: absent sections are filled in whole. */
-function section<T extends Record<string, TSchema>> (properties: T) {
-  return Type.Object(properties, { ...strict, default: {} })
-}
 
 const Server = section({
   host: Type.String({ default: '0.0.0.0', minLength: 1 }),
@@ -84,69 +72,6 @@ const TeamRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, team: Type.
 const BusinessUnitRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, businessUnit: Type.Optional(NonEmpty) }, strict)
 
 const RoleRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, role: Type.Optional(Role) }, strict)
-
-/**
- * TLS to a backend (CONTRACT.md §10). `mode` has no schema default: when absent it depends on
- * the host (backends/tls.ts). Files are PEM, read at start.
- */
-const TLS_MODES = ['verify-full', 'verify-ca', 'required', 'disabled'] as const
-const TlsFields = {
-  mode: Type.Optional(oneOf(TLS_MODES)),
-  caFile: Type.Optional(NonEmpty),
-  certFile: Type.Optional(NonEmpty),
-  keyFile: Type.Optional(NonEmpty)
-}
-const Tls = Type.Object(TlsFields, strict)
-const RedisTls = Type.Object({ ...TlsFields, servername: Type.Optional(NonEmpty) }, strict)
-/** `host:port`, as sentinels and cluster seeds are listed. */
-const HostPort = Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:/\\[\\]]+):[0-9]{1,5}$' })
-
-const Mappings = section({
-  source: oneOf(['file', 'mysql'] as const, { default: 'file' }),
-  file: Type.String({ default: 'mappings.yaml', minLength: 1 }),
-  mysql: Type.Optional(Type.Object({
-    host: Type.String({ default: '127.0.0.1', minLength: 1 }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3306 }),
-    user: NonEmpty,
-    password: Type.String({ default: '' }),
-    // Instead of `password`: read at start and for every new connection (CONTRACT.md §14).
-    passwordFile: Type.Optional(NonEmpty),
-    database: Type.String({ default: 'bp_organizations_db', minLength: 1 }),
-    connectionLimit: Type.Integer({ minimum: 1, default: 10 }),
-    connectTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
-    queryTimeoutMs: Type.Integer({ minimum: 1, default: 2000 }),
-    tls: Type.Optional(Tls)
-  }, strict))
-})
-
-const Cache = section({
-  store: oneOf(['memory', 'redis'] as const, { default: 'memory' }),
-  redis: Type.Optional(Type.Object({
-    // Exactly one of url | sentinel | cluster (cross-checks.ts).
-    url: Type.Optional(NonEmpty),
-    sentinel: Type.Optional(Type.Object({
-      masterName: NonEmpty,
-      nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true }),
-      username: Type.Optional(NonEmpty),
-      password: Type.Optional(Type.String()),
-      passwordFile: Type.Optional(NonEmpty)
-    }, strict)),
-    cluster: Type.Optional(Type.Object({
-      nodes: Type.Array(HostPort, { minItems: 1, uniqueItems: true })
-    }, strict)),
-    username: Type.Optional(NonEmpty),
-    password: Type.Optional(Type.String()),
-    passwordFile: Type.Optional(NonEmpty),
-    tls: Type.Optional(RedisTls),
-    keyPrefix: Type.String({ default: 'bookme:gw:' }),
-    commandTimeoutMs: Type.Integer({ minimum: 1, default: 200 }),
-    connectTimeoutMs: Type.Integer({ minimum: 1, default: 1000 })
-  }, strict)),
-  ttlSec: Type.Integer({ minimum: 1, default: 300 }),
-  negativeTtlSec: Type.Integer({ minimum: 0, default: 30 }),
-  localTtlSec: Type.Integer({ minimum: 0, default: 10 }),
-  staleIfErrorSec: Type.Integer({ minimum: 0, default: 3600 })
-})
 
 const Headers = section({
   prefix: Type.String({ default: 'x-bookme-', minLength: 2, pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
