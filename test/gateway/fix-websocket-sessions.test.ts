@@ -11,6 +11,7 @@ import { startRedis } from '../helpers/services.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { runCli } from '../helpers/cli.js'
 import { eventually } from '../helpers/eventually.js'
+import { closed, echoes, openSocket } from '../helpers/websocket-client.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 
 // Long-lived sessions outliving revocation (ADVISORIES.md: Oathkeeper #421 class; this gateway
@@ -38,27 +39,6 @@ async function startWsUpstream (t: Test): Promise<Upstream> {
   }))
   upstream.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return upstream
-}
-
-async function openSocket (t: Test, url: string, token: string): Promise<WebSocket> {
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 * 1024 })
-  t.teardown(() => { socket.terminate() })
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve)
-    socket.once('error', reject)
-    socket.once('unexpected-response', (_req, res) => { reject(new Error(`status ${res.statusCode}`)) })
-  })
-  return socket
-}
-
-async function echoes (socket: WebSocket, text: string): Promise<string> {
-  socket.send(text)
-  const [reply] = await once(socket, 'message') as [Buffer]
-  return reply.toString()
-}
-
-function closed (socket: WebSocket): Promise<{ code: number, reason: string }> {
-  return new Promise((resolve) => { socket.once('close', (code, reason) => { resolve({ code, reason: reason.toString() }) }) })
 }
 
 async function metrics (gw: TestGateway): Promise<string> {
