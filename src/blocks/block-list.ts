@@ -1,8 +1,10 @@
 /**
  * Emergency blocks (CONTRACT.md §13): a tenant, a client or a user refused at once, whatever
  * its token says, until the block's expiry. Entra access tokens cannot be revoked; this is the
- * switch that stands in for revocation. The list is held in memory and replaced whole from the
- * shared store, so a store outage leaves the known blocks in force (expiries still apply).
+ * switch that stands in for revocation. A block with an instant (`block --issued-before`,
+ * CONTRACT.md §15) refuses only the tokens issued before it, with 401 TOKEN_REVOKED, so the
+ * client gets a new token. The list is held in memory and replaced whole from the shared store,
+ * so a store outage leaves the known blocks in force (expiries still apply).
  */
 import { GatewayError } from '../errors.js'
 import { type Block, type BlockKind, blockField } from './block-records.js'

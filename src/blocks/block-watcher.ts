@@ -142,5 +142,5 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
 }
 
 function describe (block: Block): Record<string, unknown> {
-  return { kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString() }
+  return { kind: block.kind, id: block.id, until: Number.isFinite(block.until) ? new Date(block.until).toISOString() : null, reason: block.reason, by: block.by, since: new Date(block.since).toISOString(), ...(block.issuedBefore === undefined ? {} : { issuedBefore: new Date(block.issuedBefore).toISOString() }) }
 }

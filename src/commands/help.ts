@@ -32,10 +32,14 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
     Drop cached answers in the shared cache (Redis) and, through it, in every running gateway's
     process layer; says how many gateways received the message. Every gateway logs the purge
     with --by (default $USER@hostname) and --reason.`,
-  block: `block --tenant GUID | --client GUID | --user OID [--for DURATION] [--reason TEXT] [--by TEXT] [--config PATH]
+  block: `block --tenant GUID | --client GUID | --user OID [--issued-before TIME] [--for DURATION] [--reason TEXT] [--by TEXT] [--config PATH]
     Refuse every token of a tenant, a client application or a user with 403 PRINCIPAL_BLOCKED,
     on every gateway within a second, until the block expires or is lifted by unblock. Kept in
     the shared cache (Redis); reads only the config's cache section.
+    --issued-before TIME
+                    revoke only the tokens issued before TIME (ISO 8601 with a zone, or now):
+                    they get 401 TOKEN_REVOKED and the client gets a new token; newer ones pass.
+                    It replaces an earlier revocation of the principal, never a full block
     --for 24h       how long (s, m, h, d or w: 90s, 30m, 12h, 7d, 2w); default 24h, at most 366d
     --reason TEXT   logged by every gateway with the block, and listed by "blocks"
     --by TEXT       who sets it (one line of printable text); default $USER@hostname`,
@@ -44,7 +48,8 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
     next read. Only unblock, or the block's expiry, lifts a block.
     --by TEXT   who lifts it; default $USER@hostname`,
   blocks: `blocks [--json] [--config PATH]
-    The blocks in force, one line each: kind, id, expiry, reason ("-" for none), by, since;
+    The blocks in force, one line each: kind, id, expiry, reason ("-" for none), by, since, and
+    for a revocation "tokens issued before TIME";
     soonest expiry first; "no blocks in force" when there are none.
     --json   one JSON array instead of lines`
 }
