@@ -3,14 +3,16 @@
  *
  *   1. token        signature and claims for the API profile (§3), from the token cache or not
  *   2. blocks       PRINCIPAL_BLOCKED (§13), on every request, cache hits included
- *   3. tenant       TENANT_NOT_MAPPED for multi-tenant profiles (§3)
- *   4. bank         the banks the principal may act for, and the active one (§4)
- *   5. roles        claims → roles, teams, business units (§5), groups overage (§13)
- *   6. route checks route-checks/list.ts, in order: the route's roles, its step-up context, …
- *   7. rate limit   counted last (§12), or only described (`explain` counts nothing)
+ *   3. binding      TOKEN_BINDING_INVALID (§15): a certificate-bound token with its certificate only,
+ *                   on every request, cache hits included (token-binding.ts)
+ *   4. tenant       TENANT_NOT_MAPPED for multi-tenant profiles (§3)
+ *   5. bank         the banks the principal may act for, and the active one (§4)
+ *   6. roles        claims → roles, teams, business units (§5), groups overage (§13)
+ *   7. route checks route-checks/list.ts, in order: the route's roles, its step-up context, …
+ *   8. rate limit   counted last (§12), or only described (`explain` counts nothing)
  *
- * On a route in `mode: report` (§14) the refusals of steps 5 (groups overage), 6 and 7 are
- * kept in `reported` instead of thrown, and the request goes on; steps 1–4 refuse in both modes.
+ * On a route in `mode: report` (§14) the refusals of steps 6 (groups overage), 7 and 8 are
+ * kept in `reported` instead of thrown, and the request goes on; steps 1–5 refuse in both modes.
  * What each step learns of a verified principal is written to the request's `facts`, the
  * decision log's (decision-facts.ts), so a refusal's line says what was known when it came.
  *
@@ -21,7 +23,6 @@
  * Each lookup answers from memory without a promise when it can (MaybePromise), and is awaited
  * only when it did not: a warm request costs the one promise of `decide` itself.
  */
-import type { PeerCertificate } from 'node:tls'
 import { GatewayError, isGatewayError } from '../errors.js'
 import { requireMappedTenant, resolveBankOf, type BankContext, type BankLookups } from './bank-resolution.js'
 import { peekAudience, type VerifiedToken } from '../token/index.js'
@@ -35,6 +36,8 @@ import type { RateLimiter } from '../rate-limits/index.js'
 import { identityHeadersOf, isMapped, tokenIdentityOf } from './token-identity.js'
 import { ROUTE_CHECKS } from './route-checks/list.js'
 import { recordToken, type DecisionFacts } from './decision-facts.js'
+import { checkTokenBinding } from './token-binding.js'
+import type { ClientCertificate } from '../http/index.js'
 
 export interface Decision {
   readonly api: string
@@ -73,8 +76,8 @@ export interface DecisionRequest {
   requireActiveBank: boolean
   /** Whether the rate-limit step counts the request (the proxy) or only describes it (`explain`). */
   rateLimit: 'count' | 'describe'
-  /** The connection's verified client certificate (mTLS), for a check that binds tokens to it. */
-  clientCertificate?: PeerCertificate | undefined
+  /** The client certificate a trusted ingress passed on (§15), read or malformed; undefined when none is believed. */
+  clientCertificate?: ClientCertificate | undefined
   /** Filled in as the steps learn them, for the decision log (§14). */
   facts?: DecisionFacts | undefined
 }
@@ -84,6 +87,8 @@ export interface AccessProfile {
   tenancy: 'multi' | 'single'
   bankResolution: 'tenant' | 'client'
   requiredRoles: readonly PlatformRole[]
+  /** Only certificate-bound tokens (§15). */
+  requireBoundTokens?: boolean | undefined
 }
 
 export interface DeciderOptions {
@@ -120,7 +125,7 @@ export function createDecider (options: DeciderOptions): Decider {
   const { verify, blocks, lookups, profiles, mapClaims, headerPrefix, overageGroups, rateLimits } = options
   const routeChecks = ROUTE_CHECKS.map((create) => create(options))
 
-  /** Step 7, last: only a request every other step let through uses allowance (§12). */
+  /** Step 8, last: only a request every other step let through uses allowance (§12). */
   function limitRate (request: DecisionRequest, decision: Draft): MaybePromise<Decision> {
     if (rateLimits === undefined || request.route === undefined) return decision
     const policies = rateLimits.plan.forRoute(request.route.name)
@@ -136,7 +141,7 @@ export function createDecider (options: DeciderOptions): Decider {
     return counting instanceof Promise ? counting.then((verdict) => admitted(decision, verdict, report)) : admitted(decision, counting, report)
   }
 
-  /** Step 5's groups: GROUPS_OVERAGE on a report route is reported, and the token's own claims are mapped. */
+  /** Step 6's groups: GROUPS_OVERAGE on a report route is reported, and the token's own claims are mapped. */
   async function overageOf (token: VerifiedToken, report: boolean, reported: GatewayError[]): Promise<readonly string[] | undefined> {
     try {
       return await overageGroups?.(token)
@@ -159,21 +164,23 @@ export function createDecider (options: DeciderOptions): Decider {
       if (facts !== undefined) recordToken(facts, token, request.token, verifying instanceof Promise ? 'miss' : 'hit')
       // 2. Blocks: before anything is looked up for the principal, so they hold with the mapping source down.
       blocks.refuse(token)
-      // 3. The tenant, only for a token whose signature holds: the answer must not leak to forgers.
+      // 3. The binding: the cache keeps the token, never the certificate it came with.
+      checkTokenBinding(token.claims, request.clientCertificate, profile.requireBoundTokens === true)
+      // 4. The tenant, only for a token whose signature holds: the answer must not leak to forgers.
       if (profile.tenancy === 'multi') {
         const mapped = requireMappedTenant(lookups, token)
         if (mapped instanceof Promise) await mapped
       }
-      // 4. The bank.
+      // 5. The bank.
       const resolving = resolveBankOf(lookups, profile.bankResolution, token, request.selection, request.requireActiveBank)
       const bank = resolving instanceof Promise ? await resolving : resolving
       if (facts !== undefined && bank.activeBankId !== null) facts.bankId = bank.activeBankId
       const report = request.route?.mode === 'report'
       const reported: GatewayError[] = []
-      // 5. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
+      // 6. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
       const pending = overageGroups === undefined || isMapped(token) ? undefined : report ? overageOf(token, report, reported) : overageGroups(token)
       const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
-      // 6. The route checks, then the identity headers of the principal they let through.
+      // 7. The route checks, then the identity headers of the principal they let through.
       const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined, reported: undefined }
       for (let i = 0; i < routeChecks.length; i++) {
         if (!report) {
@@ -189,7 +196,7 @@ export function createDecider (options: DeciderOptions): Decider {
       }
       if (reported.length > 0) decision.reported = reported
       decision.headers = identityHeadersOf(identity, token, api, headerPrefix, bank)
-      // 7. The rate limit.
+      // 8. The rate limit.
       return limitRate(request, decision)
     },
     profileFor (token) {

@@ -31,6 +31,7 @@ async function me (app: FastifyInstance, { decider, health }: MeOptions): Promis
       route: undefined,
       requireActiveBank: false,
       rateLimit: 'count',
+      clientCertificate: request.clientCertificate ?? undefined,
       facts
     })
     reply.header('cache-control', 'no-store')

@@ -19,7 +19,13 @@ const Server = section({
   bodyLimitBytes: Type.Integer({ minimum: 0, default: 10485760 }),
   shutdownGraceMs: Type.Integer({ minimum: 0, default: 10000 }),
   // Node's own default (16 KiB): a larger request head is answered 431 (CONTRACT.md §7).
-  maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 })
+  maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
+  // The client certificate the TLS-terminating ingress passes on, believed only from a trustProxy
+  // peer (CONTRACT.md §15, RFC 8705); absent, no certificate is believed and bound tokens are refused.
+  clientCertificate: Type.Optional(Type.Object({
+    header: Type.String({ default: 'ssl-client-cert', minLength: 1, pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }),
+    format: oneOf(['pem-urlencoded', 'xfcc'] as const)
+  }, strict))
 })
 
 const Entra = section({
@@ -65,7 +71,9 @@ const ApiProfile = Type.Object({
   /** A token without the `idtyp` optional claim is refused; user vs app rests on it alone (§15). */
   requireIdtyp: Type.Boolean({ default: false }),
   /** `application`: the API app's own signing keys, discovered with `?appid={clientId}` (§15). */
-  signingKeys: oneOf(['tenant', 'application'] as const, { default: 'tenant' })
+  signingKeys: oneOf(['tenant', 'application'] as const, { default: 'tenant' }),
+  /** A token not bound to a client certificate (no `cnf.x5t#S256`) is refused (§15, RFC 8705). */
+  requireBoundTokens: Type.Boolean({ default: false })
 }, strict)
 
 const TeamRule = Type.Object({ attribute: NonEmpty, value: NonEmpty, team: Type.Optional(NonEmpty) }, strict)

@@ -2,8 +2,11 @@
  * Which inbound headers a client may not send (CONTRACT.md §1.1): every name in the identity
  * namespace and the bank-selection header, in any spelling a backend might fold into the same
  * name — case, `_` and `.` for `-` (oauth2-proxy CVE-2025-64484, Traefik CVE-2026-88011) — and
- * the forgeable proxy-state headers below.
+ * the forgeable proxy-state headers below, and every client-certificate header (§15): the one
+ * `server.clientCertificate` names is read first, from a trusted peer only (request-guard.ts).
  */
+import { CLIENT_CERTIFICATE_HEADERS } from './client-certificate.js'
+
 export interface InboundHeaderPolicy {
   /** Removes forbidden headers in place; returns the bank selection read under its exact name. */
   strip (headers: Record<string, string | string[] | undefined>): string | undefined
@@ -30,14 +33,25 @@ function foldHeaderName (name: string): string {
   return name.toLowerCase().replace(/[_.]/g, '-')
 }
 
-export function createInboundHeaderPolicy ({ prefix, bankSelection }: { prefix: string, bankSelection: string }): InboundHeaderPolicy {
+export interface InboundHeaderNames {
+  prefix: string
+  bankSelection: string
+  /** `server.clientCertificate.header`, beside the usual names. */
+  clientCertificate?: string | undefined
+}
+
+export function createInboundHeaderPolicy ({ prefix, bankSelection, clientCertificate }: InboundHeaderNames): InboundHeaderPolicy {
   const foldedPrefix = foldHeaderName(prefix)
   const foldedSelection = foldHeaderName(bankSelection)
+  // Never forwarded, from any peer: an upstream learns what the certificate proved from the
+  // identity headers and the assertion, not from a header it cannot tell from a forged one.
+  const certificateNames = new Set(CLIENT_CERTIFICATE_HEADERS)
+  if (clientCertificate !== undefined) certificateNames.add(foldHeaderName(clientCertificate))
   const selectionName = bankSelection.toLowerCase()
 
   function judge (name: string): boolean {
     const folded = foldHeaderName(name)
-    return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded) ||
+    return folded.startsWith(foldedPrefix) || folded === foldedSelection || FORGEABLE_PROXY_HEADERS.has(folded) || certificateNames.has(folded) ||
       FORGEABLE_PROXY_PREFIXES.some((family) => folded.startsWith(family))
   }
 

@@ -12,6 +12,8 @@ import { GatewayError } from '../errors.js'
 import { normalizeRequestTarget, isAlreadyNormal, pathRefusal } from './paths.js'
 import { createInboundHeaderPolicy } from './inbound-headers.js'
 import { isProxiedMethod, methodRefusal } from './methods.js'
+import { clientCertificateOf, type ClientCertificate } from './client-certificate.js'
+import { createPeerTrust } from './trusted-peer.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,6 +21,8 @@ declare module 'fastify' {
     bankSelection: string | undefined
     /** X-Forwarded-* values computed before the client's own were stripped. */
     forwarded: { for: string, proto: string, host: string } | null
+    /** The client certificate a trusted ingress passed on (CONTRACT.md §15); null when none is believed. */
+    clientCertificate: ClientCertificate | null
   }
 }
 
@@ -42,9 +46,13 @@ export function normalizeUrl (req: IncomingMessage): string {
 
 /** Refuses first, then strips: nothing later can read a spoofed value. */
 async function requestGuard (app: FastifyInstance, { config, health }: { config: Readonly<Config>, health: Health }): Promise<void> {
-  const headerPolicy = createInboundHeaderPolicy(config.headers)
+  const certificate = config.server.clientCertificate
+  const headerPolicy = createInboundHeaderPolicy({ ...config.headers, clientCertificate: certificate?.header })
+  const isTrustedPeer = createPeerTrust(config.server.trustProxy)
+  const certificateHeader = certificate?.header.toLowerCase()
   app.decorateRequest('bankSelection', undefined)
   app.decorateRequest('forwarded', null)
+  app.decorateRequest('clientCertificate', null)
 
   app.addHook('onRequest', function guardRequest (request, reply, done) {
     if ((request.raw as MarkedRequest)[kInvalidTarget]) {
@@ -60,6 +68,10 @@ async function requestGuard (app: FastifyInstance, { config, health }: { config:
       return
     }
     request.forwarded = forwardedFor(request)
+    // Read under its exact name from a trusted peer only, then stripped with every other spelling.
+    if (certificate !== undefined && certificateHeader !== undefined && isTrustedPeer(request.raw.socket.remoteAddress)) {
+      request.clientCertificate = clientCertificateOf(request.headers[certificateHeader], certificate.format) ?? null
+    }
     request.bankSelection = headerPolicy.strip(request.headers)
     done()
   })

@@ -65,6 +65,7 @@ export function addRouteAccess (scope: FastifyInstance, route: RouteConfig & { a
       route,
       requireActiveBank: true,
       rateLimit: 'count',
+      clientCertificate: request.clientCertificate ?? undefined,
       facts
     })
     request.decision = decision
