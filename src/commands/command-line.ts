@@ -89,13 +89,14 @@ async function dispatch (argv: string[], io: CommandIo): Promise<number> {
       return await runLookup(loadConfig(values.config), target, { json: values.json === true }, out)
     }
     case 'explain': {
-      const { values } = parse(args, { config: { type: 'string' }, token: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' }, bank: { type: 'string' }, jwks: { type: 'string' }, at: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, token: { type: 'string' }, path: { type: 'string' }, method: { type: 'string' }, bank: { type: 'string' }, jwks: { type: 'string' }, at: { type: 'string' }, 'client-cert': { type: 'string' } })
       if (values.token === undefined) throw new UsageError('explain needs --token JWT')
-      const { runExplain, readJwksFile, parseInstant } = await import('./explain.js')
+      const { runExplain, readJwksFile, parseInstant, readClientCertificateFile } = await import('./explain.js')
       // Usage errors before the config is read: they name the flag to fix.
       const jwks = values.jwks === undefined ? undefined : readJwksFile(values.jwks)
       const at = values.at === undefined ? undefined : parseInstant(values.at)
-      return await runExplain(loadConfig(values.config), { token: values.token, path: values.path, method: values.method ?? 'GET', bank: values.bank, jwks, at }, out)
+      const clientCertificate = values['client-cert'] === undefined ? undefined : readClientCertificateFile(values['client-cert'])
+      return await runExplain(loadConfig(values.config), { token: values.token, path: values.path, method: values.method ?? 'GET', bank: values.bank, jwks, at, clientCertificate }, out)
     }
     case 'demo': {
       parse(args, {})

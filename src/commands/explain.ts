@@ -1,10 +1,12 @@
 /**
- * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE]`
+ * `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE] [--client-cert FILE]`
  * (CONTRACT.md §9): the decision the proxy port would take, as JSON, through the same code
  * (verification, bank resolution, roles, identity headers), without proxying. Without `--path`
  * the token is judged against the profile its audience names, with that profile's required
  * roles and no route's. `--jwks FILE` works offline: the keys come from the file instead of the
- * authority. `--at` replays a captured token at the instant it was used. Exit 0 allow, 1 deny.
+ * authority. `--at` replays a captured token at the instant it was used. `--client-cert` is the
+ * certificate a trusted ingress would pass on (§15), believed only with `server.clientCertificate`
+ * set, as the proxy believes it. Exit 0 allow, 1 deny.
  * On a route in `mode: report` (§14), a refusal the route only reports is `decision: "report"`
  * with its code and detail (every one under `reported`), and exit 0: the request would pass.
  */
@@ -14,6 +16,7 @@ import type { Config } from '../config/schema.js'
 import { normalizeRequestTarget, pathRefusal } from '../http/paths.js'
 import { createRouteMatcher } from '../http/route-match.js'
 import { isProxiedMethod, methodRefusal } from '../http/methods.js'
+import { certificateFromPem, type ClientCertificate } from '../http/index.js'
 import { ERRORS, isGatewayError, routeNotFound, wwwAuthenticate } from '../errors.js'
 import { createLogger } from '../observability/logger.js'
 import { createResources } from '../resources.js'
@@ -30,6 +33,21 @@ export interface ExplainRequest {
   jwks: { keys: unknown[] } | undefined
   /** ms since the epoch: the instant the token's lifetime is judged at. */
   at: number | undefined
+  /** `--client-cert FILE`: the client certificate presented (§15). */
+  clientCertificate?: ClientCertificate | undefined
+}
+
+/** `--client-cert FILE`: a readable PEM certificate, or a usage error naming the flag. */
+export function readClientCertificateFile (file: string): ClientCertificate {
+  let pem: string
+  try {
+    pem = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`--client-cert: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  const certificate = certificateFromPem(pem)
+  if ('malformed' in certificate) throw new UsageError(`--client-cert: ${file} is not a PEM certificate (${certificate.malformed})`)
+  return certificate
 }
 
 /** `--jwks FILE`: a readable JSON file with a `keys` array, or a usage error naming the flag. */
@@ -102,7 +120,7 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
     // The policies that would count the request are described, not counted (§12): explain counts nothing.
-    const decision = await resources.decider.decide({ api, token, selection: request.bank, method: request.method.toUpperCase(), path: target?.path, route, requireActiveBank: true, rateLimit: 'describe' })
+    const decision = await resources.decider.decide({ api, token, selection: request.bank, method: request.method.toUpperCase(), path: target?.path, route, requireActiveBank: true, rateLimit: 'describe', clientCertificate: config.server.clientCertificate === undefined ? undefined : request.clientCertificate })
     // What the route's signed assertion would say; explain never signs one (CONTRACT.md §11).
     const audience = route === undefined || resources.assertion === undefined ? undefined : assertionAudience(route)
     const assertion = audience === undefined ? {} : { assertion: { header: assertionHeaderName(config.headers.prefix), claims: claimsOf(decision, config.assertion.issuer, audience) } }

@@ -14,12 +14,14 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
     or source) and its age; exit 1 when it does not resolve. Reads only: the shared cache is not
     filled with the source's answer. A running gateway's process layer is not visible from here.
     --json   one JSON object instead of lines`,
-  explain: `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE] [--config PATH]
+  explain: `explain --token JWT [--path P] [--method M] [--bank B] [--at TIME] [--jwks FILE] [--client-cert FILE] [--config PATH]
     Print as JSON what the gateway would decide for this token, without proxying; exit 0 allow,
     1 deny. Without --path the token is judged against the API profile its audience names.
     --at TIME    evaluate at an instant (ISO 8601, e.g. 2026-12-01T09:30:00Z, or epoch seconds):
                  replays a captured token as it was judged then
-    --jwks FILE  take the signing keys from a JWKS file ({"keys": [...]}) instead of the authority`,
+    --jwks FILE  take the signing keys from a JWKS file ({"keys": [...]}) instead of the authority
+    --client-cert FILE  the client certificate (PEM) the ingress would pass on, for a token bound
+                 to one (cnf x5t#S256); believed only when server.clientCertificate is set`,
   demo: `demo
     Start a complete local setup with no external services (a local test issuer, file mappings,
     the memory cache, an echo upstream) and print ready-to-run curl commands.`,

@@ -39,6 +39,11 @@ function fromEncodedPem (value: string): ClientCertificate {
   } catch {
     return { malformed: 'the certificate is not URL-encoded' }
   }
+  return certificateFromPem(pem)
+}
+
+/** A PEM certificate (the first, the leaf, of a chain) → its thumbprint; `explain --client-cert` reads a file with it. */
+export function certificateFromPem (pem: string): ClientCertificate {
   const match = PEM.exec(pem)
   if (match === null) return { malformed: 'the certificate is not PEM' }
   const der = Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64')

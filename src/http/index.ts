@@ -5,4 +5,4 @@ export { isPlainPrefix, pathOf, querySuffix, rewriteLocationPrefix, upstreamPath
 export type { GatewayHeaders } from './response-headers.js'
 export { routePatterns } from './route-match.js'
 export { varyWith } from './vary.js'
-export type { ClientCertificate } from './client-certificate.js'
+export { certificateFromPem, type ClientCertificate } from './client-certificate.js'

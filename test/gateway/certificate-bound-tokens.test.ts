@@ -3,9 +3,11 @@ import { createHash, generateKeyPairSync, randomUUID, X509Certificate } from 'no
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stringify } from 'yaml'
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js'
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js'
 import { makeCertificates } from '../helpers/certs.js'
+import { runCommand } from '../helpers/command-line.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
 import type { LocalIssuer } from '../../src/demo/local-issuer.js'
 
@@ -178,4 +180,35 @@ t.test('requireBoundTokens refuses an unbound token; without server.clientCertif
   refusedForBinding(t, await call(unconfigured, bound, right), 'no server.clientCertificate: a bound token cannot be checked')
   t.equal((await call(unconfigured, mint(), right)).status, 200, 'no server.clientCertificate: an unbound token passes')
   t.same(certificateHeadersSeen(s.upstream), [], 'and its certificate header is stripped')
+})
+
+t.test('explain --client-cert FILE: the decision for a bound token with and without its certificate', async (t) => {
+  const s = await setup(t)
+  const mint = minter(s.issuer)
+  const bound = mint(thumbprintOf(s.certs.client.cert))
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-binding-explain-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  writeFileSync(join(dir, 'mappings.yaml'), stringify(DEFAULT_MAPPINGS))
+  const write = (name: string, server: Record<string, unknown>): string => {
+    writeFileSync(join(dir, name), stringify({ ...authConfig(s.issuer, s.upstream.url), server, mappings: { source: 'file', file: 'mappings.yaml' } }))
+    return join(dir, name)
+  }
+  const configured = write('configured.yaml', { trustProxy: true, clientCertificate: { format: 'pem-urlencoded' } })
+  const unconfigured = write('unconfigured.yaml', { trustProxy: true })
+  const explain = async (config: string, ...extra: string[]) => await runCommand(['explain', '--token', bound, '--path', '/api/meetings/1', ...extra, '--config', config])
+
+  const allowed = await explain(configured, '--client-cert', s.certs.client.certFile)
+  t.equal(allowed.code, 0, allowed.stdout + allowed.stderr)
+  t.match(JSON.parse(allowed.stdout), { decision: 'allow' }, 'with its certificate')
+  const other = await explain(configured, '--client-cert', s.certs.server.certFile)
+  t.match(JSON.parse(other.stdout), { decision: 'deny', status: 401, code: 'TOKEN_BINDING_INVALID' }, 'with another certificate')
+  t.match(JSON.parse((await explain(configured)).stdout), { decision: 'deny', code: 'TOKEN_BINDING_INVALID' }, 'with none')
+  t.match(JSON.parse((await explain(unconfigured, '--client-cert', s.certs.client.certFile)).stdout), { decision: 'deny', code: 'TOKEN_BINDING_INVALID' }, 'without server.clientCertificate, as the proxy would')
+  const notPem = join(dir, 'not.pem')
+  writeFileSync(notPem, 'hello')
+  for (const [file, message] of [[join(dir, 'missing.pem'), /--client-cert: cannot read .*missing\.pem: ENOENT/], [notPem, /--client-cert: .*not\.pem is not a PEM certificate/]] as const) {
+    const res = await explain(configured, '--client-cert', file)
+    t.equal(res.code, 2, 'a usage error')
+    t.match(res.stderr, message, 'names the flag')
+  }
 })
