@@ -23,6 +23,7 @@ import { createResources } from '../resources.js'
 import { assertionAudience, assertionHeaderName, claimsOf } from '../assertion/signer.js'
 import { UsageError } from './usage.js'
 import { CONSUMER_TENANT } from '../token/entra-token.js'
+import { isoInstant } from './instant.js'
 
 export interface ExplainRequest {
   token: string
@@ -72,8 +73,8 @@ export function readJwksFile (file: string): { keys: unknown[] } {
 /** `--at TIME`: ISO 8601 with a zone, or seconds since the epoch. */
 export function parseInstant (text: string): number {
   if (/^\d{9,11}$/.test(text)) return Number(text) * 1000
-  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text) : NaN
-  if (Number.isNaN(at)) throw new UsageError(`--at takes an ISO 8601 time with a zone (2026-12-01T09:30:00Z) or seconds since the epoch, not "${text}"`)
+  const at = isoInstant(text)
+  if (at === undefined) throw new UsageError(`--at takes an ISO 8601 time with a zone (2026-12-01T09:30:00Z) or seconds since the epoch, not "${text}"`)
   return at
 }
 

@@ -1,4 +1,4 @@
-/** `--issued-before TIME` (CONTRACT.md §15): an instant an operator types. */
+/** The instants an operator types: `--issued-before TIME` (CONTRACT.md §15) and `explain --at`. */
 import { UsageError } from './usage.js'
 
 /**
@@ -15,17 +15,23 @@ const MAX_AHEAD_MS = 5 * 60_000
 export function parseInstant (flag: string, text: string, now: number = Date.now()): number {
   const trimmed = text.trim()
   if (trimmed.toLowerCase() === 'now') return now
-  const match = ISO_INSTANT.exec(trimmed)
-  const [, , month, day, hour, minute, second, zoneHour, zoneMinute] = (match ?? []).map(Number)
-  const ms = Date.parse(trimmed.replace(/\.(\d{3})\d+/, '.$1'))
-  // Date.parse lets 2026-02-30 roll over into March: each field is checked besides.
-  const inRange = match !== null && month! >= 1 && month! <= 12 && day! >= 1 && day! <= 31 && hour! <= 23 && minute! <= 59 &&
-    (Number.isNaN(second) || second! <= 59) && (Number.isNaN(zoneHour) || (zoneHour! <= 23 && zoneMinute! <= 59))
-  if (!inRange || Number.isNaN(ms) || dayIn(trimmed, ms) !== day) {
+  const ms = isoInstant(trimmed)
+  if (ms === undefined) {
     throw new UsageError(`${flag}: "${text}" is not an ISO 8601 time with a zone (2026-12-06T09:30:00Z, 2026-12-06T10:30+01:00) nor "now"`)
   }
   if (ms > now + MAX_AHEAD_MS) throw new UsageError(`${flag}: "${text}" is in the future; it revokes tokens already issued (block without ${flag} refuses every token)`)
   return ms
+}
+
+/** An ISO 8601 instant with a zone → ms since the epoch; undefined for anything else, an impossible date included. */
+export function isoInstant (text: string): number | undefined {
+  const match = ISO_INSTANT.exec(text)
+  const [, , month, day, hour, minute, second, zoneHour, zoneMinute] = (match ?? []).map(Number)
+  const ms = Date.parse(text.replace(/\.(\d{3})\d+/, '.$1'))
+  // Date.parse lets 2026-02-30 roll over into March: each field is checked besides.
+  const inRange = match !== null && month! >= 1 && month! <= 12 && day! >= 1 && day! <= 31 && hour! <= 23 && minute! <= 59 &&
+    (Number.isNaN(second) || second! <= 59) && (Number.isNaN(zoneHour) || (zoneHour! <= 23 && zoneMinute! <= 59))
+  return !inRange || Number.isNaN(ms) || dayIn(text, ms) !== day ? undefined : ms
 }
 
 /** The day of the month at `ms` in the text's own zone: not the one it names when the date rolled over. */
