@@ -15,10 +15,10 @@
  * kept in `reported` instead of thrown, and the request goes on; steps 1–5 refuse in both modes.
  * What each step learns of a verified principal is written to the request's `facts`, the
  * decision log's (decision-facts.ts), so a refusal's line says what was known when it came.
+ * The decision carries the identity headers (§6) of the principal it let through.
  *
- * and the identity headers (§6) of the principal it let through. The proxy's route access,
- * `/_gateway/me` and `explain` all ask it; what differs between them is only the request they
- * describe. The readiness gate (§8) is the HTTP layer's, before it.
+ * The proxy's route access, `/_gateway/me` and `explain` all ask it; what differs between them
+ * is only the request they describe. The readiness gate (§8) is the HTTP layer's, before it.
  *
  * Each lookup answers from memory without a promise when it can (MaybePromise), and is awaited
  * only when it did not: a warm request costs the one promise of `decide` itself.
@@ -141,12 +141,12 @@ export function createDecider (options: DeciderOptions): Decider {
     return counting instanceof Promise ? counting.then((verdict) => admitted(decision, verdict, report)) : admitted(decision, counting, report)
   }
 
-  /** Step 6's groups: GROUPS_OVERAGE on a report route is reported, and the token's own claims are mapped. */
-  async function overageOf (token: VerifiedToken, report: boolean, reported: GatewayError[]): Promise<readonly string[] | undefined> {
+  /** Step 6's groups on a report route: GROUPS_OVERAGE is reported, and the token's own claims are mapped. */
+  async function reportedOverageOf (token: VerifiedToken, reported: GatewayError[]): Promise<readonly string[] | undefined> {
     try {
       return await overageGroups?.(token)
     } catch (err) {
-      if (!report || !isGatewayError(err) || err.code !== 'GROUPS_OVERAGE') throw err
+      if (!isGatewayError(err) || err.code !== 'GROUPS_OVERAGE') throw err
       reported.push(err)
       return undefined
     }
@@ -178,7 +178,7 @@ export function createDecider (options: DeciderOptions): Decider {
       const report = request.route?.mode === 'report'
       const reported: GatewayError[] = []
       // 6. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
-      const pending = overageGroups === undefined || isMapped(token) ? undefined : report ? overageOf(token, report, reported) : overageGroups(token)
+      const pending = overageGroups === undefined || isMapped(token) ? undefined : report ? reportedOverageOf(token, reported) : overageGroups(token)
       const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
       // 7. The route checks, then the identity headers of the principal they let through.
       const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined, reported: undefined }
