@@ -39,10 +39,15 @@ export interface Lifted {
   id: string
   since: number
   until: number
+  /** Who lifted it (`unblock --by`) and why (`unblock --reason`; '' for none, and on a tombstone written before it was kept). */
   by: string
+  reason: string
   /** ms since the epoch: when `unblock` ran. */
   at: number
 }
+
+/** What a change message says `unblock` lifted: the block's field, the tombstone's `since`, `until`, `by` and `reason`. */
+export interface LiftNotice { field: string, since: number, until: number, by: string, reason: string }
 
 /** The longest block `block --for` sets (CONTRACT.md §13): 366 days. */
 export const MAX_BLOCK_MS = 366 * 86_400_000
@@ -71,7 +76,7 @@ export function issuedBeforeOf (block: { issuedBefore?: number | undefined }): {
 }
 
 export function encodeLifted (lifted: Lifted): string {
-  return JSON.stringify({ since: lifted.since, until: lifted.until, by: lifted.by, at: lifted.at })
+  return JSON.stringify({ since: lifted.since, until: lifted.until, by: lifted.by, reason: lifted.reason, at: lifted.at })
 }
 
 /**
@@ -110,27 +115,35 @@ export function decodeLifted (records: Readonly<Record<string, string>>): Lifted
     const target = targetOf(field.slice('lifted:'.length))
     const record = parseRecord(value)
     if (target === undefined || typeof record?.since !== 'number' || typeof record.until !== 'number') return []
-    return [{ ...target, since: record.since, until: record.until, by: typeof record.by === 'string' ? printable(record.by) : '', at: typeof record.at === 'number' ? record.at : 0 }]
+    return [{ ...target, since: record.since, until: record.until, ...auditOf(record), at: typeof record.at === 'number' ? record.at : 0 }]
   })
 }
 
 /**
- * The change message `unblock` publishes names what it lifted, so a gateway lifts it even if the
- * tombstone is gone by the time it reads (a flush right after). `block` publishes `changed`;
- * anything that is not this JSON names nothing (a gateway only reads again).
+ * The change message `unblock` publishes names what it lifted, and who lifted it and why, so a
+ * gateway lifts it and logs it even if the tombstone is gone by the time it reads (a flush right
+ * after). `block` publishes `changed`; anything that is not this JSON names nothing (a gateway
+ * only reads again). A gateway of an earlier release reads `field`, `since` and `until` alone.
  */
 export function encodeChangeMessage (lifted: readonly Lifted[]): string {
-  return lifted.length === 0 ? 'changed' : JSON.stringify({ lifted: lifted.map((l) => ({ field: blockField(l.kind, l.id), since: l.since, until: l.until })) })
+  return lifted.length === 0 ? 'changed' : JSON.stringify({ lifted: lifted.map((l) => ({ field: blockField(l.kind, l.id), since: l.since, until: l.until, by: l.by, reason: l.reason })) })
 }
 
-export function decodeChangeMessage (message: string): Array<{ field: string, since: number, until: number }> {
+/** What a change message names as lifted; `by` and `reason` are '' in one from an earlier release. */
+export function decodeChangeMessage (message: string): LiftNotice[] {
   if (!message.startsWith('{')) return []
   const parsed = parseRecord(message) as { lifted?: unknown } | undefined
   if (!Array.isArray(parsed?.lifted)) return []
   return parsed.lifted.flatMap((item: unknown) => {
-    const { field, since, until } = (item ?? {}) as Record<string, unknown>
-    return typeof field === 'string' && targetOf(field) !== undefined && typeof since === 'number' && typeof until === 'number' ? [{ field: field.toLowerCase(), since, until }] : []
+    const record = (item ?? {}) as Record<string, unknown>
+    const { field, since, until } = record
+    return typeof field === 'string' && targetOf(field) !== undefined && typeof since === 'number' && typeof until === 'number' ? [{ field: field.toLowerCase(), since, until, ...auditOf(record) }] : []
   })
+}
+
+/** `by` and `reason` of a tombstone or a change message, made printable; '' where absent. */
+function auditOf (record: Record<string, unknown>): { by: string, reason: string } {
+  return { by: typeof record.by === 'string' ? printable(record.by) : '', reason: typeof record.reason === 'string' ? printable(record.reason) : '' }
 }
 
 function targetOf (field: string): { kind: BlockKind, id: string } | undefined {

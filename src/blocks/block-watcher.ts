@@ -2,7 +2,9 @@
  * The gateway's copy of the emergency blocks (CONTRACT.md §13), kept equal to the shared store:
  * read at start, again on every change message and every time the subscription comes back
  * (a message missed while disconnected), and every few seconds besides. A failed read keeps the
- * blocks already known. Each block that appears or goes is logged with its reason.
+ * blocks already known. Each block that appears or goes is logged with its reason and who set it;
+ * a lifted one also with who lifted it and why (`unblock --by --reason`, CONTRACT.md §14), from
+ * the tombstone or the change message that lifted it.
  *
  * Only `unblock` or the expiry lifts a block: a known block missing from a read is lifted when a
  * tombstone beside the blocks, or the change message `unblock` published, covers it. Otherwise
@@ -12,7 +14,7 @@
  */
 import type { Logger } from 'pino'
 import { createBlockList, type BlockList } from './block-list.js'
-import { blockField, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind } from './block-records.js'
+import { blockField, decodeBlocks, decodeChangeMessage, decodeLifted, encodeBlock, liftedField, type Block, type BlockKind, type LiftNotice } from './block-records.js'
 import type { BlockStore } from './block-store.js'
 import type { Health } from '../observability/health.js'
 import { failureReason } from '../backends/failure-reason.js'
@@ -54,24 +56,27 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
   let again = false
 
   // What change messages said was lifted: field → the `since` lifted up to, until that block's
-  // expiry, and which message said so (numbered in arrival order).
-  const announced = new Map<string, { since: number, until: number, message: number }>()
+  // expiry, who lifted it and why, and which message said so (numbered in arrival order).
+  const announced = new Map<string, LiftNotice & { message: number }>()
   let messages = 0
   const remember = (message: string | undefined): void => {
     messages++
-    for (const { field, since, until } of decodeChangeMessage(message ?? '')) {
-      const known = announced.get(field)
-      if (known === undefined || known.since <= since) announced.set(field, { since, until, message: messages })
+    for (const notice of decodeChangeMessage(message ?? '')) {
+      const known = announced.get(notice.field)
+      if (known === undefined || known.since <= notice.since) announced.set(notice.field, { ...notice, message: messages })
     }
   }
-  const liftedUpTo = (records: Record<string, string>): Map<string, number> => {
+  // Field → the unblock that lifted the latest: its `since`, `by` and `reason`.
+  const unblocks = (records: Record<string, string>): Map<string, Unblock> => {
     const now = Date.now()
-    const lifted = new Map<string, number>()
-    const note = (field: string, since: number): void => { lifted.set(field, Math.max(since, lifted.get(field) ?? -Infinity)) }
-    for (const tombstone of decodeLifted(records)) note(blockField(tombstone.kind, tombstone.id), tombstone.since)
-    for (const [field, { since, until }] of announced) {
-      if (until <= now) announced.delete(field)
-      else note(field, since)
+    const lifted = new Map<string, Unblock>()
+    const note = (field: string, unblock: Unblock): void => {
+      if (unblock.since > (lifted.get(field)?.since ?? -Infinity)) lifted.set(field, { since: unblock.since, by: unblock.by, reason: unblock.reason })
+    }
+    for (const tombstone of decodeLifted(records)) note(blockField(tombstone.kind, tombstone.id), tombstone)
+    for (const [field, notice] of announced) {
+      if (notice.until <= now) announced.delete(field)
+      else note(field, notice)
     }
     return lifted
   }
@@ -81,7 +86,8 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
       const before = messages
       const records = await store.readBlocks()
       const stored = decodeBlocks(records)
-      const { added, removed, lost: vanished } = list.replace(stored, liftedUpTo(records))
+      const lifted = unblocks(records)
+      const { added, removed, lost: vanished } = list.replace(stored, new Map([...lifted].map(([field, { since }]) => [field, since])))
       // A block this read found was set after every unblock announced before the read began (each
       // is published once its change is made): those announcements lift it no more.
       for (const block of stored) {
@@ -90,7 +96,7 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
       }
       for (const block of added) logger.warn(describe(block), 'block in force')
       if (added.length > 0) for (const listener of addedListeners) listener(added)
-      for (const block of removed) logger.info(describe(block), 'block lifted')
+      for (const block of removed) logger.info(describeLifted(block, lifted.get(blockField(block.kind, block.id))), 'block lifted')
       for (const block of vanished) {
         logger.error(describe(block), 'block disappeared from the shared cache without an unblock; kept in force until its expiry')
         lost?.(block.kind)
@@ -139,6 +145,14 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
   const poll = setInterval(() => { void refresh() }, pollMs)
   poll.unref()
   return { list, refresh, onAdded, close () { clearInterval(poll) } }
+}
+
+/** Who lifted a block and why (`unblock --by --reason`), and the `since` it lifted up to. */
+interface Unblock { since: number, by: string, reason: string }
+
+/** A lifted block: `by` and `reason` are the unblock's, as on every audit line; the block's own are `blockedBy` and `blockReason`. */
+function describeLifted (block: Block, unblock: Unblock | undefined): Record<string, unknown> {
+  return { ...describe(block), by: unblock?.by ?? '', reason: unblock?.reason ?? '', blockedBy: block.by, blockReason: block.reason }
 }
 
 function describe (block: Block): Record<string, unknown> {

@@ -16,7 +16,7 @@ import { parseInstant } from './instant.js'
 export interface BlockTarget { tenant?: string | undefined, client?: string | undefined, user?: string | undefined }
 
 export interface BlockRequest { kind: BlockKind, id: string, lifetimeMs: number, reason: string, by: string, issuedBefore?: number }
-export interface UnblockRequest { kind: BlockKind, id: string, by: string }
+export interface UnblockRequest { kind: BlockKind, id: string, by: string, reason: string }
 
 const DEFAULT_BLOCK = '24h'
 /** `--for`: seconds too, for a drill that must end on its own. */
@@ -36,7 +36,7 @@ function blockTargetOf (command: string, target: BlockTarget): { kind: BlockKind
 
 /**
  * `--reason`, `--by`: one line of printable text (every gateway logs it, `blocks` prints it):
- * no control, format or line/paragraph separator character (blocks/block-list.ts UNPRINTABLE).
+ * no control, format or line/paragraph separator character (config/validation.ts UNPRINTABLE).
  */
 function textOption (flag: string, text: string, max: number): string {
   const bad = UNPRINTABLE.exec(text)
@@ -87,8 +87,9 @@ export function blockRequestOf (values: BlockTarget & { for?: string | undefined
   }
 }
 
-export function unblockRequestOf (values: BlockTarget & { by?: string | undefined }, env: NodeJS.ProcessEnv = process.env): UnblockRequest {
-  return { ...blockTargetOf('unblock', values), by: byOf(values.by, env) }
+/** The whole command line of `unblock` (a revocation's too: it is the same record), checked as `block`'s. */
+export function unblockRequestOf (values: BlockTarget & { by?: string | undefined, reason?: string | undefined }, env: NodeJS.ProcessEnv = process.env): UnblockRequest {
+  return { ...blockTargetOf('unblock', values), by: byOf(values.by, env), reason: reasonOf(values.reason) }
 }
 
 /** One line of `blocks`: kind, id, expiry, reason, by, when; a revocation's instant last. */
@@ -141,7 +142,7 @@ export async function runBlock (cache: Readonly<CacheConfig>, { kind, id, lifeti
   })
 }
 
-export async function runUnblock (cache: Readonly<CacheConfig>, { kind, id, by }: UnblockRequest, out: (line: string) => void): Promise<number> {
+export async function runUnblock (cache: Readonly<CacheConfig>, { kind, id, by, reason }: UnblockRequest, out: (line: string) => void): Promise<number> {
   return await withBlocks(cache, 'unblock', out, async (store, records) => {
     const now = Date.now()
     const field = blockField(kind, id)
@@ -154,6 +155,7 @@ export async function runUnblock (cache: Readonly<CacheConfig>, { kind, id, by }
       since: was?.since ?? now,
       until: was !== undefined && Number.isFinite(was.until) ? was.until : now + MAX_BLOCK_MS,
       by,
+      reason,
       at: now
     }
     const set = { [liftedField(kind, id)]: encodeLifted(lifted) }

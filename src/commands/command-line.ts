@@ -126,7 +126,7 @@ async function dispatch (argv: string[], io: CommandIo): Promise<number> {
       return await runBlock(await loadCache(values.config), request, out)
     }
     case 'unblock': {
-      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' }, by: { type: 'string' } })
+      const { values } = parse(args, { config: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, user: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } })
       const { runUnblock, unblockRequestOf } = await import('./blocks.js')
       const request = unblockRequestOf(values, io.env)
       return await runUnblock(await loadCache(values.config), request, out)

@@ -45,10 +45,12 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
     --for 24h       how long (s, m, h, d or w: 90s, 30m, 12h, 7d, 2w); default 24h, at most 366d
     --reason TEXT   logged by every gateway with the block, and listed by "blocks"
     --by TEXT       who sets it (one line of printable text); default $USER@hostname`,
-  unblock: `unblock --tenant GUID | --client GUID | --user OID [--by TEXT] [--config PATH]
-    Lift a block on every gateway at once; a gateway that missed the message lifts it at its
-    next read. Only unblock, or the block's expiry, lifts a block.
-    --by TEXT   who lifts it; default $USER@hostname`,
+  unblock: `unblock --tenant GUID | --client GUID | --user OID [--reason TEXT] [--by TEXT] [--config PATH]
+    Lift a block or a revocation (--issued-before) on every gateway at once; a gateway that
+    missed the message lifts it at its next read. Only unblock, or the block's expiry, lifts a
+    block. Every gateway that lifts it logs it with --by and --reason.
+    --reason TEXT   why it is lifted (one line of printable text); kept beside the lifted block
+    --by TEXT       who lifts it (one line of printable text); default $USER@hostname`,
   blocks: `blocks [--json] [--config PATH]
     The blocks in force, one line each: kind, id, expiry, reason ("-" for none), by, since, and
     for a revocation "tokens issued before TIME";

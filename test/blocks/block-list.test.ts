@@ -99,11 +99,14 @@ t.test('a known block gone from the store without a tombstone is lost: kept in f
 t.test('records carry who and when; tombstones and change messages round-trip; stored text is made printable', async (t) => {
   const b: Block = { kind: 'tenant', id: TENANT, until: 9000, reason: 'incident 4711', since: 1000, by: 'alice@ops-1' }
   t.same(decodeBlock(blockField('tenant', TENANT), encodeBlock(b)), b)
-  const lifted = { kind: 'tenant' as const, id: TENANT, since: 1000, until: 9000, by: 'bob@ops-2', at: 2000 }
+  const lifted = { kind: 'tenant' as const, id: TENANT, since: 1000, until: 9000, by: 'bob@ops-2', reason: 'INC-4711 closed', at: 2000 }
   const records = { [blockField('client', CLIENT)]: encodeBlock({ ...b, kind: 'client', id: CLIENT }), [liftedField('tenant', TENANT)]: encodeLifted(lifted), [liftedField('user', USER)]: 'damaged' }
   t.same(decodeLifted(records), [lifted], 'a damaged tombstone lifts nothing')
   t.equal(decodeBlock(liftedField('tenant', TENANT), encodeLifted(lifted)), undefined, 'a tombstone is no block (an earlier gateway skips it)')
-  t.same(decodeChangeMessage(encodeChangeMessage([lifted])), [{ field: blockField('tenant', TENANT), since: 1000, until: 9000 }])
+  t.same(decodeChangeMessage(encodeChangeMessage([lifted])), [{ field: blockField('tenant', TENANT), since: 1000, until: 9000, by: 'bob@ops-2', reason: 'INC-4711 closed' }], 'the message says who lifted it and why')
+  t.same(decodeLifted({ [liftedField('tenant', TENANT)]: JSON.stringify({ since: 1000, until: 9000, by: 'bob@ops-2', at: 2000 }) }), [{ ...lifted, reason: '' }], 'a tombstone of an earlier release: no reason')
+  t.same(decodeChangeMessage(JSON.stringify({ lifted: [{ field: blockField('tenant', TENANT), since: 1000, until: 9000 }] })), [{ field: blockField('tenant', TENANT), since: 1000, until: 9000, by: '', reason: '' }], 'a message of an earlier release: no by, no reason')
+  t.match(decodeChangeMessage(JSON.stringify({ lifted: [{ field: blockField('tenant', TENANT), since: 1, until: 2, by: 'm\u202e', reason: 'r\u2028s' }] }))[0], { by: 'm\\u{202e}', reason: 'r\\u{2028}s' }, 'made printable')
   t.equal(encodeChangeMessage([]), 'changed')
   t.same(decodeChangeMessage('changed'), [])
   t.same(decodeChangeMessage('{"lifted": [{"field": "bank:1", "since": 1, "until": 2}, 3]}'), [])

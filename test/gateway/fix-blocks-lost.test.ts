@@ -131,7 +131,7 @@ t.test('a lost block is written back only where no record and no tombstone lifti
   const store = createBlockStore(cache)
   const block = { kind: 'user' as const, id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', until: Date.now() + 60_000, reason: 'r', since: 5000, by: 'a' }
   const restore = { field: blockField(block.kind, block.id), value: encodeBlock(block), liftedField: liftedField(block.kind, block.id), since: block.since }
-  const tombstone = (since: number): string => encodeLifted({ kind: block.kind, id: block.id, since, until: block.until, by: 'b', at: 6000 })
+  const tombstone = (since: number): string => encodeLifted({ kind: block.kind, id: block.id, since, until: block.until, by: 'b', reason: '', at: 6000 })
 
   await store.changeBlocks({ [restore.liftedField]: tombstone(5000) }, [])
   t.same(await store.restoreBlocks([restore]), [false], 'never over a tombstone as new as the block')
