@@ -9,7 +9,9 @@ import problemErrors from './http/problem-errors.js'
 import assertionJwks from './assertion/jwks-route.js'
 
 /** `configSha256`: the active config's hash, shown by `/readyz` (CONTRACT.md §14), when the gateway reloads. */
-export async function buildAdminApp (resources: Resources, { configSha256 }: { configSha256?: () => string | undefined } = {}): Promise<FastifyInstance> {
+export async function buildAdminApp (current: () => Resources, { configSha256 }: { configSha256?: () => string | undefined } = {}): Promise<FastifyInstance> {
+  // Logger, health and metrics are the process's; the assertion's keys are the active config's.
+  const resources = current()
   const app = Fastify({ ...fastifyLogOptions(resources.logger), forceCloseConnections: true })
   await app.register(problemErrors)
 
@@ -24,7 +26,7 @@ export async function buildAdminApp (resources: Resources, { configSha256 }: { c
     return sha256 === undefined ? snapshot : { ...snapshot, config: { sha256 } }
   })
 
-  await app.register(assertionJwks, { signer: resources.assertion, path: '/jwks.json' })
+  await app.register(assertionJwks, { signer: () => current().assertion, path: '/jwks.json' })
 
   app.get('/metrics', async function metrics (_request, reply) {
     reply.type(resources.metrics.registry.contentType)

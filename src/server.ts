@@ -35,7 +35,7 @@ export async function startGateway (config: Readonly<Config>, options: GatewayOp
   const resources = await createResources(config, options)
   const app = await buildApp(config, resources)
   let reload: ConfigReload | undefined
-  const admin = await buildAdminApp(resources, { configSha256: () => reload?.sha256 })
+  const admin = await buildAdminApp(() => reload?.resources ?? resources, { configSha256: () => reload?.sha256 })
   deferContinue(app.server)
   try {
     const adminUrl = await admin.listen({ host: config.server.host, port: config.server.adminPort, listenTextResolver: (address) => `admin port listening at ${address}` })
@@ -55,7 +55,7 @@ export async function startGateway (config: Readonly<Config>, options: GatewayOp
       adminUrl,
       reload,
       shutdown () {
-        draining ??= reload === undefined ? drain(config, app, admin, resources) : reload.close().then(async () => await drain(config, app, admin, resources))
+        draining ??= drain(config, { app, admin, resources, reload })
         return draining
       }
     }
@@ -65,14 +65,17 @@ export async function startGateway (config: Readonly<Config>, options: GatewayOp
   }
 }
 
-async function drain (config: Readonly<Config>, app: FastifyInstance, admin: FastifyInstance, resources: Resources): Promise<void> {
+async function drain (config: Readonly<Config>, { app, admin, resources, reload }: Pick<RunningGateway, 'app' | 'admin' | 'resources' | 'reload'>): Promise<void> {
+  const inFlight = resources.allInFlight
   resources.health.startDraining()
-  resources.logger.info({ inFlight: resources.inFlight.count, graceMs: config.server.shutdownGraceMs }, 'draining')
-  const drained = await resources.inFlight.idle(config.server.shutdownGraceMs)
-  if (!drained) resources.logger.warn({ inFlight: resources.inFlight.count }, 'grace period over; closing remaining connections')
+  resources.logger.info({ inFlight: inFlight.count, graceMs: config.server.shutdownGraceMs }, 'draining')
+  const drained = await inFlight.idle(config.server.shutdownGraceMs)
+  if (!drained) resources.logger.warn({ inFlight: inFlight.count }, 'grace period over; closing remaining connections')
   await app.close()
   await admin.close()
-  await resources.close()
+  // Apps and resources a reload replaced close with it; then the ones in use now.
+  await reload?.close()
+  await (reload?.resources ?? resources).close()
   resources.logger.info('stopped')
 }
 

@@ -29,6 +29,8 @@ export interface CachedMappingsOptions {
   negativeTtlSec: number
   localTtlSec: number
   staleIfErrorSec: number
+  /** Epoch ms: shared answers stored before it are never fresh (they came from a source since replaced). */
+  sourceSince?: number
   /** Upper bound of the process layer per kind, the oldest going first; unmapped tenants have a tenth of it apart. */
   localMaxEntries?: number
   now?: () => number
@@ -72,7 +74,8 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const pending = new Map<string, Promise<unknown>>()
 
   const freshFor = (stored: Stored<unknown>): number => (stored.v === null ? options.negativeTtlSec : options.ttlSec) * 1000
-  const isFresh = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored)
+  const sourceSince = options.sourceSince ?? -Infinity
+  const isFresh = (stored: Stored<unknown>): boolean => stored.at >= sourceSince && now() - stored.at < freshFor(stored)
   const isServableStale = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored) + options.staleIfErrorSec * 1000
 
   function remember<T> (layer: LocalLayer<T>, id: string, stored: Stored<T>): void {

@@ -1,8 +1,9 @@
 /**
  * The bank mappings as the configuration asks for them (CONTRACT.md §4): the source of truth
- * (`mappings.source`; a bad mappings file is a ConfigError) behind the process layer and the
- * shared cache, purges from other gateways applied, and the client-secret expiry gauge. A
- * gateway with no API profile authenticates nothing and reads no mappings.
+ * (`mappings.source`; a bad mappings file is a ConfigError) with the client-secret expiry gauge,
+ * the process layer and the shared cache in front of it, purges from other gateways applied.
+ * Each is built apart, so a reload replaces only what its change touches. A gateway with no
+ * API profile authenticates nothing and reads no mappings.
  */
 import type { Config } from '../config/schema.js'
 import type { SharedCache } from '../backends/shared-cache.js'
@@ -15,24 +16,42 @@ import { createCachedMappings, type MappingLookup } from './cached-source.js'
 import { watchClientSecrets } from './secret-expiry.js'
 import type { MappingSource } from './source.js'
 
-export interface Mappings {
+export interface OpenMappingSource {
   source: MappingSource
-  lookups: MappingLookup
+  /** Stops the client-secret expiry watch and closes the source's connections. */
   close (): Promise<void>
 }
 
-export function createMappings (config: Readonly<Config>, cache: SharedCache, { logger, metrics, health }: CapabilityDeps): Mappings {
+/** The source of truth with its client-secret expiry gauge: one per `mappings` section (and file content). */
+export function openMappingSource (config: Readonly<Config>, { logger, metrics }: Omit<CapabilityDeps, 'health'>): OpenMappingSource {
   const source = createMappingSource(config)
+  const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
+  return {
+    source,
+    async close () {
+      secrets.stop()
+      await source.close()
+    }
+  }
+}
+
+/**
+ * The process layer and the shared cache in front of `source`. `sourceSince` (epoch ms): shared
+ * answers stored before it came from a source that has since been replaced (a reloaded mappings
+ * file) and are asked again rather than served as fresh.
+ */
+export function createMappingLookups (config: Readonly<Config>, source: MappingSource, cache: SharedCache, { logger, metrics, health }: CapabilityDeps, sourceSince?: number): MappingLookup {
   // Tallies bound once: a mapping lookup happens on every request.
   const tally = (layer: 'local' | 'shared') => ({ hit: metrics.mappingCache.tally({ layer, result: 'hit' }), miss: metrics.mappingCache.tally({ layer, result: 'miss' }) })
   const layers = { local: tally('local'), shared: tally('shared') }
-  const lookups = createCachedMappings({
+  return createCachedMappings({
     source,
     store: cache,
     ttlSec: config.cache.ttlSec,
     negativeTtlSec: config.cache.negativeTtlSec,
     localTtlSec: config.cache.localTtlSec,
     staleIfErrorSec: config.cache.staleIfErrorSec,
+    ...(sourceSince === undefined ? {} : { sourceSince }),
     events: {
       lookup: (layer, result) => layers[layer][result].inc(),
       sourceQuery: (kind, result) => {
@@ -44,20 +63,19 @@ export function createMappings (config: Readonly<Config>, cache: SharedCache, { 
       sourceError: (err) => logger.warn({ reason: failureReason(err) }, 'mapping source query failed')
     }
   })
+}
+
+/**
+ * Purges announced by `cache purge` on any gateway: each drops the key from the process layer
+ * `lookups()` names now (the one new requests use), and is logged with who purged and why.
+ * Subscribed once per shared cache.
+ */
+export function followPurges (cache: SharedCache, logger: CapabilityDeps['logger'], lookups: () => MappingLookup): void {
   cache.onPurge((key) => {
-    lookups.dropLocal(key)
+    lookups().dropLocal(key)
     logger.info({ key }, 'cache purge received')
   })
   cache.onPurgeAudit(({ key, by, reason }) => { logger.info({ key, by, reason }, 'cache purge') })
-  const secrets = watchClientSecrets(source, metrics.bankClientSecretExpiry, logger)
-  return {
-    source,
-    lookups,
-    async close () {
-      secrets.stop()
-      await source.close()
-    }
-  }
 }
 
 export function createMappingSource (config: Readonly<Config>): MappingSource {

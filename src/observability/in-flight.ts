@@ -7,15 +7,20 @@ export interface InFlight {
   idle (timeoutMs: number): Promise<boolean>
 }
 
-export function createInFlight (): InFlight {
+/** With `parent`, each request is counted there too: one app's requests within the process's. */
+export function createInFlight (parent?: InFlight): InFlight {
   let count = 0
   let waiters: Array<() => void> = []
 
   return {
     get count () { return count },
-    enter () { count++ },
+    enter () {
+      count++
+      parent?.enter()
+    },
     leave () {
       count--
+      parent?.leave()
       if (count === 0) {
         const ready = waiters
         waiters = []

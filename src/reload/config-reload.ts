@@ -1,14 +1,16 @@
 /**
  * Live reload (CONTRACT.md §14): SIGHUP or a change in the folder of the config file, the
- * mappings file or a `*File` secret → the file read and validated again → an app built from it
- * takes every new request at once, behind the same socket; requests in flight finish in the
- * app they started in. An invalid file changes nothing and logs every problem as
- * `path: message`. `server.*` needs a restart: logged, left as it was.
+ * mappings file or a `*File` secret → the files read and validated again → resources and an
+ * app built from them take every new request at once, behind the same socket; requests in
+ * flight finish in the app and with the resources they started with. An invalid file changes
+ * nothing and logs every problem as `path: message`. `server.*` needs a restart: logged, left
+ * as it was.
  *
- * The resources (JWKS store, mapping source and caches, Redis and MySQL connections, blocks,
- * rate limits) are kept as they are; a change to a section they are built from is logged as
- * needing a restart and left as it was, like `server.*`. The sections an app is built from
- * (`routes`, `cors`, `log`) apply live.
+ * Every other section applies live. The resources are revised part by part (resources.ts): a
+ * part whose sections did not change is kept — the JWKS store with its keys, the MySQL pool, the
+ * Redis connections — and a replaced one is closed once the last request that used it is done.
+ * A new part that cannot be built or reached (a mappings file with an error, a Redis that does
+ * not answer) refuses the reload like an invalid file.
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -18,12 +20,13 @@ import type { Config } from '../config/schema.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { crossCheck } from '../config/cross-checks.js'
 import type { Resources } from '../resources.js'
+import { failureReason } from '../backends/failure-reason.js'
 import type { RequestSwitch } from './request-switch.js'
 import { createReloadMetrics } from './reload-metrics.js'
 import { watchFolders } from './file-watch.js'
 
-/** Applied live: what `buildApp` reads. Every other section but `server` is read by the resources. */
-const APP_SECTIONS = new Set(['routes', 'cors', 'log'])
+/** Sections read only when the process starts: the sockets and the server's own limits. */
+const RESTART_SECTIONS = new Set(['server'])
 
 export interface ConfigReloadOptions {
   path: string
@@ -37,66 +40,97 @@ export interface ConfigReloadOptions {
 export interface ConfigReload {
   readonly config: Readonly<Config>
   readonly sha256: string
-  /** Reads the file again and applies it; resolves once done (or refused). */
+  /** The resources new requests use. */
+  readonly resources: Resources
+  /** Reads the files again and applies them; resolves once done (or refused). */
   reload (): Promise<'ok' | 'invalid'>
-  /** Stops watching; closes apps replaced by a reload. */
+  /** Stops watching; closes what replaced apps and resources still hold. */
   close (): Promise<void>
 }
 
 export function createConfigReload (options: ConfigReloadOptions): ConfigReload {
-  const { path, resources, requests } = options
-  const { logger } = resources
+  const { path, requests } = options
+  const { logger } = options.resources
   let active = options.config
+  let resources = options.resources
   let sha256 = hashOf(path)
+  let mappingsSha = mappingsHashOf(active)
   const metrics = createReloadMetrics(resources.metrics.registry, sha256)
-  const replaced = new Set<FastifyInstance>()
+  const retiring = new Set<Promise<void>>()
   let queue: Promise<'ok' | 'invalid'> = Promise.resolve('ok')
 
+  const refuse = (problems: string[]): 'invalid' => {
+    metrics.reloaded('invalid')
+    logger.error({ problems, path }, `config reload refused, the active config stays: ${problems.join('; ')}`)
+    return 'invalid'
+  }
+
   async function apply (): Promise<'ok' | 'invalid'> {
-    let next: Readonly<Config>
+    let loaded: Readonly<Config>
     let nextSha: string
+    let nextMappingsSha: string | undefined
     try {
       nextSha = hashOf(path)
-      next = loadConfigFile(path, options.env)
+      loaded = loadConfigFile(path, options.env)
+      nextMappingsSha = mappingsHashOf(loaded)
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [`(file): ${(err as Error).message}`]
-      metrics.reloaded('invalid')
-      logger.error({ problems, path }, `config reload refused, the active config stays: ${problems.join('; ')}`)
-      return 'invalid'
+      return refuse(err instanceof ConfigError ? err.problems : [`(file): ${(err as Error).message}`])
     }
-    const merged = mergeLive(active, next)
-    const problems = crossCheck(merged as never)
-    if (problems.length > 0) {
-      metrics.reloaded('invalid')
-      logger.error({ problems, path }, `config reload refused, the active config stays: ${problems.join('; ')}`)
-      return 'invalid'
-    }
-    const restart = Object.keys(next).filter((key) => !APP_SECTIONS.has(key) && !isDeepStrictEqual(next[key as keyof Config], active[key as keyof Config]))
+    const next = withRestartSections(loaded, active)
+    const problems = crossCheck(next as Config)
+    if (problems.length > 0) return refuse(problems)
+
+    const restart = [...RESTART_SECTIONS].filter((key) => !isDeepStrictEqual(loaded[key as keyof Config], active[key as keyof Config]))
     if (restart.length > 0) logger.warn({ sections: restart }, `config reload: ${restart.join(', ')} changed; applies at the next restart, left as it was`)
-    if (!isDeepStrictEqual(merged, active)) {
-      const app = await options.buildApp(merged, resources)
-      await app.ready()
-      const previous = requests.current
+    const changed = Object.keys(next).filter((key) => !isDeepStrictEqual(next[key as keyof Config], active[key as keyof Config]))
+    const mappingsFile = nextMappingsSha !== mappingsSha
+    if (changed.length > 0 || mappingsFile) {
+      let revision
+      try {
+        revision = await resources.revise(next, { mappingsFile })
+      } catch (err) {
+        return refuse(err instanceof ConfigError ? err.problems : [`(resources): ${failureReason(err)}`])
+      }
+      let app: FastifyInstance
+      try {
+        app = await options.buildApp(next, revision.resources)
+        await app.ready()
+      } catch (err) {
+        await revision.discard()
+        return refuse([`(app): ${failureReason(err)}`])
+      }
+      const previous = { app: requests.current, resources, retire: revision.retire, config: active }
       requests.use(app)
-      retire(previous, active)
+      revision.activate()
+      resources = revision.resources
+      retire(previous)
+      logger.info({ sections: mappingsFile ? [...changed, 'mappings file'] : changed, rebuilt: revision.rebuilt }, 'config reload: applied to new requests')
     }
-    active = merged
+    active = next
     sha256 = nextSha
+    mappingsSha = nextMappingsSha
     metrics.active(sha256)
     metrics.reloaded('ok')
     logger.info({ sha256, path }, 'config reloaded')
+    rewatch()
     return 'ok'
   }
 
-  /** The replaced app closes once no request can still be in it: after the request timeout. */
-  function retire (app: FastifyInstance, config: Readonly<Config>): void {
-    replaced.add(app)
-    const timer = setTimeout(() => {
-      replaced.delete(app)
-      if (app.server.listening) return // the first app owns the socket; it closes at shutdown
-      app.close().catch(() => {})
-    }, Math.max(config.server.requestTimeoutMs, config.server.shutdownGraceMs, 1000))
-    timer.unref()
+  /**
+   * The replaced app and the parts only it used close once its last request is done (at most
+   * the longer of the request timeout and the shutdown grace later). WebSocket sessions it
+   * relayed stay open: their end (expiry, a block) is the process's, not the app's.
+   */
+  function retire ({ app, resources: old, retire: closeParts, config }: { app: FastifyInstance, resources: Resources, retire: () => Promise<void>, config: Readonly<Config> }): void {
+    const done = old.inFlight.idle(Math.max(config.server.requestTimeoutMs, config.server.shutdownGraceMs))
+      .then(async () => {
+        // The first app owns the socket; it closes at shutdown.
+        if (!app.server.listening) await app.close()
+        await closeParts()
+      })
+      .catch((err: unknown) => { logger.warn({ reason: failureReason(err) }, 'config reload: a replaced app could not be closed') })
+      .finally(() => { retiring.delete(done) })
+    retiring.add(done)
   }
 
   const reload = (): Promise<'ok' | 'invalid'> => {
@@ -104,27 +138,48 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
     queue = queue.then(apply, apply)
     return queue
   }
-  const files = [path, active.mappings.file, active.mappings.mysql?.passwordFile, active.cache.redis?.passwordFile, active.cache.redis?.sentinel?.passwordFile, active.entra.graph?.clientSecretFile]
-  const stopWatching = watchFolders(files.filter((file): file is string => file !== undefined), () => { reload().catch(() => {}) })
+
+  let watched = ''
+  let stopWatching = (): void => {}
+  function rewatch (): void {
+    const files = [path, ...watchedFiles(active)]
+    if (files.join('\n') === watched) return
+    stopWatching()
+    watched = files.join('\n')
+    stopWatching = watchFolders(files, () => { reload().catch(() => {}) })
+  }
+  rewatch()
 
   return {
     get config () { return active },
     get sha256 () { return sha256 },
+    get resources () { return resources },
     reload,
     async close () {
       stopWatching()
       await queue.catch(() => {})
+      await Promise.allSettled([...retiring])
       const current = requests.current
-      await Promise.allSettled([...replaced, current].filter((app) => !app.server.listening).map(async (app) => await app.close()))
+      if (!current.server.listening) await current.close().catch(() => {})
     }
   }
 }
 
-/** The new file's app sections over the active config: the rest waits for a restart. */
-function mergeLive (active: Readonly<Config>, next: Readonly<Config>): Readonly<Config> {
-  const merged: Record<string, unknown> = { ...active }
-  for (const section of APP_SECTIONS) merged[section] = next[section as keyof Config]
+/** What a reload reads: the config file, the mappings file, the `*File` secrets. */
+function watchedFiles (config: Readonly<Config>): string[] {
+  const files = [config.mappings.source === 'file' ? config.mappings.file : undefined, config.mappings.mysql?.passwordFile, config.cache.redis?.passwordFile, config.cache.redis?.sentinel?.passwordFile, config.entra.graph?.clientSecretFile]
+  return files.filter((file): file is string => file !== undefined)
+}
+
+/** The new file with the sections that need a restart as they are now. */
+function withRestartSections (next: Readonly<Config>, active: Readonly<Config>): Readonly<Config> {
+  const merged: Record<string, unknown> = { ...next }
+  for (const section of RESTART_SECTIONS) merged[section] = active[section as keyof Config]
   return Object.freeze(merged) as unknown as Readonly<Config>
+}
+
+function mappingsHashOf (config: Readonly<Config>): string | undefined {
+  return config.mappings.source === 'file' ? hashOf(config.mappings.file) : undefined
 }
 
 function hashOf (path: string): string {

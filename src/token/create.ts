@@ -1,7 +1,7 @@
 /**
- * Token verification as the configuration asks for it (CONTRACT.md §3): the JWKS store over
- * the configured authority, one verifier per API profile behind the token cache, the signing
- * keys' readiness per profile and the key-set age gauge.
+ * Token verification as the configuration asks for it (CONTRACT.md §3), in two stages a reload
+ * replaces apart: the JWKS store with the key-set age gauge (`entra.jwks`), and one verifier per
+ * API profile behind the token cache over it, with the signing keys' readiness per profile.
  */
 import { Gauge } from 'prom-client'
 import type { Config } from '../config/schema.js'
@@ -24,17 +24,20 @@ export interface TokenVerificationOptions {
   verifyAt?: number | undefined
 }
 
-export function createTokenVerification (config: Readonly<Config>, { logger, metrics, health }: CapabilityDeps, options: TokenVerificationOptions = {}): TokenVerification {
-  const profiles = tokenProfilesOf(config)
-  // Which profiles each discovery URL serves: a fetch's outcome is their readiness.
-  const authority = config.entra.authority.replace(/\/+$/, '')
+/** The JWKS store with the profiles each discovery URL serves (a fetch's outcome is their readiness). */
+export interface SigningKeys {
+  store: JwksStore
+  /** Discovery URL → the API profiles whose readiness its fetches report; set by each authenticator built over it. */
+  readonly profilesBySource: Map<string, string[]>
+}
+
+/**
+ * The JWKS store as `entra.jwks` asks for it, and the key-set age gauge. Kept across reloads that
+ * leave `entra.jwks` and the clock tolerance alone: the keys already fetched stay.
+ */
+export function createSigningKeys (config: Readonly<Config>, { logger, metrics, health }: CapabilityDeps, options: TokenVerificationOptions = {}): SigningKeys {
   const profilesBySource = new Map<string, string[]>()
-  for (const [name, profile] of Object.entries(profiles)) {
-    const url = discoveryUrl(authority, profile)
-    profilesBySource.set(url, [...(profilesBySource.get(url) ?? []), name])
-    health.register(`keys:${name}`)
-  }
-  const jwks = createJwksStore({
+  const store = createJwksStore({
     ...config.entra.jwks,
     clockToleranceSec: config.entra.clockToleranceSec,
     ...(options.fetchJson ? { fetchJson: options.fetchJson } : {}),
@@ -48,31 +51,49 @@ export function createTokenVerification (config: Readonly<Config>, { logger, met
     onRefetch: (outcome) => metrics.unknownKidRefetches.inc({ outcome }),
     onError: (err, keySource) => logger.warn({ discoveryUrl: keySource.discoveryUrl, reason: failureReason(err) }, 'signing keys could not be fetched')
   })
-  // Tallies bound once: a token-cache lookup happens on every request.
-  const lookups = { hit: metrics.tokenCache.tally({ result: 'hit' }), miss: metrics.tokenCache.tally({ result: 'miss' }) }
-  const authenticator = createAuthenticator({
-    profiles,
-    authority: config.entra.authority,
-    v2IssuerTemplate: config.entra.v2IssuerTemplate,
-    v1IssuerTemplate: config.entra.v1IssuerTemplate,
-    store: jwks,
-    tokenCache: config.entra.tokenCache,
-    onCacheLookup: (result) => lookups[result].inc()
-  })
+  const name = `${METRIC_PREFIX}jwks_key_set_age_seconds`
+  // A reload that replaces the store replaces its gauge: the registry holds one per name.
+  metrics.registry.removeSingleMetric(name)
   new Gauge({ // eslint-disable-line no-new -- registered on the registry, read on scrape
-    name: `${METRIC_PREFIX}jwks_key_set_age_seconds`,
+    name,
     help: 'Seconds since the key set of each JWKS URI was last fetched successfully',
     labelNames: ['jwks_uri'],
     registers: [metrics.registry],
     collect () {
       this.reset()
-      for (const source of jwks.sources()) {
+      for (const source of store.sources()) {
         const age = source.ageSeconds()
         if (source.jwksUri && age !== undefined) this.set({ jwks_uri: source.jwksUri }, age)
       }
     }
   })
-  return { jwks, authenticator }
+  return { store, profilesBySource }
+}
+
+/** One verifier per API profile behind the token cache, over `keys`; each profile's key readiness registered. */
+export function createTokenAuthenticator (config: Readonly<Config>, keys: SigningKeys, { metrics, health }: Pick<CapabilityDeps, 'metrics' | 'health'>): Authenticator {
+  const profiles = tokenProfilesOf(config)
+  const authority = config.entra.authority.replace(/\/+$/, '')
+  keys.profilesBySource.clear()
+  for (const [name, profile] of Object.entries(profiles)) {
+    const url = discoveryUrl(authority, profile)
+    keys.profilesBySource.set(url, [...(keys.profilesBySource.get(url) ?? []), name])
+    health.register(`keys:${name}`)
+    // Keys already fetched for this URL (a reload that kept the store) count at once.
+    const known = keys.store.sources().find((source) => source.discoveryUrl === url)
+    if (known?.fetchedOnce === true) health.report(`keys:${name}`, 'up')
+  }
+  // Tallies bound once: a token-cache lookup happens on every request.
+  const lookups = { hit: metrics.tokenCache.tally({ result: 'hit' }), miss: metrics.tokenCache.tally({ result: 'miss' }) }
+  return createAuthenticator({
+    profiles,
+    authority: config.entra.authority,
+    v2IssuerTemplate: config.entra.v2IssuerTemplate,
+    v1IssuerTemplate: config.entra.v1IssuerTemplate,
+    store: keys.store,
+    tokenCache: config.entra.tokenCache,
+    onCacheLookup: (result) => lookups[result].inc()
+  })
 }
 
 /** The API profiles as the token verifier reads them (a v1 audience list, never undefined). */
