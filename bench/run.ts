@@ -19,7 +19,7 @@
 import { parseArgs } from 'node:util'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { TARGETS, startOrigin, type Started } from './targets.js'
+import { TARGETS, TargetUnavailable, startOrigin, type Started } from './targets.js'
 import { DEFAULT_LOADER, runLoad } from './load.js'
 
 const { values } = parseArgs({
@@ -40,7 +40,7 @@ const { values } = parseArgs({
 const duration = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
-const names = values.targets!.split(',')
+let names = values.targets!.split(',')
 const path = values.body === '64k' ? '/api/data?size=65536' : '/api/data'
 const paceMs = values['pace-ms'] === undefined ? undefined : Number(values['pace-ms'])
 
@@ -73,8 +73,14 @@ const started: Record<string, Started> = {}
 for (const name of names) {
   const target = TARGETS[name]
   if (!target) throw new Error(`unknown target ${name}; known: ${Object.keys(TARGETS).join(', ')}`)
-  started[name] = await target(origin.url)
+  try {
+    started[name] = await target(origin.url)
+  } catch (error) {
+    if (!(error instanceof TargetUnavailable)) throw error
+    process.stderr.write(`skipping ${name}: ${error.message}\n`)
+  }
 }
+names = names.filter((name) => started[name] !== undefined)
 const results: Record<string, Round[]> = Object.fromEntries(names.map((n) => [n, []]))
 try {
   for (const name of names) await measure(started[name]!) // warm-up, JIT and pools

@@ -7,8 +7,11 @@ import type { Request } from 'autocannon'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { stringify } from 'yaml'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 import { startLocalIssuer, type LocalIssuer } from '../src/demo/local-issuer.js'
+import { haproxyJwtConfig } from './peers/haproxy-jwt.js'
 
 /** A benchmarked process: its port, its pid (for CPU time), and optional per-request variation. */
 export interface Started {
@@ -31,19 +34,7 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
   const nodeArgs = profiled ? [...flagsFrom(process.env.BENCH_NODE_OPTIONS), ...args] : args
   // BENCH_WRAPPER (bench/instructions.ts: valgrind) runs them under another program too.
   const wrapper = args.includes('bench/origin.ts') ? [] : flagsFrom(process.env.BENCH_WRAPPER)
-  const node = [...wrapper, process.execPath, ...nodeArgs]
-  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), ...node] : node
-  // Stdout goes to a file. BENCH_STDOUT=pipe puts a pipe between, drained by `cat` into the
-  // file on the load generator's core, the way a container runtime's shim takes a pod's output.
-  const logFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-log-')), 'stdout.log')
-  const out = openSync(logFile, 'w')
-  const drain = process.env.BENCH_STDOUT === 'pipe'
-    ? spawn(HAS_TASKSET ? 'taskset' : 'cat', HAS_TASKSET ? ['-c', '1', 'cat'] : [], { stdio: ['pipe', out, 'inherit'] })
-    : undefined
-  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', drain?.stdin ?? out, 'inherit'] })
-  closeSync(out)
-  // However the harness ends (a crash included), the servers it started end with it.
-  process.on('exit', () => { child.kill('SIGKILL'); drain?.kill('SIGKILL') })
+  const { child, logFile } = spawnPinned([...wrapper, process.execPath, ...nodeArgs], env, cpu)
   const port = await new Promise<number>((resolve, reject) => {
     const poll = setInterval(() => {
       const match = listenLine.exec(readFileSync(logFile, 'utf8').slice(0, 65536))
@@ -55,6 +46,23 @@ export async function spawnServer (args: string[], env: NodeJS.ProcessEnv, cpu: 
     child.once('exit', (code) => { clearInterval(poll); reject(new Error(`${args.join(' ')} exited with ${code}`)) })
   })
   return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, stop: () => child.kill('SIGKILL') }
+}
+
+/** Runs `argv` pinned to `cpu` where possible, its stdout to a file; killed with the harness. */
+function spawnPinned (argv: string[], env: NodeJS.ProcessEnv, cpu: number): { child: ChildProcess, logFile: string } {
+  const [command, ...rest] = HAS_TASKSET ? ['taskset', '-c', String(cpu), ...argv] : argv
+  // Stdout goes to a file. BENCH_STDOUT=pipe puts a pipe between, drained by `cat` into the
+  // file on the load generator's core, the way a container runtime's shim takes a pod's output.
+  const logFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-log-')), 'stdout.log')
+  const out = openSync(logFile, 'w')
+  const drain = process.env.BENCH_STDOUT === 'pipe'
+    ? spawn(HAS_TASKSET ? 'taskset' : 'cat', HAS_TASKSET ? ['-c', '1', 'cat'] : [], { stdio: ['pipe', out, 'inherit'] })
+    : undefined
+  const child: ChildProcess = spawn(command!, rest, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', drain?.stdin ?? out, 'inherit'] })
+  closeSync(out)
+  // However the harness ends (a crash included), the servers it started end with it.
+  process.on('exit', () => { child.kill('SIGKILL'); drain?.kill('SIGKILL') })
+  return { child, logFile }
 }
 
 /**
@@ -108,10 +116,18 @@ const BROWSER_HEADERS: Record<string, string> = {
   'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
   traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 }
-let fixture: Promise<{ issuer: LocalIssuer, mappingsFile: string, requests: Request[] }> | undefined
+/** The authentication context every bench token carries in `acrs`, and `everything-on`'s route asks for. */
+const AUTH_CONTEXT = 'c1'
 
-/** 50 tenants with one bank each, 1,000 distinct valid tokens across them (issue 7's load shape). */
-function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, requests: Request[] }> {
+interface AuthFixture { issuer: LocalIssuer, tenants: string[], mappingsFile: string, requests: Request[] }
+let fixture: Promise<AuthFixture> | undefined
+
+/**
+ * 50 tenants with one bank each, 1,000 distinct valid tokens across them (issue 7's load shape).
+ * Every token satisfies the step-up of `everything-on` (an `acrs` claim), so every target gets
+ * the same bytes whether it reads the claim or not.
+ */
+function authFixture (): Promise<AuthFixture> {
   fixture ??= (async () => {
     const issuer = await startLocalIssuer()
     const tenants = Array.from({ length: 50 }, () => randomUUID())
@@ -124,9 +140,9 @@ function authFixture (): Promise<{ issuer: LocalIssuer, mappingsFile: string, re
     const requests: Request[] = Array.from({ length: 1000 }, (_, i) => ({
       method: 'GET',
       path: '/api/data',
-      headers: { ...(process.env.BENCH_BROWSER_HEADERS === '1' ? BROWSER_HEADERS : {}), authorization: `Bearer ${issuer.mint({ tenantId: tenants[i % 50]!, audience: CLIENT_ID, lifetimeSec: 7200 })}` }
+      headers: { ...(process.env.BENCH_BROWSER_HEADERS === '1' ? BROWSER_HEADERS : {}), authorization: `Bearer ${issuer.mint({ tenantId: tenants[i % 50]!, audience: CLIENT_ID, lifetimeSec: 7200, claims: { acrs: [AUTH_CONTEXT] } })}` }
     }))
-    return { issuer, mappingsFile, requests }
+    return { issuer, tenants, mappingsFile, requests }
   })()
   return fixture
 }
@@ -180,7 +196,8 @@ function benchAssertionKey (): string {
   return assertionKeyFile
 }
 
-async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], build = thisBuild()): Promise<Started> {
+/** `route`: more members of the one route (e.g. `authContext: c1`). */
+async function startAuthGateway (origin: string, extra: string[], topLevel: string[] = [], { build = thisBuild(), route = '' } = {}): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await startGateway([
     'server: { host: 127.0.0.1, port: 0, adminPort: 0 }',
@@ -189,7 +206,7 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
     `mappings: { source: file, file: "${mappingsFile}" }`,
     ...topLevel,
     'routes:',
-    `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee] }`
+    `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee]${route === '' ? '' : ', ' + route} }`
   ].join('\n'), build)
   await new Promise((resolve) => setTimeout(resolve, 500)) // first JWKS fetch
   return { ...started, requests }
@@ -207,6 +224,10 @@ function benchOtlpSink (): Promise<string> {
 }
 
 const RATE_LIMIT = 'rateLimits: { policies: [{ name: bench, key: bank, limit: 1000000000, windowSec: 60 }] }'
+/** The signed identity assertion with the bench's key; `options` e.g. `ttlSec: 300, `. */
+const assertion = (options = ''): string => `assertion: { ${options}keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`
+/** OpenTelemetry at the sampling the chart's production example uses (CONTRACT.md §14), exporting to a local sink. */
+const tracing = async (): Promise<string> => `tracing: { endpoint: "${await benchOtlpSink()}", sampleRatio: 0.1 }`
 
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // Every target gets the same request stream (1,000 tokens across 50 tenants): the open ones
@@ -214,11 +235,11 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   bare: async (origin) => ({ ...await spawnServer(['--import', 'tsx', 'bench/bare-proxy.ts'], { UPSTREAM: origin }, 0), requests: (await authFixture()).requests }),
   'gateway-open': async (origin) => await startOpenGateway(origin),
   'baseline-open': async (origin) => await startOpenGateway(origin, baselineBuild()),
-  'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], baselineBuild()),
+  'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], { build: baselineBuild() }),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
-  'gateway-auth-assertion': async (origin) => await startAuthGateway(origin, [], [`assertion: { keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`]),
+  'gateway-auth-assertion': async (origin) => await startAuthGateway(origin, [], [assertion()]),
   // Under callgrind a run outlasts the default 60 s lifetime, so every token is signed again within it: the longest lifetime shows the warm path alone.
-  'gateway-auth-assertion-ttl300': async (origin) => await startAuthGateway(origin, [], [`assertion: { ttlSec: 300, keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`]),
+  'gateway-auth-assertion-ttl300': async (origin) => await startAuthGateway(origin, [], [assertion('ttlSec: 300, ')]),
   'gateway-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }']),
   'gateway-auth-redis': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`]),
   'gateway-auth-redis-tls': async (origin) => {
@@ -234,10 +255,11 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // A rate-limit policy on every request (CONTRACT.md §12), so high that nothing is refused: what counting costs.
   'gateway-auth-redis-ratelimit': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT]),
   'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
-  // OpenTelemetry on at the sampling the chart's production example uses (CONTRACT.md §14), exporting to a local sink.
-  'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [`tracing: { endpoint: "${await benchOtlpSink()}", sampleRatio: 0.1 }`]),
+  'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [await tracing()]),
+  'everything-on': async (origin) => await startEverythingOn(origin),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
-  'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin)
+  'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin),
+  'haproxy-jwt': async (origin) => await startHaproxyJwt(origin)
 }
 
 async function startOpenGateway (origin: string, build = thisBuild()): Promise<Started> {
@@ -256,4 +278,67 @@ async function startPeer (program: string, origin: string): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
   const started = await spawnServer(['--import', 'tsx', program], { UPSTREAM: origin, AUTHORITY: issuer.url, CLIENT_ID, MAPPINGS_FILE: mappingsFile }, 0)
   return { ...started, requests }
+}
+
+/**
+ * Everything a production route may turn on at once: the Redis store with a block in force
+ * (an unrelated tenant, set with the gateway's own `block` command, so the block list the token
+ * check consults is not empty and the watcher reads it), a rate-limit policy that never
+ * refuses, the signed assertion, the decision log (on by default), tracing at 0.1 and a step-up
+ * route (`authContext`). Its own key prefix keeps the block away from the other Redis targets.
+ */
+async function startEverythingOn (origin: string, build = thisBuild()): Promise<Started> {
+  const cache = `cache: { store: redis, redis: { url: "${await benchRedis()}", keyPrefix: "bookme:bench-everything-on:" } }`
+  const cacheFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-')), 'cache.yaml')
+  writeFileSync(cacheFile, cache)
+  const block = spawnSync(process.execPath, [join(build.dist, 'cli.js'), 'block', '--config', cacheFile, '--tenant', randomUUID(), '--for', '1d', '--reason', 'bench', '--by', 'bench'], { cwd: ROOT, encoding: 'utf8' })
+  if (block.status !== 0) throw new Error(`block --tenant exited with ${block.status}: ${block.stderr}`)
+  return await startAuthGateway(origin, [], [cache, RATE_LIMIT, assertion(), await tracing()], { build, route: `authContext: ${AUTH_CONTEXT}` })
+}
+
+/** A target that cannot run on this machine (its program missing or refusing to start): the harness says why and goes on without it. */
+export class TargetUnavailable extends Error {}
+
+const HAPROXY = '/usr/sbin/haproxy'
+
+/** HAProxy's JWT checks (bench/peers/haproxy-jwt.ts), with the issuer's key and the issuer allowlist written at start. */
+async function startHaproxyJwt (origin: string): Promise<Started> {
+  const version = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' })
+  if (version.error !== undefined) throw new TargetUnavailable(`${HAPROXY} is not there (Debian package haproxy, 2.5 or later): ${version.error.message}`)
+  const { issuer, tenants, requests } = await authFixture()
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-bench-haproxy-'))
+  const publicKeyFile = join(dir, 'issuer.pem')
+  writeFileSync(publicKeyFile, issuer.keys[0]!.publicKey.export({ type: 'spki', format: 'pem' }))
+  const issuersFile = join(dir, 'issuers.txt')
+  writeFileSync(issuersFile, tenants.map((tenantId) => `${issuer.url}/${tenantId}/v2.0\n`).join(''))
+  const port = await freePort()
+  const configFile = join(dir, 'haproxy.cfg')
+  writeFileSync(configFile, haproxyJwtConfig({ port, upstream: origin, audience: CLIENT_ID, publicKeyFile, issuersFile }))
+  const check = spawnSync(HAPROXY, ['-c', '-q', '-f', configFile], { encoding: 'utf8' })
+  if (check.status !== 0) throw new TargetUnavailable(`${version.stdout.split('\n')[0]} refuses the config: ${check.stderr.trim()}`)
+  const { child, logFile } = spawnPinned([...flagsFrom(process.env.BENCH_WRAPPER), HAPROXY, '-db', '-f', configFile], {}, 0)
+  await waitForPort(port, child)
+  return { port, pid: child.pid!, url: `http://127.0.0.1:${port}`, logFile, requests, stop: () => child.kill('SIGKILL') }
+}
+
+/** A port free now (HAProxy binds no port 0 it could report back). */
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  return port
+}
+
+/** Resolves once `port` accepts a connection; fails if `child` exits first. */
+async function waitForPort (port: number, child: ChildProcess): Promise<void> {
+  while (child.exitCode === null && child.signalCode === null) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (accepted) return
+    await delay(50)
+  }
+  throw new TargetUnavailable(`${child.spawnargs.join(' ')} exited with ${child.exitCode ?? child.signalCode} before listening`)
 }
