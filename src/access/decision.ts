@@ -178,7 +178,7 @@ export function createDecider (options: DeciderOptions): Decider {
       const report = request.route?.mode === 'report'
       const reported: GatewayError[] = []
       // 6. The roles; Graph's groups are asked once per token, whose mapping is kept with it.
-      const pending = overageGroups === undefined || isMapped(token) ? undefined : report ? reportedOverageOf(token, reported) : overageGroups(token)
+      const pending = overageGroups === undefined || isMapped(token, mapClaims) ? undefined : report ? reportedOverageOf(token, reported) : overageGroups(token)
       const identity = tokenIdentityOf(token, mapClaims, pending instanceof Promise ? await pending : pending)
       // 7. The route checks, then the identity headers of the principal they let through.
       const decision: Draft = { api, token, bank, mapped: identity.mapped, headers: NO_HEADERS, rateLimitFields: undefined, rateLimitPolicies: undefined, reported: undefined }

@@ -40,8 +40,6 @@ const PER_TOKEN = 16
 
 interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[] }
 
-const ASSERTIONS = tokenMemo<Map<string, Signed>>('assertions')
-
 /** The audience a route's assertion is signed for (§11): `assertion.audience`, else the route's name; none with `assertion: false`. */
 export function assertionAudience (route: Pick<RouteConfig, 'name' | 'assertion'>): string | undefined {
   return route.assertion === false ? undefined : route.assertion?.audience ?? route.name
@@ -64,6 +62,8 @@ export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys
   // receives an assertion about to expire in transit.
   const marginMs = Math.min(15_000, ttlSec * 250)
   const jwks = { keys: keys.map(publicJwk) }
+  // One slot per signer: after a reload that changes the keys, nothing signed with the old ones is reused.
+  const ASSERTIONS = tokenMemo<Map<string, Signed>>('assertions')
 
   return {
     jwks,

@@ -108,6 +108,8 @@ export interface RunningMariaDb extends RunningService {
   password: string
   /** Runs SQL as root through the mariadb client (for fixtures and row changes in tests). */
   sql (statements: string, database?: string): void
+  /** A query's rows as root, each a list of column texts. */
+  rows (statement: string, database?: string): string[][]
   /** The TLS certificate the next `restart` serves. */
   useCertificate (tls: MariaDbOptions['tls']): void
 }
@@ -144,13 +146,17 @@ export async function startMariaDb (t: Test, options: MariaDbOptions = {}): Prom
   await service.start()
   const user = 'bookme_gw'
   const password = 'test-password'
-  const sql = (statements: string, database?: string): void => {
-    const result = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', ...(database ? [database] : [])],
+  const run = (statements: string, database: string | undefined, flags: string[]): string => {
+    const result = spawnSync('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', ...flags, ...(database ? [database] : [])],
       { input: statements, encoding: 'utf8' })
     if (result.status !== 0) throw new Error(`SQL failed: ${result.stderr}`)
+    return result.stdout
   }
+  const sql = (statements: string, database?: string): void => { run(statements, database, []) }
+  const rows = (statement: string, database?: string): string[][] =>
+    run(statement, database, ['--batch', '--skip-column-names']).split('\n').filter(Boolean).map((line) => line.split('\t'))
   sql(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'; CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}';`)
-  return { ...service, user, password, sql, useCertificate (next) { tls = next } }
+  return { ...service, user, password, sql, rows, useCertificate (next) { tls = next } }
 }
 
 export const SCHEMA_FILE = new URL('../../config/bp_organizations_db.sql', import.meta.url)

@@ -1,0 +1,206 @@
+/**
+ * CONTRACT.md §14 "Reload", every section but `server`: roles, the mappings file, rate limits,
+ * the assertion's keys, the shared cache and WebSocket routes change with no restart, and the
+ * parts a reload doesn't touch are kept — the JWKS store (no key fetch), the MySQL pool (the
+ * same server threads) and the Redis connections (the same client ids). A new part that cannot
+ * be built or reached refuses the reload and the active config keeps serving.
+ */
+import t, { type Test } from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
+import { stringify } from 'yaml'
+import { Redis } from 'ioredis'
+import { decodeProtectedHeader } from 'jose'
+import { loadConfigFile } from '../../src/config/load.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { startGateway, type RunningGateway } from '../../src/server.js'
+import { startUpstream } from '../helpers/upstream.js'
+import { eventually } from '../helpers/eventually.js'
+import { freePort, startOrganizationsDb, startRedis } from '../helpers/services.js'
+import { echoes, openSocket } from '../helpers/websocket-client.js'
+import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
+
+interface Reloadable {
+  gw: RunningGateway
+  lines: string[]
+  /** Writes the config file and reloads; resolves to the reload's result. */
+  apply (raw: Record<string, unknown>): Promise<'ok' | 'invalid'>
+}
+
+async function startReloadable (t: Test, dir: string, raw: Record<string, unknown>): Promise<Reloadable> {
+  const path = join(dir, 'gateway.yaml')
+  const write = (next: Record<string, unknown>): void => { writeFileSync(path, stringify({ ...next, server: { host: '127.0.0.1', port: 0, adminPort: 0 } })) }
+  write(raw)
+  const lines: string[] = []
+  const destination = new Writable({ write (chunk: Buffer, _e, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done() } })
+  const gw = await startGateway(loadConfigFile(path, {}), { configPath: path, env: {}, logger: createLogger({ level: 'info', destination }) })
+  t.teardown(() => gw.shutdown())
+  await eventually(() => gw.resources.health.wasReady(), Boolean, 10_000)
+  return {
+    gw,
+    lines,
+    async apply (next) {
+      write(next)
+      return await gw.reload!.reload()
+    }
+  }
+}
+
+function tempDir (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bookme-reload-sections-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function call (url: string, token: string): Promise<{ status: number, code?: string, headers: Headers }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+  const body = await res.text()
+  return { status: res.status, headers: res.headers, ...(res.status >= 400 ? { code: (JSON.parse(body) as { code: string }).code } : {}) }
+}
+
+t.test('roles, the mappings file, rate limits and the assertion keys apply live; the JWKS store is kept', async (t) => {
+  const issuer = await startIssuer(t)
+  const upstream = await startUpstream(t)
+  const dir = tempDir(t)
+  const mappingsFile = join(dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  const base = {
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
+    mappings: { source: 'file', file: mappingsFile }
+  }
+  const gw = await startReloadable(t, dir, base)
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const url = `${gw.gw.proxyUrl}/api/meetings/x`
+  t.equal((await call(url, token)).status, 200)
+  const fetches = issuer.jwksFetches()
+
+  // roles: the route asks for Manager, then a role rule grants it to the tenant.
+  const managers = { ...base, routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Manager'] }] }
+  t.equal(await gw.apply(managers), 'ok')
+  t.equal((await call(url, token)).code, 'ROLE_REQUIRED')
+  const granted = { ...managers, roles: { mappings: [{ attribute: 'roles', value: '*' }, { attribute: 'tid', value: BANK_TENANT, role: 'Manager' }] } }
+  t.equal(await gw.apply(granted), 'ok')
+  t.same(await call(url, token).then(({ status, code }) => ({ status, code })), { status: 200, code: undefined }, 'the roles section applies live')
+
+  // The mappings file: the tenant removed, then back.
+  writeFileSync(mappingsFile, stringify({ ...DEFAULT_MAPPINGS, tenants: DEFAULT_MAPPINGS.tenants.filter((tenant) => tenant.tenantId !== BANK_TENANT) }))
+  t.equal(await gw.gw.reload!.reload(), 'ok')
+  t.equal((await call(url, token)).code, 'TENANT_NOT_MAPPED', 'the cached answer of the old file is not served')
+  writeFileSync(mappingsFile, 'tenants: [this is not a mappings file')
+  t.equal(await gw.gw.reload!.reload(), 'invalid', 'a mappings file with an error refuses the reload')
+  t.equal((await call(url, token)).code, 'TENANT_NOT_MAPPED', 'and the active mappings stay')
+  t.ok(gw.lines.some((line) => line.includes('config reload refused') && line.includes(mappingsFile)), 'the problem names the file')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  t.equal(await gw.gw.reload!.reload(), 'ok')
+  t.equal((await call(url, token)).status, 200)
+
+  // rateLimits: one request an hour.
+  const limited = { ...granted, rateLimits: { policies: [{ name: 'one', routes: ['meetings'], limit: 1, windowSec: 3600 }] } }
+  t.equal(await gw.apply(limited), 'ok')
+  t.equal((await call(url, token)).status, 200)
+  const refused = await call(url, token)
+  t.equal(refused.code, 'RATE_LIMITED', 'the new policy counts at once')
+  t.equal(refused.headers.get('ratelimit-policy'), '"one";q=1;w=3600')
+
+  // assertion: a key configured by reload signs what the upstream receives and is published.
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const keyFile = join(dir, 'assertion.pem')
+  writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  t.equal(await gw.apply({ ...granted, assertion: { keys: [{ kid: 'reloaded-1', privateKeyFile: keyFile }] } }), 'ok')
+  t.equal((await call(url, token)).status, 200)
+  const assertion = upstream.last().headers['x-bookme-assertion']
+  t.equal(typeof assertion === 'string' ? decodeProtectedHeader(assertion).kid : undefined, 'reloaded-1', 'the upstream receives an assertion signed with the new key')
+  const published = await fetch(`${gw.gw.adminUrl}/jwks.json`)
+  t.same(((await published.json()) as { keys: Array<{ kid: string }> }).keys.map((key) => key.kid), ['reloaded-1'], 'the admin port publishes it')
+  // A rotation: the same token's next assertion is signed with the new first key, not reused from the old one.
+  const nextFile = join(dir, 'assertion-2.pem')
+  writeFileSync(nextFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  t.equal(await gw.apply({ ...granted, assertion: { keys: [{ kid: 'reloaded-2', privateKeyFile: nextFile }, { kid: 'reloaded-1', privateKeyFile: keyFile }] } }), 'ok')
+  t.equal((await call(url, token)).status, 200)
+  const rotated = upstream.last().headers['x-bookme-assertion']
+  t.equal(typeof rotated === 'string' ? decodeProtectedHeader(rotated).kid : undefined, 'reloaded-2', 'a kept assertion of the old key is not reused')
+
+  t.equal(issuer.jwksFetches(), fetches, 'no reload fetched the signing keys again: the JWKS store was kept')
+  t.ok(gw.lines.some((line) => line.includes('config reload: applied to new requests') && line.includes('"rebuilt":["assertion","rateLimits"]')), 'the log names what was rebuilt: the assertion added, the rate limit removed')
+  t.ok(gw.lines.some((line) => line.includes('config reload: applied to new requests') && line.includes('"rebuilt":["assertion"]')), 'and only the assertion at its rotation')
+})
+
+t.test('the MySQL pool and the Redis connections survive a reload that does not touch them; a new Redis must answer first', async (t) => {
+  const [issuer, upstream, redis] = await Promise.all([startIssuer(t), startUpstream(t), startRedis(t)])
+  const db = await startOrganizationsDb(t, `INSERT INTO Banks VALUES ('1001', 'Demo', 1); INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0);`)
+  const base = {
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
+    mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: db.password } },
+    cache: { store: 'redis', redis: { url: redis.url }, localTtlSec: 0 }
+  }
+  const gw = await startReloadable(t, tempDir(t), base)
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const url = `${gw.gw.proxyUrl}/api/meetings/x`
+  t.equal((await call(url, token)).status, 200)
+
+  const probe = new Redis(redis.url)
+  t.teardown(() => probe.disconnect())
+  const redisClients = async (): Promise<string[]> => {
+    const own = String(await probe.client('ID'))
+    return String(await probe.client('LIST')).split('\n').filter(Boolean).map((line) => /id=(\d+)/.exec(line)![1]!).filter((id) => id !== own).sort()
+  }
+  const mysqlThreads = (): string[] => db.rows(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${db.user}' ORDER BY ID`).map(([id]) => id!)
+  const clientsBefore = await redisClients()
+  const threadsBefore = mysqlThreads()
+  t.ok(clientsBefore.length > 0 && threadsBefore.length > 0)
+
+  const managers = { ...base, routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Manager'] }] }
+  t.equal(await gw.apply(managers), 'ok')
+  t.equal((await call(url, token)).code, 'ROLE_REQUIRED')
+  db.sql(`DELETE FROM TenantBanks; INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0);`, 'bp_organizations_db')
+  t.same(await redisClients(), clientsBefore, 'the same Redis connections')
+  t.same(mysqlThreads(), threadsBefore, 'the same MySQL connections')
+
+  // A cache no Redis answers at: refused, the active one keeps serving.
+  const nowhere = { ...managers, cache: { ...base.cache, redis: { url: `redis://127.0.0.1:${await freePort()}`, connectTimeoutMs: 200 } } }
+  t.equal(await gw.apply(nowhere), 'invalid', 'a new shared cache that does not answer refuses the reload')
+  t.equal((await call(url, token)).code, 'ROLE_REQUIRED', 'the active config stays')
+
+  // A second Redis: new connections there, the first one's closed once nothing uses them.
+  const second = await startRedis(t)
+  t.equal(await gw.apply({ ...managers, cache: { ...base.cache, redis: { url: second.url } } }), 'ok')
+  t.equal((await call(url, token)).code, 'ROLE_REQUIRED')
+  await eventually(async () => await redisClients(), (ids) => ids.length === 0, 10_000)
+  t.pass('the replaced Redis connections are closed')
+  t.same(mysqlThreads(), threadsBefore, 'the MySQL pool is still the same')
+})
+
+t.test('a WebSocket route\'s handshake is decided by the config active when it arrives', async (t) => {
+  const issuer = await startIssuer(t)
+  const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  echo.on('connection', (socket) => { socket.on('message', (data) => { socket.send(data) }) })
+  t.teardown(() => { echo.close() })
+  await once(echo, 'listening')
+  const upstream = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`
+  const dir = tempDir(t)
+  const mappingsFile = join(dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  const routeWith = (roles: string[]) => ({
+    ...authConfig(issuer, upstream, { routes: [{ name: 'live', prefix: '/live', upstream, api: 'management', roles, websocket: true }] }),
+    mappings: { source: 'file', file: mappingsFile }
+  })
+  const gw = await startReloadable(t, dir, routeWith(['Employee']))
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const wsUrl = `${gw.gw.proxyUrl.replace('http', 'ws')}/live/echo`
+  const open = await openSocket(t, wsUrl, token)
+  t.equal(open.readyState, open.OPEN, 'admitted under the first config')
+
+  t.equal(await gw.apply(routeWith(['Manager'])), 'ok')
+  await t.rejects(openSocket(t, wsUrl, token), /403/, 'the next handshake is refused under the new roles')
+  t.equal(await echoes(open, 'still here'), 'still here', 'the session opened before the reload goes on')
+
+  t.equal(await gw.apply(routeWith(['Employee'])), 'ok')
+  const again = await openSocket(t, wsUrl, token)
+  t.equal(again.readyState, again.OPEN)
+})
