@@ -208,8 +208,21 @@ async function startAuthGateway (origin: string, extra: string[], topLevel: stri
     'routes:',
     `  - { name: api, prefix: /api, upstream: "${origin}", api: management, roles: [Employee]${route === '' ? '' : ', ' + route} }`
   ].join('\n'), build)
-  await new Promise((resolve) => setTimeout(resolve, 500)) // first JWKS fetch
+  await untilReady(started.url, requests[0]!.headers as Record<string, string>)
   return { ...started, requests }
+}
+
+/**
+ * An authenticated route answers 503 `GATEWAY_NOT_READY` until the first JWKS fetch is done:
+ * half a second natively, several under valgrind on a busy machine.
+ */
+async function untilReady (url: string, headers: Record<string, string>): Promise<void> {
+  for (let tries = 0; tries < 300; tries++) {
+    const response = await fetch(`${url}/api/data`, { headers })
+    await response.arrayBuffer()
+    if (response.status !== 503) return
+    await delay(100)
+  }
 }
 
 /** An OTLP/HTTP collector that accepts and drops every export, for the tracing target (one per harness run). */
