@@ -105,7 +105,7 @@ t.test('hardening is on in every example', async (t) => {
     t.match(pod.spec.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } }, `${name}: pod securityContext`)
     t.match(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } }, `${name}: container securityContext`)
     t.equal(pod.spec.automountServiceAccountToken, false, `${name}: no service account token`)
-    t.ok(pod.metadata.annotations['checksum/config'], `${name}: a config change rolls the pods`)
+    t.ok(pod.metadata.annotations['checksum/config-server'], `${name}: a change of config.server rolls the pods`)
   }
   t.match(defaults, { autoscaling: { enabled: true, minReplicas: 2 }, podDisruptionBudget: { enabled: true }, networkPolicy: { enabled: true } })
 })

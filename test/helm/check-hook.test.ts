@@ -59,7 +59,7 @@ t.test('the test hook: check, with the Deployment\'s env, files, identity and ha
     t.equal(hook.spec.restartPolicy, 'Never', `${name}: runs once`)
     const [check] = hook.spec.containers as [ContainerSpec & Record<string, unknown>]
     const [start] = gateway.spec.containers as [ContainerSpec & Record<string, unknown>]
-    t.same(composeArgv(dockerfile, check, new Map()), ['/nodejs/bin/node', 'dist/cli.js', 'check', '--config', '/etc/bookme-gateway/gateway.yaml'], `${name}: the image's entrypoint runs check with the mounted config`)
+    t.same(composeArgv(dockerfile, check, new Map()), ['/nodejs/bin/node', 'dist/cli.js', 'check', '--config', '/etc/bookme-gateway/config/gateway.yaml'], `${name}: the image's entrypoint runs check with the mounted config`)
     for (const key of ['image', 'imagePullPolicy', 'env', 'volumeMounts', 'securityContext', 'resources']) t.same(check[key], start[key], `${name}: container ${key} as the gateway's`)
     for (const key of ['serviceAccountName', 'automountServiceAccountToken', 'imagePullSecrets', 'securityContext', 'volumes', 'nodeSelector', 'affinity', 'tolerations']) t.same(hook.spec[key], gateway.spec[key], `${name}: pod ${key} as the gateway's`)
     t.match(check.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } }, `${name}: restrictive`)

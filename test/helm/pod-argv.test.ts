@@ -60,7 +60,7 @@ t.test('the user: container over pod over image; runAsNonRoot refuses uid 0', as
   t.throws(() => processIdentity({ ...image, user: undefined }, { runAsNonRoot: true }), /runAsNonRoot/)
 })
 
-t.test('the Dockerfile\'s image: the CLI as entrypoint, start as default command, the chart\'s config path as default config', async (t) => {
+t.test('the Dockerfile\'s image: the CLI as entrypoint, start as default command; the chart names the config it mounts', async (t) => {
   const dockerfile = readDockerfile(fileURLToPath(new URL('../../Dockerfile', import.meta.url)))
   t.same(dockerfile.entrypoint, ['/nodejs/bin/node', 'dist/cli.js'])
   t.same(dockerfile.cmd, ['start'])
@@ -71,7 +71,9 @@ t.test('the Dockerfile\'s image: the CLI as entrypoint, start as default command
   t.same(composeArgv(dockerfile, {}, new Map()), ['/nodejs/bin/node', 'dist/cli.js', 'start'])
   for (const values of [[], ...EXAMPLES.map((file) => [examplePath(file)])]) {
     const container = manifestOf<{ spec: { template: { spec: { containers: ContainerSpec[] } } } }>(renderChart({ values }), 'Deployment').spec.template.spec.containers[0]!
-    t.same(composeArgv(dockerfile, container, new Map()), ['/nodejs/bin/node', 'dist/cli.js', 'start', '--config', '/etc/bookme-gateway/gateway.yaml'], `${values[0] ?? 'values.yaml'}: start once, with the mounted config`)
-    t.ok(container.volumeMounts?.some((m) => m.mountPath === '/etc/bookme-gateway/gateway.yaml' && m.subPath === 'gateway.yaml'), 'the config is mounted where the args say')
+    t.same(composeArgv(dockerfile, container, new Map()), ['/nodejs/bin/node', 'dist/cli.js', 'start', '--config', '/etc/bookme-gateway/config/gateway.yaml'], `${values[0] ?? 'values.yaml'}: start once, with the mounted config`)
+    t.equal(container.env?.find((e) => e.name === 'BOOKME_GATEWAY_CONFIG')?.value, '/etc/bookme-gateway/config/gateway.yaml', 'and so does the container\'s default')
+    // The ConfigMap's folder, not the file by subPath: the kubelet updates only the former (README "Config changes").
+    t.ok(container.volumeMounts?.some((m) => m.mountPath === '/etc/bookme-gateway/config' && m.name === 'config' && m.subPath === undefined), 'the config\'s folder is mounted where the args say')
   }
 })

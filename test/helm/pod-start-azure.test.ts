@@ -50,7 +50,7 @@ t.test('the azure example starts to /readyz 200 with workload identity for Graph
   // `helm test`: the check hook in the same composed environment (webhook, token, Secrets, files).
   const check = await runPodToExit(t, { manifests, secrets, serviceAccountToken: cluster.token, pod: CHECK_POD })
   t.equal(check.code, 0, `check exits 0:\n${check.output}`)
-  t.same(check.argv, ['/nodejs/bin/node', 'dist/cli.js', 'check', '--config', '/etc/bookme-gateway/gateway.yaml'], 'the image\'s entrypoint with check')
+  t.same(check.argv, ['/nodejs/bin/node', 'dist/cli.js', 'check', '--config', '/etc/bookme-gateway/config/gateway.yaml'], 'the image\'s entrypoint with check')
   t.match(check.output, new RegExp(`^ok groups overage: graph, 1 group id named by rules; federated service-account token from ${tokenLayout('1.5', '').file} accepted: a Graph token obtained in the home tenant ${HOME_TENANT}$`, 'm'), 'check names the federated token it proved')
   const request = graph.tokenRequests.at(-1)
   t.equal(request?.form.get('client_id'), GRAPH_APP, 'the token request names the app of the federated credential')

@@ -10,6 +10,6 @@ t.test('the default values start to /readyz 200 as their Deployment runs them', 
   const issuer = await startIssuer(t)
   const manifests = renderChart({ set: await localAddresses(issuer) })
   const { pod } = await podStartsReady(t, { manifests })
-  t.same(pod.argv, ['/nodejs/bin/node', 'dist/cli.js', 'start', '--config', '/etc/bookme-gateway/gateway.yaml'], 'the image\'s entrypoint, then the chart\'s args')
-  t.equal(pod.env.BOOKME_GATEWAY_CONFIG, '/etc/bookme-gateway/gateway.yaml', 'the image\'s default config path is where the chart mounts it')
+  t.same(pod.argv, ['/nodejs/bin/node', 'dist/cli.js', 'start', '--config', '/etc/bookme-gateway/config/gateway.yaml'], 'the image\'s entrypoint, then the chart\'s args')
+  t.equal(pod.env.BOOKME_GATEWAY_CONFIG, '/etc/bookme-gateway/config/gateway.yaml', 'the default config path is where the chart mounts it')
 })

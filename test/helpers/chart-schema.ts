@@ -32,6 +32,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       imagePullSecrets: anyArray,
       replicaCount: int(1),
       config,
+      configReload: { enum: ['live', 'rollout'] },
       secrets: obj({ existingSecret: str, mysqlPassword: str, redisUrl: str, redisPassword: str, sentinelPassword: str, graphSecret: str }),
       // Azure Workload Identity for Graph: the client id of the app its federated credential is on.
       graph: obj({ workloadIdentity: obj({ clientId: { anyOf: [config.properties.entra.properties.graph.properties.clientId, { const: '' }] } }) }),

@@ -1,8 +1,8 @@
 import type { Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, chmodSync, chownSync, constants, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, chmodSync, chownSync, constants, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join } from 'node:path'
+import { basename, delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { manifestOf, type Manifest } from './helm-render.js'
 import { freePort } from './services.js'
@@ -73,6 +73,13 @@ export interface RunningPod {
   stop (): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** The process's end by itself, once its output is all read. */
   exited (): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /**
+   * The kubelet's sync once the API server holds `manifests` (a `helm upgrade` of the same
+   * release): each ConfigMap, Secret or projected volume whose files would differ is rewritten
+   * in place, as the kubelet's AtomicWriter does, while the process runs. The pod spec stays the
+   * one the pod started with. Returns the names of the volumes rewritten.
+   */
+  syncVolumes (manifests: Manifest[]): string[]
 }
 
 export interface ProcessState {
@@ -132,7 +139,9 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
     return serviceAccountToken({ namespace, serviceAccount: pod.serviceAccountName ?? 'default', pod: podName, audience: source.audience || undefined, expirationSeconds: source.expirationSeconds ?? 3600 })
   }
 
-  const rendered = (kind: string, name: string): Manifest | undefined => manifests.find((m) => m.kind === kind && m.metadata.name === name)
+  // What the API server holds: the rendered manifests, until syncVolumes is given newer ones.
+  let current = manifests
+  const rendered = (kind: string, name: string): Manifest | undefined => current.find((m) => m.kind === kind && m.metadata.name === name)
   const sources: EnvSources = {
     secret (name) {
       const secret = rendered('Secret', name) as { data?: Record<string, string>, stringData?: Record<string, string> } | undefined
@@ -160,7 +169,8 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
   const dir = mkdtempSync(join(tmpdir(), 'bookme-pod-'))
   chmodSync(dir, 0o755)
   const volumes = new Map<string, string>()
-  for (const volume of pod.volumes ?? []) volumes.set(volume.name, materialize(volume, join(dir, 'volumes', volume.name), sources, pod.securityContext?.fsGroup, tokens))
+  const fsGroup = pod.securityContext?.fsGroup
+  for (const volume of pod.volumes ?? []) volumes.set(volume.name, materialize(volume, join(dir, 'volumes', volume.name), sources, fsGroup, tokens))
   const mounts = (container.volumeMounts ?? []).map((mount) => {
     const volume = volumes.get(mount.name)
     if (volume === undefined) throw new Error(`volumeMount ${mount.mountPath}: no volume ${mount.name}`)
@@ -235,6 +245,23 @@ export async function startPod (t: Test, { manifests, secrets = {}, namespace = 
     async exited () {
       return await closed
     },
+    syncVolumes (next) {
+      current = next
+      const rewritten: string[] = []
+      for (const volume of pod.volumes ?? []) {
+        if (volume.emptyDir) continue
+        const path = volumes.get(volume.name)!
+        const data = join(path, '..data')
+        // A token keeps its own clock (the kubelet refreshes it near expiry): the one written stays.
+        const payload = payloadOf(volume, sources, fsGroup, (source) => readFileSync(join(data, source.path), 'utf8'))
+        const unchanged = [...payload].every(([file, { content }]) => existsSync(join(data, file)) && readFileSync(join(data, file), 'utf8') === content) &&
+          readdirSync(data, { recursive: true }).filter((file) => statSync(join(data, String(file))).isFile()).length === payload.size
+        if (unchanged) continue
+        writeAtomically(path, payload, fsGroup)
+        rewritten.push(volume.name)
+      }
+      return rewritten
+    },
     async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return await exit
       child.kill('SIGTERM')
@@ -304,13 +331,19 @@ export async function runPodToExit (t: Test, options: PodOptions & { pod: string
   return { argv: pod.argv, env: pod.env, code, signal, output: pod.output() }
 }
 
-/**
- * A volume's files as the kubelet writes them: one file per key (or per listed item), mode
- * `defaultMode` (0644 unless set); with the pod's fsGroup the files belong to that group and gain
- * its read bits (the kubelet's SetVolumeOwnership). An emptyDir is an empty folder anyone may write.
- */
-function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup: number | undefined, tokens: (source: { audience?: string, expirationSeconds?: number }) => string): string {
-  mkdirSync(path, { recursive: true })
+/** A projected serviceAccountToken source's token: issued anew, or the one the volume holds. */
+type TokenSource = (source: { path: string, audience?: string, expirationSeconds?: number }) => string
+
+/** A volume's files, by their path in it: what the kubelet's AtomicWriter is given. */
+type Payload = Map<string, { content: string, mode: number }>
+
+/** A volume's files as the kubelet lays them out: one file per key (or per listed item), mode `defaultMode` (0644 unless set). */
+function payloadOf (volume: Volume, sources: EnvSources, fsGroup: number | undefined, tokens: TokenSource): Payload {
+  const payload: Payload = new Map()
+  const add = (path: string, content: string, mode: number): void => {
+    if (payload.has(path)) throw new Error(`volume ${volume.name}: two sources write ${path}`)
+    payload.set(path, { content, mode })
+  }
   const write = (kind: 'Secret' | 'ConfigMap', name: string, items: KeyToPath[] | undefined, optional: boolean | undefined, defaultMode: number | undefined): void => {
     const data = kind === 'Secret' ? sources.secret(name) : sources.configMap(name)
     if (data === undefined) {
@@ -323,11 +356,7 @@ function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup
         if (optional === true) continue
         throw new Error(`volume ${volume.name}: ${kind} ${name} has no key ${item.key}: the pod would not start`)
       }
-      const file = join(path, item.path)
-      if (existsSync(file)) throw new Error(`volume ${volume.name}: two sources write ${item.path}`)
-      mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, content)
-      chmodSync(file, item.mode ?? defaultMode ?? 0o644)
+      add(item.path, content, item.mode ?? defaultMode ?? 0o644)
     }
   }
   if (volume.configMap) write('ConfigMap', volume.configMap.name, volume.configMap.items, volume.configMap.optional, volume.configMap.defaultMode)
@@ -336,33 +365,73 @@ function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup
     for (const source of volume.projected.sources) {
       if (source.secret) write('Secret', source.secret.name, source.secret.items, source.secret.optional, volume.projected.defaultMode)
       else if (source.configMap) write('ConfigMap', source.configMap.name, source.configMap.items, source.configMap.optional, volume.projected.defaultMode)
-      else if (source.serviceAccountToken) {
-        const file = join(path, source.serviceAccountToken.path)
-        mkdirSync(dirname(file), { recursive: true })
-        writeFileSync(file, tokens(source.serviceAccountToken))
-        // The kubelet (pkg/volume/projected): 0600 when the pod has an fsGroup, which then adds
-        // the group's read bit ("we depend on SetVolumeOwnership to change from 0600 to 0640").
-        chmodSync(file, fsGroup !== undefined ? 0o600 : volume.projected.defaultMode ?? 0o644)
-      } else throw new Error(`volume ${volume.name}: projected source ${JSON.stringify(source)} is not emulated`)
+      // The kubelet (pkg/volume/projected): 0600 when the pod has an fsGroup, which then adds
+      // the group's read bit ("we depend on SetVolumeOwnership to change from 0600 to 0640").
+      else if (source.serviceAccountToken) add(source.serviceAccountToken.path, tokens(source.serviceAccountToken), fsGroup !== undefined ? 0o600 : volume.projected.defaultMode ?? 0o644)
+      else throw new Error(`volume ${volume.name}: projected source ${JSON.stringify(source)} is not emulated`)
     }
-  } else if (volume.emptyDir) {
+  } else {
+    throw new Error(`volume ${volume.name}: type ${Object.keys(volume).filter((k) => k !== 'name').join(', ')} is not emulated`)
+  }
+  return payload
+}
+
+/**
+ * A volume as the kubelet first writes it (writeAtomically); with the pod's fsGroup the files
+ * belong to that group and gain its read bits (the kubelet's SetVolumeOwnership). An emptyDir is
+ * an empty folder anyone may write.
+ */
+function materialize (volume: Volume, path: string, sources: EnvSources, fsGroup: number | undefined, tokens: TokenSource): string {
+  mkdirSync(path, { recursive: true })
+  if (volume.emptyDir) {
     chmodSync(path, 0o777)
     if (fsGroup !== undefined) {
       chownSync(path, 0, fsGroup)
       chmodSync(path, 0o2777)
     }
     return path
-  } else {
-    throw new Error(`volume ${volume.name}: type ${Object.keys(volume).filter((k) => k !== 'name').join(', ')} is not emulated`)
   }
+  writeAtomically(path, payloadOf(volume, sources, fsGroup, tokens), fsGroup)
   chmodSync(path, 0o755)
   if (fsGroup !== undefined) ownByGroup(path, fsGroup)
   return path
 }
 
+let generation = 0
+
+/**
+ * The kubelet's AtomicWriter (pkg/volume/util/atomic_writer.go), for a first write and every
+ * update alike: the files go into a new timestamped folder, `..data_tmp` pointing at it is
+ * renamed over `..data` (one atomic step for the whole volume), each top-level name is a link
+ * into `..data`, and the previous folder is removed. A process that holds the volume's folder
+ * sees the new files at once; a subPath mount, bound to the old folder's file when the container
+ * started, never does.
+ */
+function writeAtomically (dir: string, payload: Payload, fsGroup: number | undefined): void {
+  const previous = existsSync(join(dir, '..data')) ? readlinkSync(join(dir, '..data')) : undefined
+  const stamp = new Date().toISOString().replace(/[-T:]/g, '_').replace(/\..*$/, '')
+  const folder = join(dir, `..${stamp}.${process.pid}${String(++generation).padStart(6, '0')}`)
+  mkdirSync(folder)
+  for (const [path, { content, mode }] of payload) {
+    const file = join(folder, path)
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, content)
+    chmodSync(file, mode)
+  }
+  chmodSync(folder, 0o755)
+  if (fsGroup !== undefined) ownByGroup(folder, fsGroup)
+  symlinkSync(basename(folder), join(dir, '..data_tmp'))
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+  const names = new Set([...payload.keys()].map((path) => path.split('/')[0]!))
+  for (const name of names) if (!existsSync(join(dir, name))) symlinkSync(join('..data', name), join(dir, name))
+  for (const name of readdirSync(dir)) if (!name.startsWith('..') && !names.has(name)) rmSync(join(dir, name))
+  if (previous !== undefined) rmSync(join(dir, previous), { recursive: true, force: true })
+}
+
 function ownByGroup (path: string, gid: number): void {
-  const stat = statSync(path)
+  const stat = lstatSync(path)
   lchownSync(path, 0, gid)
+  if (stat.isSymbolicLink()) return
   if (stat.isDirectory()) {
     chmodSync(path, (stat.mode & 0o7777) | 0o2550)
     for (const entry of readdirSync(path)) ownByGroup(join(path, entry), gid)

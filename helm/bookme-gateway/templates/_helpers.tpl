@@ -45,12 +45,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- div (((.Values.config.server | default dict).shutdownGraceMs | default 10000) | int) 1000 -}}
 {{- end -}}
 
-{{/* Where the config is mounted; the container's args name it (the image's BOOKME_GATEWAY_CONFIG says the same). */}}
+{{/*
+configDir holds the gateway's files: the ConfigMap's folder (configMapDir), the assertion keys
+(keysDir) and what extraVolumeMounts add (e.g. tls/), each a mount of its own beside the others.
+The ConfigMap is mounted as a whole folder, not file by file (subPath), because the kubelet
+updates a ConfigMap volume in place (a new `..data` symlink) but never a subPath mount: the
+gateway watches that folder and reloads the config and mappings files live (CONTRACT.md §14).
+The container's args and BOOKME_GATEWAY_CONFIG name configPath.
+*/}}
 {{- define "bookme-gateway.configDir" -}}
 /etc/bookme-gateway
 {{- end -}}
+{{- define "bookme-gateway.configMapDir" -}}
+{{ include "bookme-gateway.configDir" . }}/config
+{{- end -}}
 {{- define "bookme-gateway.configPath" -}}
-{{ include "bookme-gateway.configDir" . }}/gateway.yaml
+{{ include "bookme-gateway.configMapDir" . }}/gateway.yaml
 {{- end -}}
 {{- define "bookme-gateway.keysDir" -}}
 {{ include "bookme-gateway.configDir" . }}/keys
@@ -137,6 +147,10 @@ tolerations:
 {{- define "bookme-gateway.env" -}}
 - name: NODE_OPTIONS
   value: "--max-old-space-size={{ .Values.heapMaxMb }}"
+# The image's default (/etc/bookme-gateway/gateway.yaml) is not where the chart mounts the
+# config; this names configPath for a command run without --config.
+- name: BOOKME_GATEWAY_CONFIG
+  value: {{ include "bookme-gateway.configPath" . | quote }}
 # Each from the Secret's key of that name; a key the Secret lacks leaves its variable
 # unset (optional), so only a config that uses "${VAR}" needs it.
 {{- range $env, $key := dict "MYSQL_PASSWORD" "mysql-password" "REDIS_URL" "redis-url" "REDIS_PASSWORD" "redis-password" "SENTINEL_PASSWORD" "sentinel-password" "GRAPH_SECRET" "graph-secret" }}
@@ -161,15 +175,10 @@ capabilities:
 {{- end -}}
 
 {{- define "bookme-gateway.volumeMounts" -}}
-# The one file, not the folder: certificate Secrets mount beside it (extraVolumeMounts,
-# e.g. /etc/bookme-gateway/tls). The Deployment's checksum annotation restarts its pods on a change.
+# The ConfigMap's folder (gateway.yaml, mappings.yaml), kept up to date by the kubelet; other
+# mounts go beside it under configDir, never inside it.
 - name: config
-  mountPath: {{ include "bookme-gateway.configPath" . }}
-  subPath: gateway.yaml
-  readOnly: true
-- name: config
-  mountPath: {{ include "bookme-gateway.configDir" . }}/mappings.yaml
-  subPath: mappings.yaml
+  mountPath: {{ include "bookme-gateway.configMapDir" . }}
   readOnly: true
 - name: tmp
   mountPath: /tmp
@@ -208,8 +217,67 @@ capabilities:
 {{- end }}
 {{- end -}}
 
+{{/*
+The pod template's annotations that roll the pods when something read only at start changes
+(chart README "Config changes"). `live`: the config's server section, the one section the gateway
+applies at the next start only (src/reload/config-reload.ts); every other config or mappings
+change reaches the running pods through the ConfigMap volume. `rollout`: the whole ConfigMap,
+so every change replaces the pods. Env, args, ports and volumes are in the pod template itself,
+so a change of theirs rolls the pods either way; the Secret's values are env, read at start.
+*/}}
+{{- define "bookme-gateway.restartChecksums" -}}
+{{- if eq (.Values.configReload | default "live") "rollout" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- else -}}
+checksum/config-server: {{ (.Values.config.server | default dict) | toJson | sha256sum }}
+{{- end }}
+checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- end -}}
+
+{{/*
+The config's file paths (keys named `file` or ending in `File`), one `path<TAB>value` line each,
+for the checks of bookme-gateway.validate. Takes (dict "path" "config" "value" .Values.config).
+*/}}
+{{- define "bookme-gateway.configFiles" -}}
+{{- $path := .path -}}
+{{- if kindIs "map" .value -}}
+{{- range $key, $value := .value -}}
+{{- $at := printf "%s.%s" $path $key -}}
+{{- if and (kindIs "string" $value) (or (eq $key "file") (hasSuffix "File" $key)) -}}
+{{ printf "%s\t%s\n" $at $value }}
+{{- else -}}
+{{ include "bookme-gateway.configFiles" (dict "path" $at "value" $value) }}
+{{- end -}}
+{{- end -}}
+{{- else if kindIs "slice" .value -}}
+{{- range $i, $value := .value -}}
+{{ include "bookme-gateway.configFiles" (dict "path" (printf "%s[%d]" $path $i) "value" $value) }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Values a render refuses before anything reaches the cluster, each refusal naming the fix. */}}
 {{- define "bookme-gateway.validate" -}}
+{{- $configDir := include "bookme-gateway.configDir" . }}
+{{- $configMapDir := include "bookme-gateway.configMapDir" . }}
+{{- $configMapKeys := list "gateway.yaml" "mappings.yaml" }}
+{{- /* The gateway resolves a relative path against the config file's folder, which is the ConfigMap's: only its own keys are there. */}}
+{{- range splitList "\n" (include "bookme-gateway.configFiles" (dict "path" "config" "value" .Values.config)) }}
+{{- $entry := splitList "\t" . }}
+{{- if eq (len $entry) 2 }}
+{{- $at := index $entry 0 }}
+{{- $file := index $entry 1 }}
+{{- $resolved := ternary $file (clean (printf "%s/%s" $configMapDir $file)) (isAbs $file) }}
+{{- if and (not (contains "${" $file)) (hasPrefix (printf "%s/" $configMapDir) $resolved) (not (has (trimPrefix (printf "%s/" $configMapDir) $resolved) $configMapKeys)) }}
+{{- fail (printf "%s: %s is %s, in the ConfigMap's folder, which holds only %s: relative paths are relative to the config file, %s. Give the file's absolute path, e.g. %s (chart README, \"Config changes\")" $at $file $resolved (join " and " $configMapKeys) (include "bookme-gateway.configPath" $) (ternary $file (clean (printf "%s/%s" $configDir $file)) (isAbs $file))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range .Values.extraVolumeMounts }}
+{{- if or (eq (clean (toString .mountPath)) $configMapDir) (hasPrefix (printf "%s/" $configMapDir) (clean (toString .mountPath))) }}
+{{- fail (printf "extraVolumeMounts: %s is in %s, the ConfigMap's folder, which the kubelet rewrites on every change: mount it beside, e.g. %s/%s" .mountPath $configMapDir $configDir (base (toString .mountPath))) }}
+{{- end }}
+{{- end }}
 {{- $keySecrets := include "bookme-gateway.assertionSecrets" . | fromJsonArray }}
 {{- $keysDir := include "bookme-gateway.keysDir" . }}
 {{- range ((.Values.config.assertion | default dict).keys | default list) }}
