@@ -133,7 +133,10 @@ const RateLimits = section({
     burst: Type.Optional(Type.Integer({ minimum: 1 }))
   }, { ...strict, minProperties: 1 }), { additionalProperties: false }), { default: {}, additionalProperties: false }),
   headers: Type.Boolean({ default: true }),
-  replicas: Type.Integer({ minimum: 1, default: 1 })
+  replicas: Type.Integer({ minimum: 1, default: 1 }),
+  // With the Redis store: 0 counts every request in Redis; more, each pod counts from its own
+  // view and reconciles every syncMs (rate-limits/synced-counters.ts states the over-admission bound).
+  syncMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0 })
 })
 
 const Route = Type.Object({

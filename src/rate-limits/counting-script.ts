@@ -48,3 +48,30 @@ for _ = 1, tonumber(ARGV[1]) do
 end
 return out
 `
+
+/**
+ * The reconcile of synced-counters.ts, over the same counters as GCRA_SCRIPT (so pods with and
+ * without `syncMs` count together). KEYS: counters. ARGV: per key, the admissions a pod made
+ * since its last reconcile, the interval, and that pod's own TAT ahead of now (µs). The new TAT
+ * is the later of the shared one moved on by those admissions and the pod's own: never less
+ * than the one GCRA over every pod's admissions in their order would reach (to within the
+ * round trip that carries the offsets), and exactly that when one pod counts alone. Times travel as offsets from now, so the pods' clocks never meet
+ * the server's. Returns each TAT ahead of now (0: idle).
+ */
+export const SYNC_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[3 * i - 2])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or 0) or 0
+  if n > 0 then
+    tat = math.max(tat + n * tonumber(ARGV[3 * i - 1]), now + tonumber(ARGV[3 * i]))
+    if tat > now then
+      redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+    end
+  end
+  out[i] = math.max(0, tat - now)
+end
+return out
+`

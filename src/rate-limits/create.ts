@@ -19,7 +19,7 @@ export interface RateLimits {
 
 export function createRateLimits (config: Readonly<Config>, cache: SharedCache, { logger, metrics }: Omit<CapabilityDeps, 'health'>): RateLimits {
   const plan = compilePolicies(config.rateLimits, config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name]))
-  const counterStore = createCounterStore(cache)
+  const counterStore = createCounterStore(cache, config.rateLimits.syncMs)
   const limiter = createRateLimiter(counterStore, {
     refused: (policy) => metrics.rateLimited.inc({ policy }),
     countedAlone: () => metrics.rateLimitFallback.inc(),

@@ -55,7 +55,7 @@ export function gcraDecide (tats: number[], rules: readonly GcraRule[], nowUs: n
 }
 
 /** µs since the epoch, from the monotonic clock's origin (Date.now has only ms). */
-function nowMicros (): number {
+export function nowMicros (): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000)
 }
 

@@ -1,6 +1,7 @@
 /**
  * Counts requests against a route's policies (CONTRACT.md §12) in the shared store, one atomic
- * operation each. When that store fails, this pod counts alone at its share (`limit / replicas`)
+ * operation each, or from this pod's view of it reconciled every `syncMs` (synced-counters.ts).
+ * When that store fails, this pod counts alone at its share (`limit / replicas`)
  * from the very request that failed, and asks the store again once a second (one request at a
  * time) until it answers: never unlimited, and never an error of its own.
  */
