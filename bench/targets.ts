@@ -267,6 +267,8 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   },
   // A rate-limit policy on every request (CONTRACT.md §12), so high that nothing is refused: what counting costs.
   'gateway-auth-redis-ratelimit': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT]),
+  // The same, each pod counting from its own view and reconciling with Redis every 100 ms (rateLimits.syncMs).
+  'gateway-auth-redis-ratelimit-sync': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT.replace(' }] }', ' }], syncMs: 100 }')]),
   'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
   'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [await tracing()]),
   'everything-on': async (origin) => await startEverythingOn(origin),
