@@ -39,11 +39,16 @@ export function upstreamTarget (upstream: string): UpstreamTarget {
 
 /**
  * Starts the call's span under `parent`, writes its `traceparent` into `call.headers` and returns
- * `events` wrapped to end it.
+ * `events` wrapped to end it. For a request not sampled (`parent` is its trace id) only the
+ * `traceparent` is written.
  */
-export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: Span | undefined, target: UpstreamTarget,
+export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: Span | string | undefined, target: UpstreamTarget,
   call: UpstreamCall, res: ServerResponse, events: E): E {
   if (parent === undefined) return events
+  if (typeof parent === 'string') {
+    tracing.propagateUnsampled(parent, call.headers)
+    return events
+  }
   const span = tracing.startClientSpan(parent, call.method, {
     'http.request.method': call.method,
     'server.address': target.address,

@@ -1,6 +1,7 @@
 /**
- * One SERVER span per request, named and attributed by OpenTelemetry's stable HTTP semantic
- * conventions (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server): name
+ * One SERVER span per sampled request (one not sampled gets only its trace id: create.ts), named
+ * and attributed by OpenTelemetry's stable HTTP semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server): name
  * `{method} {http.route}` — the configured route's prefix, or the gateway's own path — or only
  * `{method}` when no route matched. The gateway's own attributes are `bookme.*`: the route, the
  * decision, the refusal code and the bank, never a token or a user name. The span ends on the
@@ -16,8 +17,11 @@ import type { Tracing } from './create.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request's SERVER span; only present when tracing is on. */
-    traceSpan?: Span
+    /**
+     * The request's SERVER span when it is sampled; when not, its trace id alone (no span is
+     * made for it). Only present when tracing is on.
+     */
+    traceSpan?: Span | string
     /** Its trace id, for the request's log line; only present when tracing is on. */
     traceId?: string
   }
@@ -38,6 +42,13 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
   const prefixes = new Map(routes.map((route) => [route.name, route.prefix]))
 
   app.addHook('onRequest', function startServerSpan (request, reply, done) {
+    const unsampled = tracing.unsampledTraceId(request.headers)
+    if (unsampled !== undefined) {
+      request.traceSpan = unsampled
+      request.traceId = unsampled
+      done()
+      return
+    }
     const routeName = request.routeOptions.config.routeName
     const httpRoute = request.is404 ? undefined : (routeName === undefined ? request.routeOptions.url : prefixes.get(routeName))
     const method = KNOWN_METHODS.has(request.method) ? request.method : '_OTHER'
@@ -62,7 +73,7 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
   })
 
   app.addHook('onError', function recordCode (request, _reply, err, done) {
-    if (isGatewayError(err) && request.traceSpan !== undefined) codes.set(request.traceSpan, err.code)
+    if (isGatewayError(err) && typeof request.traceSpan === 'object') codes.set(request.traceSpan, err.code)
     done()
   })
 }

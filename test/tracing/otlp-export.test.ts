@@ -100,7 +100,7 @@ t.test('sampleRatio 0: nothing exported, the upstream still gets the gateway\'s 
   const receiver = await startOtlpReceiver(t)
   const upstream = await startUpstream(t)
   const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 0 } })
-  const response = await fetch(`${gw.proxyUrl}/open/x`, { headers: { traceparent: INBOUND, 'x-request-id': 'unsampled' } })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, { headers: { traceparent: INBOUND, tracestate: 'vendor=client', 'x-request-id': 'unsampled' } })
   await response.arrayBuffer()
   // Its line is written once the response has finished, so its spans have ended too.
   await eventually(() => gw.logs.some((entry) => entry.requestId === 'unsampled'), Boolean, 5000)
@@ -109,8 +109,28 @@ t.test('sampleRatio 0: nothing exported, the upstream still gets the gateway\'s 
   const sent = String(upstream.last().headers.traceparent)
   t.match(sent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a not-sampled context of the gateway\'s own')
   t.not(sent.slice(3, 35), INBOUND_TRACE)
+  t.equal(upstream.last().headers.tracestate, undefined, 'the client\'s tracestate belongs to its own trace')
   const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'unsampled')
   t.equal(line?.traceId, sent.slice(3, 35), 'the log line names the trace the upstream was given')
+})
+
+t.test('a trusted, unsampled traceparent: the trace goes on unsampled, with its tracestate, and nothing is exported', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const upstream = await startUpstream(t)
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 1, trustInboundTraceparent: true } })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, {
+    headers: { traceparent: `00-${INBOUND_TRACE}-${INBOUND_SPAN}-00`, tracestate: 'vendor=client', 'x-request-id': 'continued-unsampled' }
+  })
+  await response.arrayBuffer()
+  await eventually(() => gw.logs.some((entry) => entry.requestId === 'continued-unsampled'), Boolean, 5000)
+  await gw.resources.tracing!.flush()
+  t.same(receiver.spans, [], 'not sampled even at sampleRatio 1: the parent decided')
+  const sent = String(upstream.last().headers.traceparent)
+  t.match(sent, new RegExp(`^00-${INBOUND_TRACE}-[0-9a-f]{16}-00$`))
+  t.not(sent.slice(36, 52), INBOUND_SPAN, 'a span id of the gateway\'s own')
+  t.equal(upstream.last().headers.tracestate, 'vendor=client', 'the trace\'s tracestate goes on with it')
+  const line = gw.logs.find((entry) => entry.msg === 'request' && entry.requestId === 'continued-unsampled')
+  t.equal(line?.traceId, INBOUND_TRACE)
 })
 
 t.test('an unreachable upstream: client span error.type, server span status error; unmatched is named by its method', async (t) => {
