@@ -178,8 +178,9 @@ function withRestartSections (next: Readonly<Config>, active: Readonly<Config>):
   return Object.freeze(merged) as unknown as Readonly<Config>
 }
 
+/** The mappings file's hash, when one is read: a file source and an API profile to read it for. */
 function mappingsHashOf (config: Readonly<Config>): string | undefined {
-  return config.mappings.source === 'file' ? hashOf(config.mappings.file) : undefined
+  return config.mappings.source === 'file' && Object.keys(config.apis).length > 0 ? hashOf(config.mappings.file) : undefined
 }
 
 function hashOf (path: string): string {
