@@ -29,7 +29,13 @@ const HIERARCHY: Record<PlatformRole, PlatformRole[]> = {
 }
 
 export function asciiLower (text: string): string {
-  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+  // Most values (GUIDs, `c1`, lower-case names) have no capital: returned as they are, with no
+  // replace and no new string; a route check calls this on every request.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code >= 65 && code <= 90) return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+  }
+  return text
 }
 
 const CANONICAL = new Map<string, PlatformRole>(PLATFORM_ROLES.map((role) => [asciiLower(role), role]))

@@ -58,12 +58,22 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
   const now = options.now ?? Date.now
   let blocks = new Map<string, Block>()
   let lost = new Set<string>()
+  // The same blocks by kind and id, so a token check looks its principal up without building
+  // a field string a request: the token's ids keep their hash, a new string is hashed afresh.
+  let byId = indexById(blocks)
 
   const inForce = (field: string): Block | undefined => {
     const block = blocks.get(field)
-    if (block === undefined) return undefined
+    return block === undefined ? undefined : unlessExpired(field, block)
+  }
+  const inForceById = (kind: BlockKind, id: string): Block | undefined => {
+    const block = byId[kind].get(id)
+    return block === undefined ? undefined : unlessExpired(`${kind}:${id}`, block)
+  }
+  const unlessExpired = (field: string, block: Block): Block | undefined => {
     if (block.until > now()) return block
     blocks.delete(field)
+    byId[block.kind].delete(field.slice(block.kind.length + 1))
     lost.delete(field)
     options.expired?.(block)
     return undefined
@@ -97,17 +107,19 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
         if (!lost.has(field)) newlyLost.push(block)
       }
       blocks = replaced
+      byId = indexById(replaced)
       lost = stillLost
       return { added, removed, lost: newlyLost }
     },
     find (principal) {
       // The fast path: with no block at all, nothing to look up.
       if (blocks.size === 0) return undefined
-      const found = [
-        inForce(`tenant:${principal.tenantId}`),
-        principal.clientId === undefined ? undefined : inForce(`client:${principal.clientId}`),
-        principal.objectId === undefined ? undefined : inForce(`user:${principal.objectId.toLowerCase()}`)
-      ].filter((block) => block !== undefined)
+      const tenant = inForceById('tenant', principal.tenantId)
+      const client = principal.clientId === undefined ? undefined : inForceById('client', principal.clientId)
+      const user = principal.objectId === undefined || byId.user.size === 0 ? undefined : inForceById('user', principal.objectId.toLowerCase())
+      // A block list that does not name this principal (the common case): no arrays to build.
+      if (tenant === undefined && client === undefined && user === undefined) return undefined
+      const found = [tenant, client, user].filter((block) => block !== undefined)
       const full = found.find((block) => block.issuedBefore === undefined)
       if (full !== undefined) return full
       // The latest instant: if any revocation covers the token, that one does.
@@ -130,6 +142,13 @@ export function createBlockList (options: BlockListOptions = {}): BlockList {
     }
   }
   return list
+}
+
+/** `blocks` (field → block) by kind, then by the field's id part (what `find` looks up). */
+function indexById (blocks: ReadonlyMap<string, Block>): Record<BlockKind, Map<string, Block>> {
+  const index: Record<BlockKind, Map<string, Block>> = { tenant: new Map(), client: new Map(), user: new Map() }
+  for (const [field, block] of blocks) index[block.kind].set(field.slice(block.kind.length + 1), block)
+  return index
 }
 
 function sameBlock (a: Block | undefined, b: Block): boolean {

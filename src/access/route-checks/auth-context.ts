@@ -46,7 +46,7 @@ function authContextChallenge (authContext: string, tenantId: string, authority:
 
 function requireAuthContext (token: VerifiedToken, authContext: string, authority = DEFAULT_AUTHORITY): void {
   const wanted = asciiLower(authContext)
-  if (authContextsOf(token).some((value) => asciiLower(value) === wanted)) return
+  for (const value of authContextsOf(token)) if (value === wanted || asciiLower(value) === wanted) return
   throw new GatewayError('AUTH_CONTEXT_REQUIRED', `This route needs the authentication context ${authContext}; sign in again with the claims challenge`, {
     challenge: authContextChallenge(authContext, token.tenantId, authority)
   })
