@@ -272,6 +272,9 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
   'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [await tracing()]),
   'everything-on': async (origin) => await startEverythingOn(origin),
+  // For callgrind, whose run outlasts the assertion's default lifetime (see gateway-auth-assertion-ttl300); `baseline-` for an A/B of two builds.
+  'everything-on-ttl300': async (origin) => await startEverythingOn(origin, thisBuild(), 'ttlSec: 300, '),
+  'baseline-everything-on-ttl300': async (origin) => await startEverythingOn(origin, baselineBuild(), 'ttlSec: 300, '),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin),
   'haproxy-jwt': async (origin) => await startHaproxyJwt(origin)
@@ -302,13 +305,13 @@ async function startPeer (program: string, origin: string): Promise<Started> {
  * refuses, the signed assertion, the decision log (on by default), tracing at 0.1 and a step-up
  * route (`authContext`). Its own key prefix keeps the block away from the other Redis targets.
  */
-async function startEverythingOn (origin: string, build = thisBuild()): Promise<Started> {
+async function startEverythingOn (origin: string, build = thisBuild(), assertionOptions = ''): Promise<Started> {
   const cache = `cache: { store: redis, redis: { url: "${await benchRedis()}", keyPrefix: "bookme:bench-everything-on:" } }`
   const cacheFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-')), 'cache.yaml')
   writeFileSync(cacheFile, cache)
   const block = spawnSync(process.execPath, [join(build.dist, 'cli.js'), 'block', '--config', cacheFile, '--tenant', randomUUID(), '--for', '1d', '--reason', 'bench', '--by', 'bench'], { cwd: ROOT, encoding: 'utf8' })
   if (block.status !== 0) throw new Error(`block --tenant exited with ${block.status}: ${block.stderr}`)
-  return await startAuthGateway(origin, [], [cache, RATE_LIMIT, assertion(), await tracing()], { build, route: `authContext: ${AUTH_CONTEXT}` })
+  return await startAuthGateway(origin, [], [cache, RATE_LIMIT, assertion(assertionOptions), await tracing()], { build, route: `authContext: ${AUTH_CONTEXT}` })
 }
 
 /** A target that cannot run on this machine (its program missing or refusing to start): the harness says why and goes on without it. */
