@@ -7,8 +7,8 @@
  */
 import type { GcraOutcome, GcraRule } from './gcra.js'
 
-/** Sends one script call: every key, the number of requests, then each request's arguments (counting-script.ts). */
-export type SendBatch = (keys: string[], requests: number, args: Array<string | number>) => Promise<number[]>
+/** Sends one script call: every key, the number of requests, then each request's arguments; its answer's integers, as numbers or their text (counting-script.ts). */
+export type SendBatch = (keys: string[], requests: number, args: Array<string | number>) => Promise<ArrayLike<number | string>>
 
 interface Waiter { count: number, resolve: (outcome: GcraOutcome) => void, reject: (err: unknown) => void }
 interface Batch { keys: string[], args: Array<string | number>, waiters: Waiter[] }

@@ -7,8 +7,10 @@
  * number of its keys and, per key, interval and capacity (µs). Time is the server's (TIME,
  * allowed in scripts since Redis 5's effect replication), so replicas with skewed clocks count
  * on one clock. Returns, per request, `admitted, remaining₁, wait₁, remaining₂, wait₂, …` as
- * integers; `%d` keeps a TAT exact (Lua would print 1.8e15 as `1.8e+15`). Each counter expires
- * when its TAT is reached: idle, it holds nothing.
+ * integers written with `%d` (truncated, as an integer reply would be) in one comma-separated
+ * string: one bulk reply costs ioredis's decoder far less than an array of integers. `%d` also
+ * keeps a TAT exact (Lua would print 1.8e15 as `1.8e+15`). Each counter expires when its TAT is
+ * reached: idle, it holds nothing.
  */
 export const GCRA_SCRIPT = `
 local t = redis.call('TIME')
@@ -30,7 +32,7 @@ for _ = 1, tonumber(ARGV[1]) do
     nexts[i] = nxt
     if nxt - now > capacity then admitted = 0 end
   end
-  out[#out + 1] = admitted
+  out[#out + 1] = string.format('%d', admitted)
   for i = 1, n do
     local interval = tonumber(ARGV[a + 2 * i - 2])
     local capacity = tonumber(ARGV[a + 2 * i - 1])
@@ -40,13 +42,13 @@ for _ = 1, tonumber(ARGV[1]) do
       redis.call('SET', KEYS[k + i], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
     end
     local after = math.max(tat, now)
-    out[#out + 1] = math.max(0, math.floor((capacity - (after - now)) / interval))
-    out[#out + 1] = math.max(0, after + interval - capacity - now)
+    out[#out + 1] = string.format('%d', math.max(0, math.floor((capacity - (after - now)) / interval)))
+    out[#out + 1] = string.format('%d', math.max(0, after + interval - capacity - now))
   end
   k = k + n
   a = a + 2 * n
 end
-return out
+return table.concat(out, ',')
 `
 
 /**

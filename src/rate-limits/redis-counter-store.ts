@@ -11,7 +11,7 @@ import { createCountingBatches, hashTagOf } from './counting-batches.js'
 import { GCRA_SCRIPT, SYNC_SCRIPT } from './counting-script.js'
 import { createSyncedCounters, type SendSync } from './synced-counters.js'
 
-type Script = (...args: Array<string | number | Array<string | number>>) => Promise<number[]>
+type Script<Reply> = (...args: Array<string | number | Array<string | number>>) => Promise<Reply>
 
 /** Keys in one reconcile call: more would hold Redis from other clients for longer than it saves. */
 const MAX_SYNC_KEYS = 256
@@ -22,7 +22,7 @@ export function createRedisCounterStore (backend: RedisBackend, syncMs = 0): Cou
   // and EVAL again if a server answers NOSCRIPT (restarted, or a new primary).
   client.defineCommand('gcraAdmit', { lua: GCRA_SCRIPT })
   client.defineCommand('gcraSync', { lua: SYNC_SCRIPT })
-  const scripts = client as unknown as { gcraAdmit: Script, gcraSync: Script }
+  const scripts = client as unknown as { gcraAdmit: Script<string>, gcraSync: Script<number[]> }
   // A cluster's script may only touch one slot: calls per hash tag there, one call elsewhere.
   const groupOf = client instanceof Cluster ? hashTagOf : () => ''
   const prefixed = (keys: readonly string[]): string[] => keys.map((key) => keyPrefix + key)
@@ -34,7 +34,7 @@ export function createRedisCounterStore (backend: RedisBackend, syncMs = 0): Cou
     admit = (keys, rules) => synced.admit(prefixed(keys), rules)
   } else {
     // ioredis flattens array arguments: the batch's arrays go as they are.
-    const admitBatched = createCountingBatches(async (keys, requests, args) => await scripts.gcraAdmit(keys.length, keys, requests, args), groupOf)
+    const admitBatched = createCountingBatches(async (keys, requests, args) => (await scripts.gcraAdmit(keys.length, keys, requests, args)).split(','), groupOf)
     admit = (keys, rules) => admitBatched(prefixed(keys), rules)
   }
 
