@@ -65,6 +65,12 @@ async function measure (target: Started): Promise<Round> {
   return { rps: result.rps, p50: result.p50, p99: result.p99, cpuPer10k: per10k(cpu), mainPer10k: per10k(main), errors: result.errors, non2xx: result.non2xx }
 }
 
+/** The target's peak resident set (VmHWM), MB: what a container's memory limit is measured against. */
+function peakRssMb (pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match === null ? NaN : Number(match[1]) / 1024
+}
+
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
 
 if (values.layout !== 'split' && values.layout !== 'shared') throw new Error('--layout is split or shared')
@@ -82,6 +88,7 @@ for (const name of names) {
 }
 names = names.filter((name) => started[name] !== undefined)
 const results: Record<string, Round[]> = Object.fromEntries(names.map((n) => [n, []]))
+const peakRss: Record<string, number> = {}
 try {
   for (const name of names) await measure(started[name]!) // warm-up, JIT and pools
   for (let round = 0; round < rounds; round++) {
@@ -91,6 +98,7 @@ try {
       process.stderr.write(`round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p50 ${r.p50} p99 ${r.p99} ms cpu/10k ${r.cpuPer10k.toFixed(2)} s (main thread ${r.mainPer10k.toFixed(2)}) errors ${r.errors} non2xx ${r.non2xx}\n`)
     }
   }
+  for (const name of names) peakRss[name] = peakRssMb(started[name]!.pid)
 } finally {
   for (const s of Object.values(started)) s.stop()
   origin.stop()
@@ -104,19 +112,19 @@ const pairedRatio = (name: string, pick: (r: Round) => number): number =>
 const lines = [
   `node ${process.version}, ${values.loader}, ${connections} connections${paceMs === undefined ? '' : `, paced ${paceMs} ms`}, ${duration} s × ${rounds} rounds, body ${values.body}, layout ${values.layout}${values['origin-chunked'] ? ', chunked origin' : ''}`,
   '',
-  '| target | req/s (median) | min–max | p50 ms | p99 ms | CPU s / 10k req | main thread | req/s ratio vs ' + base + ' | CPU ratio | p99 ratio |',
-  '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
+  '| target | req/s (median) | min–max | p50 ms | p99 ms | CPU s / 10k req | main thread | req/s ratio vs ' + base + ' | CPU ratio | p99 ratio | peak RSS MB |',
+  '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'
 ]
 for (const name of names) {
   const rs = results[name]!
   const rps = median(rs.map((r) => r.rps))
   const cpu = median(rs.map((r) => r.cpuPer10k))
   const bad = rs.reduce((n, r) => n + r.errors + r.non2xx, 0)
-  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${median(rs.map((r) => r.mainPer10k)).toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} | ${pairedRatio(name, (r) => r.p99).toFixed(2)} |`)
+  lines.push(`| ${name}${bad ? ` (${bad} errors/non-2xx)` : ''} | ${Math.round(rps)} | ${Math.round(Math.min(...rs.map((r) => r.rps)))}–${Math.round(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${cpu.toFixed(2)} | ${median(rs.map((r) => r.mainPer10k)).toFixed(2)} | ${pairedRatio(name, (r) => r.rps).toFixed(2)} | ${pairedRatio(name, (r) => r.cpuPer10k).toFixed(2)} | ${pairedRatio(name, (r) => r.p99).toFixed(2)} | ${Math.round(peakRss[name] ?? NaN)} |`)
 }
 process.stdout.write(lines.join('\n') + '\n')
 // bench/results/ is not in the repository (its JSON files are ignored): made on first use.
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
 mkdirSync(resultsDir, { recursive: true })
-writeFileSync(`${resultsDir}${Date.now()}.json`, JSON.stringify({ values, results }, null, 2))
+writeFileSync(`${resultsDir}${Date.now()}.json`, JSON.stringify({ values, results, peakRss }, null, 2))
 process.exit(0) // the in-process test issuer would keep the harness alive
