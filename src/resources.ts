@@ -9,6 +9,8 @@
  * them. What the new resources no longer use is closed by `retire`, once the requests that
  * started under the old ones are done.
  */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
@@ -22,7 +24,7 @@ import { createSharedCache, type SharedCache } from './backends/shared-cache.js'
 import { createSigningKeys, createTokenAuthenticator, type SigningKeys, type TokenVerification, type TokenVerificationOptions } from './token/create.js'
 import type { Authenticator } from './token/authenticator.js'
 import { createMappingLookups, followPurges, openMappingSource, type OpenMappingSource } from './mappings/create.js'
-import type { MappingLookup } from './mappings/cached-source.js'
+import type { MappingLookup, SourceEpoch } from './mappings/cached-source.js'
 import type { MappingSource } from './mappings/source.js'
 import { createBlocks, type Blocks } from './blocks/create.js'
 import { createRateLimits, type RateLimits } from './rate-limits/create.js'
@@ -110,7 +112,7 @@ interface Parts {
   tracing: Part<Tracing | undefined>
   assertion: Part<AssertionSigner | undefined>
   source: Part<MappingSource>
-  lookups: Part<MappingLookup>
+  lookups: Part<{ lookups: MappingLookup, epoch: SourceEpoch }>
   blocks: Part<Blocks>
   keys: Part<SigningKeys>
   authenticator: Part<Authenticator>
@@ -149,20 +151,24 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
     const hasApis = Object.keys(config.apis).length > 0
     const sharedCache = part('sharedCache', config.cache, [], () => {
       const cache = createSharedCache(config.cache, shared.logger)
-      followPurges(cache, shared.logger, () => shared.latest.lookups.value)
+      followPurges(cache, shared.logger, () => shared.latest.lookups.value.lookups)
       return { value: cache, close: async () => { await cache.close() } }
     })
     const tracing = part('tracing', config.tracing, [], () => {
       const value = createTracing(config, deps)
       return { value, close: async () => { await value?.close() } }
     })
-    const assertion = part('assertion', [config.assertion, config.entra.clockToleranceSec], [], () => ({ value: createAssertion(config) }))
+    // The key files' contents too: a Secret updated in place (same path, same kid) is a new key.
+    const assertion = part('assertion', [config.assertion, config.entra.clockToleranceSec, config.assertion.keys.map((key) => contentHash(key.privateKeyFile))], [], () => ({ value: createAssertion(config) }))
     const source = part('source', [config.mappings, hasApis], [], () => {
       const opened: OpenMappingSource = openMappingSource(config, deps)
       return { value: opened.source, close: opened.close }
     }, hints.mappingsFile === true && config.mappings.source === 'file')
-    const sourceSince = previous !== undefined && source !== previous.source ? Date.now() : undefined
-    const lookups = part('lookups', [config.cache], [source.value, sharedCache.value], () => ({ value: createMappingLookups(config, source.value, sharedCache.value, deps, sourceSince) }))
+    const lookups = part('lookups', [config.cache], [source.value, sharedCache.value], () => {
+      // A replaced source's answers in the shared cache are not this one's (moved again at activation).
+      const epoch: SourceEpoch = { since: previous !== undefined && source !== previous.source ? Date.now() : -Infinity, writes: true }
+      return { value: { lookups: createMappingLookups(config, source.value, sharedCache.value, deps, epoch), epoch } }
+    })
     const blocks = part('blocks', null, [sharedCache.value], () => {
       const value = createBlocks(sharedCache.value, deps)
       // Blocks known to the replaced watcher stay in force: missing from a new cache, they are written back to it.
@@ -188,7 +194,7 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
         verify: (api, token) => authenticator.value.verify(api, token),
         profileForAudience: (aud) => authenticator.value.profileForAudience(aud),
         blocks: blocks.value.watcher.list,
-        lookups: lookups.value,
+        lookups: lookups.value.lookups,
         overageGroups: overageGroups.value,
         rateLimits: rateLimits.value
       })
@@ -239,7 +245,13 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
       return {
         resources: resourcesOf(nextParts, shared),
         rebuilt: fresh.map(([name]) => name).filter((name) => name !== 'decider'),
-        activate () { shared.latest = nextParts },
+        activate () {
+          shared.latest = nextParts
+          if (nextParts.lookups === parts.lookups) return
+          // From now on only the new source's answers go into the shared cache, and only those stored from now count.
+          parts.lookups.value.epoch.writes = false
+          if (nextParts.source !== parts.source) nextParts.lookups.value.epoch.since = Date.now()
+        },
         discard,
         async retire () { await closeParts(Object.values(parts).filter((part) => !kept.has(part))) }
       }
@@ -247,6 +259,15 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
     async close () {
       await closeParts(Object.values(parts))
     }
+  }
+}
+
+/** A file's SHA-256, or why it cannot be read (then building the part says so). */
+function contentHash (path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex')
+  } catch (err) {
+    return String(err)
   }
 }
 

@@ -55,7 +55,8 @@ export function resolveBankOf (lookups: BankLookups, bankResolution: 'tenant' | 
   return thenMaybe(lookups.tenant(token.tenantId), (mapping) => resolveTenantBank(mapping, selection, { requireActive }))
 }
 
-const TENANT_MAPPED = tokenMemo<true>('tenantMapped')
+/** The lookups that found the token's tenant mapped: another set (a reload's new mappings) asks again. */
+const TENANT_MAPPED = tokenMemo<BankLookups>('tenantMapped')
 
 /**
  * Multi-tenant profiles (§3): the token's tenant has at least one bank mapping, else
@@ -63,10 +64,10 @@ const TENANT_MAPPED = tokenMemo<true>('tenantMapped')
  * token-cache hit asks nothing more than bank resolution's own lookup.
  */
 export function requireMappedTenant (lookups: BankLookups, token: VerifiedToken): MaybePromise<void> {
-  if (token.recall(TENANT_MAPPED) === true) return
+  if (token.recall(TENANT_MAPPED) === lookups) return
   return thenMaybe(lookups.tenant(token.tenantId), (mapping) => {
     if (!hasBanks(mapping)) throw tenantNotMapped()
-    token.remember(TENANT_MAPPED, true)
+    token.remember(TENANT_MAPPED, lookups)
   })
 }
 

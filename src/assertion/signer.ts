@@ -38,7 +38,8 @@ export interface AssertionSigner {
 /** Per token, at most this many (bank context, audience) assertions are kept. */
 const PER_TOKEN = 16
 
-interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[] }
+/** `mapped`: the roles, teams and business units it states; a reload's new rules make a new one. */
+interface Signed { jws: string, reuseUntil: number, api: string, bankIds: readonly string[], mapped: unknown }
 
 /** The audience a route's assertion is signed for (§11): `assertion.audience`, else the route's name; none with `assertion: false`. */
 export function assertionAudience (route: Pick<RouteConfig, 'name' | 'assertion'>): string | undefined {
@@ -68,13 +69,13 @@ export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys
   return {
     jwks,
     assertionFor (decision, audience) {
-      const { token, bank, api } = decision
+      const { token, bank, api, mapped } = decision
       const kept = token.memo(ASSERTIONS, () => new Map<string, Signed>())
       // Keyed by what varies per request; the rest of the context is compared on a hit.
       const key = bank.activeBankId === null ? audience : `${audience}\n${bank.activeBankId}`
       const at = now()
       const known = kept.get(key)
-      if (known !== undefined && at < known.reuseUntil && known.api === api && sameList(known.bankIds, bank.bankIds)) return known.jws
+      if (known !== undefined && at < known.reuseUntil && known.api === api && known.mapped === mapped && sameList(known.bankIds, bank.bankIds)) return known.jws
       // §11: never past the instant the token stops being admitted (its exp + the tolerance: a
       // token inside the tolerance is already past its own exp, and capping at that exp made the
       // assertion born expired), and always after iat. fast-jwt admits that instant itself (ms,
@@ -84,7 +85,7 @@ export function createAssertionSigner ({ issuer, ttlSec, clockToleranceSec, keys
       const exp = Math.min(iat + ttlSec, admittedUntil)
       const jws = sign({ ...claimsOf(decision, issuer, audience), iat, exp })
       if (kept.size >= PER_TOKEN) kept.clear()
-      kept.set(key, { jws, reuseUntil: exp * 1000 - marginMs, api, bankIds: bank.bankIds })
+      kept.set(key, { jws, reuseUntil: exp * 1000 - marginMs, api, bankIds: bank.bankIds, mapped })
       return jws
     }
   }

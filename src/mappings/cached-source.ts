@@ -29,8 +29,8 @@ export interface CachedMappingsOptions {
   negativeTtlSec: number
   localTtlSec: number
   staleIfErrorSec: number
-  /** Epoch ms: shared answers stored before it are never fresh (they came from a source since replaced). */
-  sourceSince?: number
+  /** Which shared answers are this source's, read when used: a reload moves it (resources.ts). */
+  epoch?: SourceEpoch
   /** Upper bound of the process layer per kind, the oldest going first; unmapped tenants have a tenth of it apart. */
   localMaxEntries?: number
   now?: () => number
@@ -48,6 +48,13 @@ export interface MappingLookup {
   /** Drops `key` ('tenant:<guid>', 'client:<guid>' or '*') from this process's layer. */
   dropLocal (key: string): void
 }
+
+/**
+ * A source's standing in the shared cache. `since` (epoch ms): answers stored before it came from
+ * a source since replaced and are never fresh. `writes`: false once a newer source serves, so a
+ * request still finishing under this one stores nothing the newer one would take for its own.
+ */
+export interface SourceEpoch { since: number, writes: boolean }
 
 /** A shared-cache value: the answer (null = not mapped) and when the source gave it (epoch ms). */
 export interface Stored<T> { v: T | null, at: number }
@@ -74,8 +81,8 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
   const pending = new Map<string, Promise<unknown>>()
 
   const freshFor = (stored: Stored<unknown>): number => (stored.v === null ? options.negativeTtlSec : options.ttlSec) * 1000
-  const sourceSince = options.sourceSince ?? -Infinity
-  const isFresh = (stored: Stored<unknown>): boolean => stored.at >= sourceSince && now() - stored.at < freshFor(stored)
+  const epoch = options.epoch ?? { since: -Infinity, writes: true }
+  const isFresh = (stored: Stored<unknown>): boolean => stored.at >= epoch.since && now() - stored.at < freshFor(stored)
   const isServableStale = (stored: Stored<unknown>): boolean => now() - stored.at < freshFor(stored) + options.staleIfErrorSec * 1000
 
   function remember<T> (layer: LocalLayer<T>, id: string, stored: Stored<T>): void {
@@ -137,7 +144,7 @@ export function createCachedMappings (options: CachedMappingsOptions): MappingLo
     const stored: Stored<T> = { v: value, at: now() }
     remember(layer, id, stored)
     // Kept past freshness so it can be served stale while the source is down.
-    if (hasSharedLayer) store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
+    if (hasSharedLayer && epoch.writes) store.set(key, JSON.stringify(stored), (freshFor(stored) / 1000) + options.staleIfErrorSec).catch((err: unknown) => events.storeError?.(err))
     return value
   }
 

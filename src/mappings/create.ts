@@ -12,7 +12,7 @@ import { failureReason } from '../backends/failure-reason.js'
 import { loadBackendTls, mysqlTlsMode } from '../backends/tls.js'
 import { createFileSource } from './file-source.js'
 import { createMysqlSource } from './mysql-source.js'
-import { createCachedMappings, type MappingLookup } from './cached-source.js'
+import { createCachedMappings, type MappingLookup, type SourceEpoch } from './cached-source.js'
 import { watchClientSecrets } from './secret-expiry.js'
 import type { MappingSource } from './source.js'
 
@@ -36,11 +36,10 @@ export function openMappingSource (config: Readonly<Config>, { logger, metrics }
 }
 
 /**
- * The process layer and the shared cache in front of `source`. `sourceSince` (epoch ms): shared
- * answers stored before it came from a source that has since been replaced (a reloaded mappings
- * file) and are asked again rather than served as fresh.
+ * The process layer and the shared cache in front of `source`; `epoch` says which shared answers
+ * are this source's (cached-source.ts), when a reload replaced the one before it.
  */
-export function createMappingLookups (config: Readonly<Config>, source: MappingSource, cache: SharedCache, { logger, metrics, health }: CapabilityDeps, sourceSince?: number): MappingLookup {
+export function createMappingLookups (config: Readonly<Config>, source: MappingSource, cache: SharedCache, { logger, metrics, health }: CapabilityDeps, epoch?: SourceEpoch): MappingLookup {
   // Tallies bound once: a mapping lookup happens on every request.
   const tally = (layer: 'local' | 'shared') => ({ hit: metrics.mappingCache.tally({ layer, result: 'hit' }), miss: metrics.mappingCache.tally({ layer, result: 'miss' }) })
   const layers = { local: tally('local'), shared: tally('shared') }
@@ -51,7 +50,7 @@ export function createMappingLookups (config: Readonly<Config>, source: MappingS
     negativeTtlSec: config.cache.negativeTtlSec,
     localTtlSec: config.cache.localTtlSec,
     staleIfErrorSec: config.cache.staleIfErrorSec,
-    ...(sourceSince === undefined ? {} : { sourceSince }),
+    ...(epoch === undefined ? {} : { epoch }),
     events: {
       lookup: (layer, result) => layers[layer][result].inc(),
       sourceQuery: (kind, result) => {

@@ -15,14 +15,15 @@ export interface TalliedCounter<L extends string> extends Counter<L> {
 }
 
 export function talliedCounter<L extends string> (registry: Registry, name: string, help: string, labelNames: L[]): TalliedCounter<L> {
-  const tallies: Array<{ labels: LabelValues<L>, count: number }> = []
+  // By label set: an app built again by a reload binds the same label sets and must count into them.
+  const tallies = new Map<string, { labels: LabelValues<L>, count: number }>()
   const counter = new Counter<L>({
     name,
     help,
     labelNames,
     registers: [registry],
     collect () {
-      for (const tally of tallies) {
+      for (const tally of tallies.values()) {
         if (tally.count === 0) continue
         this.inc(tally.labels, tally.count)
         tally.count = 0
@@ -31,9 +32,11 @@ export function talliedCounter<L extends string> (registry: Registry, name: stri
   })
   return Object.assign(counter, {
     tally (labels: LabelValues<L>): CounterTally {
-      const entry = { labels, count: 0 }
-      tallies.push(entry)
-      return { inc () { entry.count++ } }
+      const key = JSON.stringify(labels)
+      let entry = tallies.get(key)
+      if (entry === undefined) tallies.set(key, entry = { labels, count: 0 })
+      const bound = entry
+      return { inc () { bound.count++ } }
     }
   })
 }
@@ -51,7 +54,8 @@ interface Series { labels: Record<string, string>, buckets: Float64Array, sum: n
 export class TalliedHistogram {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
-  private readonly series: Series[] = []
+  // By label set: an app built again by a reload observes into the series it had, never a second one.
+  private readonly series = new Map<string, Series>()
 
   constructor (registry: Registry, readonly name: string, readonly help: string, private readonly upperBounds: readonly number[]) {
     registry.registerMetric(this as never)
@@ -59,22 +63,24 @@ export class TalliedHistogram {
 
   /** The observer of one label set. */
   observer (labels: Record<string, string>): (value: number) => void {
-    const series: Series = { labels, buckets: new Float64Array(this.upperBounds.length), sum: 0, count: 0 }
-    this.series.push(series)
+    const key = JSON.stringify(labels)
+    let series = this.series.get(key)
+    if (series === undefined) this.series.set(key, series = { labels, buckets: new Float64Array(this.upperBounds.length), sum: 0, count: 0 })
+    const bound = series
     const bounds = this.upperBounds
     return function observe (value) {
       for (let i = 0; i < bounds.length; i++) {
-        if (value <= bounds[i]!) { series.buckets[i]!++; break }
+        if (value <= bounds[i]!) { bound.buckets[i]!++; break }
       }
-      series.sum += value
-      series.count++
+      bound.sum += value
+      bound.count++
     }
   }
 
   /** prom-client's histogram shape: cumulative `_bucket` lines with `le`, then `_sum` and `_count`. */
   async getForPromString (): Promise<MetricLines> {
     const values: MetricLine[] = []
-    for (const { labels, buckets, sum, count } of this.series) {
+    for (const { labels, buckets, sum, count } of this.series.values()) {
       let cumulative = 0
       this.upperBounds.forEach((le, i) => {
         cumulative += buckets[i]!
@@ -95,7 +101,7 @@ export class TalliedHistogram {
   }
 
   reset (): void {
-    for (const series of this.series) {
+    for (const series of this.series.values()) {
       series.buckets.fill(0)
       series.sum = 0
       series.count = 0

@@ -65,7 +65,10 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
     return 'invalid'
   }
 
+  let closed = false
   async function apply (): Promise<'ok' | 'invalid'> {
+    // Shutting down: the resources are being closed; nothing new is built.
+    if (closed) return 'ok'
     let loaded: Readonly<Config>
     let nextSha: string
     let nextMappingsSha: string | undefined
@@ -82,7 +85,8 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
 
     const restart = [...RESTART_SECTIONS].filter((key) => !isDeepStrictEqual(loaded[key as keyof Config], active[key as keyof Config]))
     if (restart.length > 0) logger.warn({ sections: restart }, `config reload: ${restart.join(', ')} changed; applies at the next restart, left as it was`)
-    const changed = Object.keys(next).filter((key) => !isDeepStrictEqual(next[key as keyof Config], active[key as keyof Config]))
+    // Both sides' keys: an optional section removed (`tracing`) is a change too.
+    const changed = [...new Set([...Object.keys(next), ...Object.keys(active)])].filter((key) => !isDeepStrictEqual(next[key as keyof Config], active[key as keyof Config]))
     const mappingsFile = nextMappingsSha !== mappingsSha
     if (changed.length > 0 || mappingsFile) {
       let revision
@@ -118,19 +122,25 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
 
   /**
    * The replaced app and the parts only it used close once its last request is done (at most
-   * the longer of the request timeout and the shutdown grace later). WebSocket sessions it
-   * relayed stay open: their end (expiry, a block) is the process's, not the app's.
+   * the longer of the request timeout and the shutdown grace later), and never before the apps
+   * replaced earlier are closed: a part this app kept from them may still serve their requests.
+   * WebSocket sessions it relayed stay open: their end (expiry, a block) is the process's, not
+   * the app's.
    */
+  let retired: Promise<void> = Promise.resolve()
   function retire ({ app, resources: old, retire: closeParts, config }: { app: FastifyInstance, resources: Resources, retire: () => Promise<void>, config: Readonly<Config> }): void {
-    const done = old.inFlight.idle(Math.max(config.server.requestTimeoutMs, config.server.shutdownGraceMs))
+    const idle = old.inFlight.idle(Math.max(config.server.requestTimeoutMs, config.server.shutdownGraceMs))
+    const done = Promise.all([idle, retired])
       .then(async () => {
         // The first app owns the socket; it closes at shutdown.
-        if (!app.server.listening) await app.close()
+        if (!app.server.listening) await closeUnlistened(app)
         await closeParts()
+        logger.info('config reload: the replaced app and the parts only it used are closed')
       })
       .catch((err: unknown) => { logger.warn({ reason: failureReason(err) }, 'config reload: a replaced app could not be closed') })
       .finally(() => { retiring.delete(done) })
     retiring.add(done)
+    retired = done
   }
 
   const reload = (): Promise<'ok' | 'invalid'> => {
@@ -156,18 +166,32 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
     get resources () { return resources },
     reload,
     async close () {
+      closed = true
       stopWatching()
       await queue.catch(() => {})
       await Promise.allSettled([...retiring])
       const current = requests.current
-      if (!current.server.listening) await current.close().catch(() => {})
+      if (!current.server.listening) await closeUnlistened(current).catch(() => {})
     }
   }
 }
 
-/** What a reload reads: the config file, the mappings file, the `*File` secrets. */
+/**
+ * Closes an app whose server never listened (its hooks: the upstream pools). Its server is left
+ * as it is: @fastify/http-proxy makes closing it end every WebSocket session the app relays,
+ * and those sessions outlive the app (their token's expiry or a block ends them).
+ */
+async function closeUnlistened (app: FastifyInstance): Promise<void> {
+  app.server.close = function keepSessions (callback?: (err?: Error) => void) {
+    callback?.()
+    return this
+  }
+  await app.close()
+}
+
+/** What a reload reads: the config file, the mappings file, the `*File` secrets, the assertion's keys. */
 function watchedFiles (config: Readonly<Config>): string[] {
-  const files = [config.mappings.source === 'file' ? config.mappings.file : undefined, config.mappings.mysql?.passwordFile, config.cache.redis?.passwordFile, config.cache.redis?.sentinel?.passwordFile, config.entra.graph?.clientSecretFile]
+  const files = [config.mappings.source === 'file' ? config.mappings.file : undefined, config.mappings.mysql?.passwordFile, config.cache.redis?.passwordFile, config.cache.redis?.sentinel?.passwordFile, config.entra.graph?.clientSecretFile, ...config.assertion.keys.map((key) => key.privateKeyFile)]
   return files.filter((file): file is string => file !== undefined)
 }
 

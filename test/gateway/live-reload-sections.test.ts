@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import { stringify } from 'yaml'
 import { Redis } from 'ioredis'
-import { decodeProtectedHeader } from 'jose'
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { loadConfigFile } from '../../src/config/load.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startGateway, type RunningGateway } from '../../src/server.js'
@@ -33,9 +33,9 @@ interface Reloadable {
   apply (raw: Record<string, unknown>): Promise<'ok' | 'invalid'>
 }
 
-async function startReloadable (t: Test, dir: string, raw: Record<string, unknown>): Promise<Reloadable> {
+async function startReloadable (t: Test, dir: string, raw: Record<string, unknown>, server: Record<string, unknown> = {}): Promise<Reloadable> {
   const path = join(dir, 'gateway.yaml')
-  const write = (next: Record<string, unknown>): void => { writeFileSync(path, stringify({ ...next, server: { host: '127.0.0.1', port: 0, adminPort: 0 } })) }
+  const write = (next: Record<string, unknown>): void => { writeFileSync(path, stringify({ ...next, server: { host: '127.0.0.1', port: 0, adminPort: 0, ...server } })) }
   write(raw)
   const lines: string[] = []
   const destination = new Writable({ write (chunk: Buffer, _e, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done() } })
@@ -125,7 +125,16 @@ t.test('roles, the mappings file, rate limits and the assertion keys apply live;
   t.equal((await call(url, token)).status, 200)
   const rotated = upstream.last().headers['x-bookme-assertion']
   t.equal(typeof rotated === 'string' ? decodeProtectedHeader(rotated).kid : undefined, 'reloaded-2', 'a kept assertion of the old key is not reused')
+  // New role rules with the same key: the next assertion states the new roles, not the kept one's.
+  const rotatedKeys = { keys: [{ kid: 'reloaded-2', privateKeyFile: nextFile }, { kid: 'reloaded-1', privateKeyFile: keyFile }] }
+  t.equal(await gw.apply({ ...granted, roles: { mappings: [{ attribute: 'roles', value: '*' }, { attribute: 'tid', value: BANK_TENANT, role: 'Manager' }, { attribute: 'roles', value: 'Employee', role: 'Configurator' }] }, assertion: rotatedKeys }), 'ok')
+  t.equal((await call(url, token)).status, 200)
+  const remapped = upstream.last().headers['x-bookme-assertion']
+  t.ok(typeof remapped === 'string' && (decodeJwt(remapped).roles as string[]).includes('Configurator'), 'the assertion states the roles of the new rules')
 
+  const durations = (await (await fetch(`${gw.gw.adminUrl}/metrics`)).text()).split('\n').filter((line) => line.startsWith('bookme_gateway_request_duration_seconds_count'))
+  t.ok(durations.length > 0)
+  t.equal(new Set(durations.map((line) => line.split(' ')[0])).size, durations.length, 'one series per label set across the apps the reloads built')
   t.equal(issuer.jwksFetches(), fetches, 'no reload fetched the signing keys again: the JWKS store was kept')
   t.ok(gw.lines.some((line) => line.includes('config reload: applied to new requests') && line.includes('"rebuilt":["assertion","rateLimits"]')), 'the log names what was rebuilt: the assertion added, the rate limit removed')
   t.ok(gw.lines.some((line) => line.includes('config reload: applied to new requests') && line.includes('"rebuilt":["assertion"]')), 'and only the assertion at its rotation')
@@ -190,7 +199,7 @@ t.test('a WebSocket route\'s handshake is decided by the config active when it a
     ...authConfig(issuer, upstream, { routes: [{ name: 'live', prefix: '/live', upstream, api: 'management', roles, websocket: true }] }),
     mappings: { source: 'file', file: mappingsFile }
   })
-  const gw = await startReloadable(t, dir, routeWith(['Employee']))
+  const gw = await startReloadable(t, dir, routeWith(['Employee']), { requestTimeoutMs: 1000, shutdownGraceMs: 500 })
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
   const wsUrl = `${gw.gw.proxyUrl.replace('http', 'ws')}/live/echo`
   const open = await openSocket(t, wsUrl, token)
@@ -203,4 +212,10 @@ t.test('a WebSocket route\'s handshake is decided by the config active when it a
   t.equal(await gw.apply(routeWith(['Employee'])), 'ok')
   const again = await openSocket(t, wsUrl, token)
   t.equal(again.readyState, again.OPEN)
+
+  // The app that relays `again` is replaced, then closed once its wait is over: the session goes on.
+  const closedBefore = gw.lines.filter((line) => line.includes('the replaced app and the parts only it used are closed')).length
+  t.equal(await gw.apply(routeWith(['Employee', 'Manager'])), 'ok')
+  await eventually(() => gw.lines.filter((line) => line.includes('the replaced app and the parts only it used are closed')).length, (n) => n >= closedBefore + 1, 15_000)
+  t.equal(await echoes(again, 'after the app closed'), 'after the app closed', 'a session outlives the app it was opened through')
 })
