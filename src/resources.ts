@@ -27,7 +27,7 @@ import { createMappingLookups, followPurges, openMappingSource, type OpenMapping
 import type { MappingLookup, SourceEpoch } from './mappings/cached-source.js'
 import type { MappingSource } from './mappings/source.js'
 import { createBlocks, type Blocks } from './blocks/create.js'
-import { createRateLimits, type RateLimits } from './rate-limits/create.js'
+import { createRateCounting, createRateLimits, type RateCounting, type RateLimits } from './rate-limits/create.js'
 import { createOverageGroups } from './groups-overage/resolver.js'
 import { createAccess } from './access/create.js'
 import type { Decider } from './access/decision.js'
@@ -116,6 +116,7 @@ interface Parts {
   blocks: Part<Blocks>
   keys: Part<SigningKeys>
   authenticator: Part<Authenticator>
+  counting: Part<RateCounting>
   rateLimits: Part<RateLimits>
   overageGroups: Part<ReturnType<typeof createOverageGroups>>
   readiness: Part<{ stop (): void }>
@@ -182,7 +183,8 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
     })
     const authenticator = part('authenticator', [config.apis, config.entra.authority, config.entra.v1IssuerTemplate, config.entra.v2IssuerTemplate, config.entra.tokenCache], [keys.value], () => ({ value: createTokenAuthenticator(config, keys.value, deps) }))
     const authRoutes = config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name])
-    const rateLimits = part('rateLimits', [config.rateLimits, authRoutes], [sharedCache.value], () => ({ value: createRateLimits(config, sharedCache.value, deps) }))
+    const counting = part('counting', [config.rateLimits.syncMs, config.rateLimits.replicas], [sharedCache.value], () => ({ value: createRateCounting(config, sharedCache.value, deps) }))
+    const rateLimits = part('rateLimits', [config.rateLimits, authRoutes], [counting.value], () => ({ value: createRateLimits(config, sharedCache.value, deps, counting.value) }))
     const overageGroups = part('overageGroups', [config.entra, config.roles, config.teams, config.businessUnits, config.cache.staleIfErrorSec], [sharedCache.value], () => ({ value: createOverageGroups(config, sharedCache.value, deps.metrics, deps.logger) }))
     const readiness = part('readiness', hasApis, [source.value, sharedCache.value], () => {
       const value = watchBackendReadiness({ health: deps.health, logger: deps.logger, source: source.value, cache: sharedCache.value, usesMysql: source.value.kind === 'mysql' && hasApis })
@@ -199,7 +201,7 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
         rateLimits: rateLimits.value
       })
     }), true)
-    return { sharedCache, tracing, assertion, source, lookups, blocks, keys, authenticator, rateLimits, overageGroups, readiness, decider }
+    return { sharedCache, tracing, assertion, source, lookups, blocks, keys, authenticator, counting, rateLimits, overageGroups, readiness, decider }
   } catch (err) {
     void closeParts(built)
     throw err

@@ -17,8 +17,19 @@ export interface RateLimits {
   counterStore: CounterStore
 }
 
-export function createRateLimits (config: Readonly<Config>, cache: SharedCache, { logger, metrics }: Omit<CapabilityDeps, 'health'>): RateLimits {
+/**
+ * The policies over `counting`: a reload that changes only the policies (or the routes they
+ * name) keeps the counters, so nobody gets a fresh quota from it.
+ */
+export function createRateLimits (config: Readonly<Config>, cache: SharedCache, deps: Omit<CapabilityDeps, 'health'>, counting: RateCounting = createRateCounting(config, cache, deps)): RateLimits {
   const plan = compilePolicies(config.rateLimits, config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name]))
+  return { plan, ...counting }
+}
+
+export type RateCounting = Pick<RateLimits, 'limiter' | 'counterStore'>
+
+/** Where and how admissions are counted: the counter store beside the shared cache and the limiter with its per-pod fallback. */
+export function createRateCounting (config: Readonly<Config>, cache: SharedCache, { logger, metrics }: Omit<CapabilityDeps, 'health'>): RateCounting {
   const counterStore = createCounterStore(cache, config.rateLimits.syncMs)
   const limiter = createRateLimiter(counterStore, {
     refused: (policy) => metrics.rateLimited.inc({ policy }),
@@ -28,5 +39,5 @@ export function createRateLimits (config: Readonly<Config>, cache: SharedCache, 
       else logger.info('rate limits: the shared store answers again; counting is shared')
     }
   })
-  return { plan, limiter, counterStore }
+  return { limiter, counterStore }
 }

@@ -107,6 +107,10 @@ t.test('roles, the mappings file, rate limits and the assertion keys apply live;
   const refused = await call(url, token)
   t.equal(refused.code, 'RATE_LIMITED', 'the new policy counts at once')
   t.equal(refused.headers.get('ratelimit-policy'), '"one";q=1;w=3600')
+  // Another route: the policies are compiled again over the same counters, so no fresh quota.
+  const moreRoutes = { ...limited, routes: [...limited.routes, { name: 'rooms', prefix: '/api/rooms', upstream: upstream.url, api: 'management', roles: ['Manager'] }] }
+  t.equal(await gw.apply(moreRoutes), 'ok')
+  t.equal((await call(url, token)).code, 'RATE_LIMITED', 'the count made before the reload still holds')
 
   // assertion: a key configured by reload signs what the upstream receives and is published.
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
