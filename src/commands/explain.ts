@@ -17,7 +17,7 @@ import { normalizeRequestTarget, pathRefusal } from '../http/paths.js'
 import { createRouteMatcher } from '../http/route-match.js'
 import { isProxiedMethod, methodRefusal } from '../http/methods.js'
 import { certificateFromPem, type ClientCertificate } from '../http/index.js'
-import { ERRORS, isGatewayError, routeNotFound, wwwAuthenticate } from '../errors.js'
+import { ERRORS, GatewayError, isGatewayError, routeNotFound, wwwAuthenticate } from '../errors.js'
 import { createLogger } from '../observability/logger.js'
 import { createResources } from '../resources.js'
 import { assertionAudience, assertionHeaderName, claimsOf } from '../assertion/signer.js'
@@ -116,8 +116,12 @@ export async function runExplain (config: Readonly<Config>, request: ExplainRequ
     ...(request.at !== undefined ? { verifyAt: request.at } : {})
   })
   try {
-    // The blocks in the shared cache, read before judging (a blocked principal is refused first).
+    // The blocks in the shared cache, read before judging (a blocked principal is refused first);
+    // unread, nothing is decided, as the gateway decides nothing before its first read (§8).
+    await resources.sharedCache.ready()
     await resources.blocks.refresh()
+    const blocks = resources.health.snapshot().dependencies.blocks
+    if (blocks?.state === 'down') throw new GatewayError('GATEWAY_NOT_READY', `The blocks in the shared cache could not be read (${blocks.detail ?? 'no answer'}); nothing is decided without them`)
     const api = route?.api ?? resources.decider.profileFor(token)
     base.api = api
     // The policies that would count the request are described, not counted (§12): explain counts nothing.
