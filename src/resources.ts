@@ -63,14 +63,9 @@ export interface Resources extends TokenVerification {
    * The resources of `next`, sharing every part whose sections did not change. Rejects (and
    * changes nothing) when a new part cannot be built or its backend cannot be reached.
    */
-  revise (next: Readonly<Config>, changed?: RevisionHints): Promise<Revision>
+  revise (next: Readonly<Config>): Promise<Revision>
   /** Closes every part of these resources. */
   close (): Promise<void>
-}
-
-export interface RevisionHints {
-  /** The mappings file's content changed (its path may not have). */
-  mappingsFile?: boolean
 }
 
 export interface Revision {
@@ -128,7 +123,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const inFlight = createInFlight()
   const shared = { logger, inFlight, health: createHealth(), metrics: createMetrics(options.registry ?? new Registry(), { readInFlight: () => inFlight.count }), options } as ProcessParts
   shared.sessions = createWebSocketSessions({ blockOf: (principal) => shared.latest.blocks.value.watcher.list.find(principal) })
-  const parts = buildParts(config, shared, undefined, {})
+  const parts = buildParts(config, shared, undefined)
   shared.latest = parts
   return resourcesOf(parts, shared)
 }
@@ -137,7 +132,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
  * The parts of `config`, each kept from `previous` when it reads the same sections and uses
  * the same parts, in dependency order. Throws (closing what it built) when one cannot be built.
  */
-function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: Parts | undefined, hints: RevisionHints): Parts {
+function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: Parts | undefined): Parts {
   const deps = { logger: shared.logger, metrics: shared.metrics, health: shared.health }
   const built: Array<Part<unknown>> = []
   const part = <T>(name: keyof Parts, reads: unknown, uses: readonly unknown[], build: () => { value: T, close?: () => Promise<void> | void }, force = false): Part<T> => {
@@ -161,10 +156,12 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
     })
     // The key files' contents too: a Secret updated in place (same path, same kid) is a new key.
     const assertion = part('assertion', [config.assertion, config.entra.clockToleranceSec, config.assertion.keys.map((key) => contentHash(key.privateKeyFile))], [], () => ({ value: createAssertion(config) }))
-    const source = part('source', [config.mappings, hasApis], [], () => {
+    // The mappings file's content too: an edit of it is a new source.
+    const mappingsFile = config.mappings.source === 'file' && hasApis ? contentHash(config.mappings.file) : undefined
+    const source = part('source', [config.mappings, hasApis, mappingsFile], [], () => {
       const opened: OpenMappingSource = openMappingSource(config, deps)
       return { value: opened.source, close: opened.close }
-    }, hints.mappingsFile === true && config.mappings.source === 'file')
+    })
     const lookups = part('lookups', [config.cache], [source.value, sharedCache.value], () => {
       // A replaced source's answers in the shared cache are not this one's (moved again at activation).
       const epoch: SourceEpoch = { since: previous !== undefined && source !== previous.source ? Date.now() : -Infinity, writes: true }
@@ -229,8 +226,8 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
     blocks: parts.blocks.value.watcher,
     counterStore: parts.rateLimits.value.counterStore,
     rateLimits: parts.rateLimits.value.plan,
-    async revise (next, hints = {}) {
-      const nextParts = buildParts(next, shared, parts, hints)
+    async revise (next) {
+      const nextParts = buildParts(next, shared, parts)
       const fresh = Object.entries(nextParts).filter(([name, part]) => parts[name as keyof Parts] !== part)
       const discard = async (): Promise<void> => { await closeParts(fresh.map(([, part]) => part as Part<unknown>)) }
       try {

@@ -54,7 +54,6 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
   let active = options.config
   let resources = options.resources
   let sha256 = hashOf(path)
-  let mappingsSha = mappingsHashOf(active)
   const metrics = createReloadMetrics(resources.metrics.registry, sha256)
   const retiring = new Set<Promise<void>>()
   let queue: Promise<'ok' | 'invalid'> = Promise.resolve('ok')
@@ -71,11 +70,9 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
     if (closed) return 'ok'
     let loaded: Readonly<Config>
     let nextSha: string
-    let nextMappingsSha: string | undefined
     try {
       nextSha = hashOf(path)
       loaded = loadConfigFile(path, options.env)
-      nextMappingsSha = mappingsHashOf(loaded)
     } catch (err) {
       return refuse(err instanceof ConfigError ? err.problems : [`(file): ${(err as Error).message}`])
     }
@@ -87,14 +84,16 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
     if (restart.length > 0) logger.warn({ sections: restart }, `config reload: ${restart.join(', ')} changed; applies at the next restart, left as it was`)
     // Both sides' keys: an optional section removed (`tracing`) is a change too.
     const changed = [...new Set([...Object.keys(next), ...Object.keys(active)])].filter((key) => !isDeepStrictEqual(next[key as keyof Config], active[key as keyof Config]))
-    const mappingsFile = nextMappingsSha !== mappingsSha
-    if (changed.length > 0 || mappingsFile) {
-      let revision
-      try {
-        revision = await resources.revise(next, { mappingsFile })
-      } catch (err) {
-        return refuse(err instanceof ConfigError ? err.problems : [`(resources): ${failureReason(err)}`])
-      }
+    let revision
+    try {
+      // Files the config names (the mappings file, the assertion's keys) are read again here: a part is rebuilt when their content changed.
+      revision = await resources.revise(next)
+    } catch (err) {
+      return refuse(err instanceof ConfigError ? err.problems : [`(resources): ${failureReason(err)}`])
+    }
+    if (changed.length === 0 && revision.rebuilt.length === 0) {
+      await revision.discard()
+    } else {
       let app: FastifyInstance
       try {
         app = await options.buildApp(next, revision.resources)
@@ -108,11 +107,10 @@ export function createConfigReload (options: ConfigReloadOptions): ConfigReload 
       revision.activate()
       resources = revision.resources
       retire(previous)
-      logger.info({ sections: mappingsFile ? [...changed, 'mappings file'] : changed, rebuilt: revision.rebuilt }, 'config reload: applied to new requests')
+      logger.info({ sections: changed, rebuilt: revision.rebuilt }, 'config reload: applied to new requests')
     }
     active = next
     sha256 = nextSha
-    mappingsSha = nextMappingsSha
     metrics.active(sha256)
     metrics.reloaded('ok')
     logger.info({ sha256, path }, 'config reloaded')
@@ -200,11 +198,6 @@ function withRestartSections (next: Readonly<Config>, active: Readonly<Config>):
   const merged: Record<string, unknown> = { ...next }
   for (const section of RESTART_SECTIONS) merged[section] = active[section as keyof Config]
   return Object.freeze(merged) as unknown as Readonly<Config>
-}
-
-/** The mappings file's hash, when one is read: a file source and an API profile to read it for. */
-function mappingsHashOf (config: Readonly<Config>): string | undefined {
-  return config.mappings.source === 'file' && Object.keys(config.apis).length > 0 ? hashOf(config.mappings.file) : undefined
 }
 
 function hashOf (path: string): string {
