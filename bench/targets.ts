@@ -240,7 +240,7 @@ const RATE_LIMIT = 'rateLimits: { policies: [{ name: bench, key: bank, limit: 10
 /** The signed identity assertion with the bench's key; `options` e.g. `ttlSec: 300, `. */
 const assertion = (options = ''): string => `assertion: { ${options}keys: [{ kid: bench, privateKeyFile: "${benchAssertionKey()}" }] }`
 /** OpenTelemetry at the sampling the chart's production example uses (CONTRACT.md §14), exporting to a local sink. */
-const tracing = async (): Promise<string> => `tracing: { endpoint: "${await benchOtlpSink()}", sampleRatio: 0.1 }`
+const tracing = async (sampleRatio = 0.1): Promise<string> => `tracing: { endpoint: "${await benchOtlpSink()}", sampleRatio: ${sampleRatio} }`
 
 export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   // Every target gets the same request stream (1,000 tokens across 50 tenants): the open ones
@@ -271,6 +271,9 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'gateway-auth-redis-ratelimit-sync': async (origin) => await startAuthGateway(origin, [], [`cache: { store: redis, redis: { url: "${await benchRedis()}" } }`, RATE_LIMIT.replace(' }] }', ' }], syncMs: 100 }')]),
   'gateway-auth-ratelimit': async (origin) => await startAuthGateway(origin, [], [RATE_LIMIT]),
   'gateway-auth-tracing': async (origin) => await startAuthGateway(origin, [], [await tracing()]),
+  // Every request sampled: what the sampled path alone costs (profiles, instruction counts).
+  'gateway-auth-tracing-all': async (origin) => await startAuthGateway(origin, [], [await tracing(1)]),
+  'gateway-auth-tracing-none': async (origin) => await startAuthGateway(origin, [], [await tracing(0)]),
   'everything-on': async (origin) => await startEverythingOn(origin),
   // For callgrind, whose run outlasts the assertion's default lifetime (see gateway-auth-assertion-ttl300); `baseline-` for an A/B of two builds.
   'everything-on-ttl300': async (origin) => await startEverythingOn(origin, thisBuild(), 'ttlSec: 300, '),

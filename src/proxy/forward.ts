@@ -32,6 +32,10 @@ export interface HopEvents {
   failedBeforeResponse (error: Error): void
   /** The answer broke off after its status line was sent: the client connection is cut. */
   failedDuringResponse (error: Error): void
+  /** The answer was passed on whole (a span's end); absent means nobody asks. */
+  completed?: () => void
+  /** The client left before the answer was whole. */
+  clientLeft?: () => void
   /** Rewrites an upstream `Location` value (prefix rewriting); absent means kept as is. */
   rewriteLocation?: (location: string) => string
 }
@@ -57,6 +61,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     if (finished) return
     clientGone = true
     abort?.(new Error('the client closed the connection'))
+    events.clientLeft?.()
   }
   res.on('close', onClientGone) // emitted once; `on` spares the once-wrapper's removal
 
@@ -96,6 +101,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
         // has its whole answer, and the error is only the upstream connection's.
         finished = true
         res.end()
+        events.completed?.()
       }
       return true
     },
@@ -119,6 +125,7 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
       if (held === null) res.end()
       else res.end(held)
       held = null
+      events.completed?.()
     },
     onError (error) {
       // The client's answer is already whole, or it was our own abort after the client left:

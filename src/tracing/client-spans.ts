@@ -4,17 +4,20 @@
  * name `{method}`, the upstream's address and port, `url.full` with every query value replaced
  * by `REDACTED` (a query may carry a token: its names stay, its values never leave), the status,
  * and `error.type` on failure. The `traceparent` the upstream receives is this span's context.
- * The span ends when the answer has been passed on whole, has failed, or the client left.
+ * The span ends when the answer has been passed on whole, has failed, or the client left (the
+ * hop's events; a span ends once, so the first of them decides).
  */
-import { SpanStatusCode, type Span } from '@opentelemetry/api'
 import type { ServerResponse } from 'node:http'
 import type { Tracing } from './create.js'
+import type { SampledSpan } from './sampled-span.js'
 
 /** The hop's events the span follows (proxy/forward.ts `HopEvents`). */
 export interface FollowedEvents {
   responseStarted (): void
   failedBeforeResponse (error: Error): void
   failedDuringResponse (error: Error): void
+  completed?: () => void
+  clientLeft?: () => void
 }
 
 export interface UpstreamCall {
@@ -42,7 +45,7 @@ export function upstreamTarget (upstream: string): UpstreamTarget {
  * `events` wrapped to end it. For a request not sampled (`parent` is its trace id) only the
  * `traceparent` is written.
  */
-export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: Span | string | undefined, target: UpstreamTarget,
+export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: SampledSpan | string | undefined, target: UpstreamTarget,
   call: UpstreamCall, res: ServerResponse, events: E): E {
   if (parent === undefined) return events
   if (typeof parent === 'string') {
@@ -56,20 +59,14 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
     'url.full': target.origin + redactQuery(call.path)
   })
   tracing.propagate(span, call.headers)
-  let ended = false
   const end = (errorType?: string): void => {
-    if (ended) return
-    ended = true
     if (errorType !== undefined) {
       span.setAttribute('error.type', errorType)
-      span.setStatus({ code: SpanStatusCode.ERROR })
+      span.fail()
     }
     span.end()
   }
-  const onFinish = (): void => { end() }
-  const onClose = (): void => { end('client_closed') }
-  res.once('finish', onFinish)
-  res.once('close', onClose)
+  // The hop reports its end (forward.ts): no listener on the response is needed.
   return {
     ...events,
     responseStarted () {
@@ -78,7 +75,7 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
       // Client spans: a 4xx or 5xx answer is an error (semantic conventions, status).
       if (status >= 400) {
         span.setAttribute('error.type', String(status))
-        span.setStatus({ code: SpanStatusCode.ERROR })
+        span.fail()
       }
       events.responseStarted()
     },
@@ -89,6 +86,14 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
     failedDuringResponse (error) {
       end(errorType(error))
       events.failedDuringResponse(error)
+    },
+    completed () {
+      end()
+      events.completed?.()
+    },
+    clientLeft () {
+      end('client_closed')
+      events.clientLeft?.()
     }
   }
 }

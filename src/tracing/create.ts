@@ -1,35 +1,33 @@
 /**
- * Traces (CONTRACT.md §14): a tracer provider exporting over OTLP/HTTP (JSON) to
- * `${endpoint}/v1/traces` through a batch processor. Each request is sampled once, up front: by
- * its parent's flag when an inbound `traceparent` is trusted (`trustInboundTraceparent`), else by
- * `sampleRatio`. A request not sampled gets no span at all, only a trace id (the trusted parent's,
- * or a new one) and, upstream, a `traceparent` with flags 00, so the services behind keep the
- * decision; the SDK sees sampled requests alone. A sampled server span continues a trusted
- * inbound trace; otherwise it opens a new trace and links the inbound one, so a client can neither
- * choose our trace ids nor force sampling.
- * Nothing is registered globally: the provider, its context and its propagator stay in here.
+ * Traces (CONTRACT.md §14): spans exported over OTLP/HTTP (protobuf) to `${endpoint}/v1/traces`.
+ * Each request is sampled once, up front: by its parent's flag when an inbound `traceparent` is
+ * trusted (`trustInboundTraceparent`), else by `sampleRatio`. A request not sampled gets no span
+ * at all, only a trace id (the trusted parent's, or a new one) and, upstream, a `traceparent`
+ * with flags 00, so the services behind keep the decision. A sampled server span continues a
+ * trusted inbound trace; otherwise it opens a new trace and links the inbound one, so a client
+ * can neither choose our trace ids nor force sampling. Nothing is registered globally.
  */
-import { ROOT_CONTEXT, SpanKind, TraceFlags, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Link, type Span, type SpanContext } from '@opentelemetry/api'
-import { ExportResultCode, TraceState, W3CTraceContextPropagator, parseTraceParent } from '@opentelemetry/core'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { AlwaysOnSampler, BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import { TraceState, parseTraceParent } from '@opentelemetry/core'
 import type { Config } from '../config/schema.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
-import { createLogThrottle } from '../observability/log-throttle.js'
-import { randomSpanId, randomTraceId, traceIds } from './trace-ids.js'
+import { OtlpHttpExporter } from './otlp-http-exporter.js'
+import { SampledSpan, SpanKind, type SpanAttributes, type SpanStart } from './sampled-span.js'
+import { randomSpanId, randomTraceId } from './trace-ids.js'
 
 type Headers = Record<string, string | string[] | undefined>
+
+/** W3C trace flags: sampled. */
+const SAMPLED = 0x01
 
 export interface Tracing {
   /** The request's trace id when it is not sampled (then it gets no span), else undefined. */
   unsampledTraceId (inbound: Readonly<Headers>): string | undefined
   /** A sampled request's SERVER span, continuing or linking the inbound `traceparent` as configured. */
-  startServerSpan (name: string, inbound: Readonly<Headers>, attributes: Attributes): Span
+  startServerSpan (name: string, inbound: Readonly<Headers>, attributes: SpanAttributes): SampledSpan
   /** A CLIENT span, child of `parent`. */
-  startClientSpan (parent: Span, name: string, attributes: Attributes): Span
-  /** Replaces `traceparent` (and drops `tracestate` unless the span carries one) with `span`'s context. */
-  propagate (span: Span, headers: Headers): void
+  startClientSpan (parent: SampledSpan, name: string, attributes: SpanAttributes): SampledSpan
+  /** Replaces `traceparent` (and drops `tracestate` unless the trace carries one) with `span`'s context. */
+  propagate (span: SampledSpan, headers: Headers): void
   /** For a request not sampled: `traceparent` in `traceId` with a new span id and flags 00. */
   propagateUnsampled (traceId: string, headers: Headers): void
   /** Exports what is queued now; resolves once the export has succeeded or failed. */
@@ -38,96 +36,60 @@ export interface Tracing {
   close (): Promise<void>
 }
 
-export interface TracingOptions {
-  /** Replaces the OTLP/HTTP exporter (tests of the sampling without a receiver). */
-  exporter?: SpanExporter
-}
-
-export function createTracing (config: Readonly<Config>, { logger }: Pick<CapabilityDeps, 'logger'>, options: TracingOptions = {}): Tracing | undefined {
+export function createTracing (config: Readonly<Config>, { logger }: Pick<CapabilityDeps, 'logger'>): Tracing | undefined {
   const settings = config.tracing
   if (settings === undefined) return undefined
   const ratio = settings.sampleRatio
-  const url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`
-  const exporter = loggingFailures(options.exporter ?? new OTLPTraceExporter({ url }), url, logger)
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
-    // The decision is taken before any span (unsampledTraceId): the SDK records what it is given.
-    sampler: new AlwaysOnSampler(),
-    idGenerator: traceIds,
-    spanProcessors: [new BatchSpanProcessor({ exporter })]
-  })
-  const tracer = provider.getTracer('bookme-gateway')
-  const propagator = new W3CTraceContextPropagator()
+  const exporter = new OtlpHttpExporter({ url: `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`, serviceName: settings.serviceName, logger })
   const trusted = settings.trustInboundTraceparent
 
-  /** The inbound parent when it is trusted and valid. */
-  const trustedParent = (inbound: Readonly<Headers>): SpanContext | null => {
-    if (!trusted) return null
+  /** The inbound `traceparent`, when valid. */
+  const inboundParent = (inbound: Readonly<Headers>): ReturnType<typeof parseTraceParent> => {
     const header = inbound.traceparent
-    return parseTraceParent(Array.isArray(header) ? header[0] ?? '' : header ?? '')
+    if (header === undefined) return null
+    return parseTraceParent(Array.isArray(header) ? header[0] ?? '' : header)
+  }
+  /** The inbound `tracestate`, parsed and re-serialised (invalid members dropped). */
+  const inboundState = (inbound: Readonly<Headers>): string | undefined => {
+    const state = inbound.tracestate
+    if (state === undefined || state === '') return undefined
+    return new TraceState(Array.isArray(state) ? state.join(',') : state).serialize() || undefined
   }
 
   return {
     unsampledTraceId (inbound) {
-      const parent = trustedParent(inbound)
-      if (parent !== null) return (parent.traceFlags & TraceFlags.SAMPLED) === 0 ? parent.traceId : undefined
-      // A draw of its own, not the trace id's bits (TraceIdRatioBasedSampler): a sampled span's ids are the SDK's to draw.
+      const parent = trusted ? inboundParent(inbound) : null
+      if (parent !== null) return (parent.traceFlags & SAMPLED) === 0 ? parent.traceId : undefined
       return Math.random() < ratio ? undefined : randomTraceId()
     },
     startServerSpan (name, inbound, attributes) {
-      if (inbound.traceparent === undefined) return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT)
-      const extracted = propagator.extract(ROOT_CONTEXT, inbound, defaultTextMapGetter)
-      if (trusted) return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, extracted)
-      const remote = trace.getSpanContext(extracted)
-      const links: Link[] = remote === undefined ? [] : [{ context: remote }]
-      return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, links, root: true }, ROOT_CONTEXT)
+      const parent = inboundParent(inbound)
+      let start: SpanStart
+      if (parent === null) start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false }
+      else if (trusted) start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: true, traceState: inboundState(inbound) }
+      else start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, link: { traceId: parent.traceId, spanId: parent.spanId, sampled: (parent.traceFlags & SAMPLED) !== 0 } }
+      return new SampledSpan(name, SpanKind.SERVER, start, attributes, exporter)
     },
     startClientSpan (parent, name, attributes) {
-      return tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, trace.setSpan(ROOT_CONTEXT, parent))
+      const start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: false, traceState: parent.start.traceState }
+      return new SampledSpan(name, SpanKind.CLIENT, start, attributes, exporter)
     },
     propagate (span, headers) {
-      delete headers.traceparent
-      delete headers.tracestate
-      propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter)
+      headers.traceparent = `00-${span.traceId}-${span.spanId}-01`
+      const state = span.start.traceState
+      if (state !== undefined) headers.tracestate = state
+      else if (headers.tracestate !== undefined) delete headers.tracestate
     },
     propagateUnsampled (traceId, headers) {
       // The inbound `tracestate` belongs to the inbound trace: it goes on only with that trace.
-      const continued = trustedParent(headers)?.traceId === traceId
-      const state = headers.tracestate
+      const continued = trusted && inboundParent(headers)?.traceId === traceId
+      const state = continued ? inboundState(headers) : undefined
       headers.traceparent = `00-${traceId}-${randomSpanId()}-00`
-      if (continued && state !== undefined && state !== '') headers.tracestate = new TraceState(Array.isArray(state) ? state.join(',') : state).serialize()
-      else delete headers.tracestate
+      if (state !== undefined) headers.tracestate = state
+      // Only when there is one: `delete` turns the object into a slow dictionary.
+      else if (headers.tracestate !== undefined) delete headers.tracestate
     },
-    async flush () {
-      // A failed export is already logged (loggingFailures): flushing only waits for it.
-      await provider.forceFlush().catch(() => {})
-    },
-    async close () {
-      try {
-        await provider.shutdown()
-      } catch (error) {
-        logger.warn({ err: error }, 'the last traces could not be exported')
-      }
-    }
-  }
-}
-
-/**
- * The SDK reports a failed export only to OpenTelemetry's global diagnostic logger, off unless
- * registered: without this, a wrong endpoint would lose every trace silently. One line per 30 s.
- */
-function loggingFailures (exporter: SpanExporter, url: string, logger: CapabilityDeps['logger']): SpanExporter {
-  const shouldLog = createLogThrottle(30_000)
-  return {
-    export (spans, done) {
-      exporter.export(spans, (result) => {
-        if (result.code !== ExportResultCode.SUCCESS && shouldLog()) {
-          logger.warn({ url, spans: spans.length, err: result.error }, 'traces could not be exported')
-        }
-        done(result)
-      })
-    },
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve()
+    flush: async () => { await exporter.flush() },
+    close: async () => { await exporter.close() }
   }
 }

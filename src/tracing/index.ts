@@ -1,4 +1,4 @@
 /** Traces (CONTRACT.md §14): the public surface of the tracing capability. */
-export { createTracing, type Tracing, type TracingOptions } from './create.js'
+export { createTracing, type Tracing } from './create.js'
 export { default as serverSpans } from './server-spans.js'
 export { traceUpstreamCall, upstreamTarget, type UpstreamTarget } from './client-spans.js'

@@ -8,12 +8,12 @@
  * response's 'close', which comes once per response, answered or abandoned.
  */
 import fp from 'fastify-plugin'
-import { SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteConfig } from '../config/schema.js'
 import { isGatewayError } from '../errors.js'
 import { pathOf } from '../http/index.js'
 import type { Tracing } from './create.js'
+import type { SampledSpan, SpanAttributes } from './sampled-span.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,14 +21,14 @@ declare module 'fastify' {
      * The request's SERVER span when it is sampled; when not, its trace id alone (no span is
      * made for it). Only present when tracing is on.
      */
-    traceSpan?: Span | string
+    traceSpan?: SampledSpan | string
     /** Its trace id, for the request's log line; only present when tracing is on. */
     traceId?: string
   }
 }
 
 /** The problem code a request was answered with, by its span (rare: only problem answers). */
-const codes = new WeakMap<Span, string>()
+const codes = new WeakMap<SampledSpan, string>()
 
 /** Semantic conventions: a method outside the known set is reported as `_OTHER`. */
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'])
@@ -40,6 +40,9 @@ export interface ServerSpanOptions {
 
 async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpanOptions): Promise<void> {
   const prefixes = new Map(routes.map((route) => [route.name, route.prefix]))
+  // Declared up front, so every request has the same shape from its construction.
+  app.decorateRequest('traceSpan', undefined)
+  app.decorateRequest('traceId', undefined)
 
   app.addHook('onRequest', function startServerSpan (request, reply, done) {
     const unsampled = tracing.unsampledTraceId(request.headers)
@@ -49,10 +52,13 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
       done()
       return
     }
-    const routeName = request.routeOptions.config.routeName
-    const httpRoute = request.is404 ? undefined : (routeName === undefined ? request.routeOptions.url : prefixes.get(routeName))
+    // routeOptions is built afresh on every read: once here, for the start and the end.
+    const routeOptions = request.routeOptions
+    const routeName = routeOptions.config.routeName
+    const httpRoute = request.is404 ? undefined : (routeName === undefined ? routeOptions.url : prefixes.get(routeName))
+    const bookmeRoute = routeName ?? (request.is404 ? '_unmatched' : '_gateway')
     const method = KNOWN_METHODS.has(request.method) ? request.method : '_OTHER'
-    const attributes: Attributes = {
+    const attributes: SpanAttributes = {
       'http.request.method': method,
       'url.path': pathOf(request.url),
       'url.scheme': request.protocol,
@@ -67,8 +73,9 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
     if (userAgent !== undefined) attributes['user_agent.original'] = userAgent
     const span = tracing.startServerSpan(httpRoute === undefined ? method : `${method} ${httpRoute}`, request.headers, attributes)
     request.traceSpan = span
-    request.traceId = span.spanContext().traceId
-    reply.raw.once('close', () => { endServerSpan(request, reply, span) })
+    request.traceId = span.traceId
+    // Emitted once per response: `on` spares the once-wrapper and its removal.
+    reply.raw.on('close', () => { endServerSpan(request, reply, span, bookmeRoute) })
     done()
   })
 
@@ -78,21 +85,27 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
   })
 }
 
-function endServerSpan (request: FastifyRequest, reply: FastifyReply, span: Span): void {
+function endServerSpan (request: FastifyRequest, reply: FastifyReply, span: SampledSpan, route: string): void {
   const status = reply.raw.statusCode
   span.setAttribute('http.response.status_code', status)
-  span.setAttribute('bookme.route', request.routeOptions.config.routeName ?? (request.is404 ? '_unmatched' : '_gateway'))
+  span.setAttribute('bookme.route', route)
   // The decision log's words (CONTRACT.md §14): deny is any problem answer.
   const code = codes.get(span)
   const decision = request.decision
-  if (code !== undefined) span.setAttributes({ 'bookme.decision': 'deny', 'bookme.code': code })
-  else if (decision?.reported?.length) span.setAttributes({ 'bookme.decision': 'report', 'bookme.code': decision.reported[0]!.code })
-  else span.setAttribute('bookme.decision', 'allow')
+  if (code !== undefined) {
+    span.setAttribute('bookme.decision', 'deny')
+    span.setAttribute('bookme.code', code)
+  } else if (decision?.reported?.length) {
+    span.setAttribute('bookme.decision', 'report')
+    span.setAttribute('bookme.code', decision.reported[0]!.code)
+  } else {
+    span.setAttribute('bookme.decision', 'allow')
+  }
   if (decision?.bank.activeBankId) span.setAttribute('bookme.bank_id', decision.bank.activeBankId)
   // Server spans: only a 5xx is an error (a 4xx is the client's).
   if (status >= 500) {
     span.setAttribute('error.type', String(status))
-    span.setStatus({ code: SpanStatusCode.ERROR })
+    span.fail()
   } else if (!reply.raw.writableFinished) {
     span.setAttribute('error.type', 'client_closed')
   }

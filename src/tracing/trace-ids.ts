@@ -5,7 +5,6 @@
  * An all-zero id (invalid) would take 2^64 span ids to turn up once: not checked for.
  */
 import { randomFillSync } from 'node:crypto'
-import type { IdGenerator } from '@opentelemetry/sdk-trace'
 
 const POOL_BYTES = 4096
 const pool = Buffer.allocUnsafe(POOL_BYTES)
@@ -28,6 +27,3 @@ export function randomTraceId (): string {
 export function randomSpanId (): string {
   return randomHex(8)
 }
-
-/** The same ids for the SDK's spans. */
-export const traceIds: IdGenerator = { generateTraceId: randomTraceId, generateSpanId: randomSpanId }

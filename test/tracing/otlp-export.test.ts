@@ -19,7 +19,7 @@ async function exported (gw: TestGateway, receiver: OtlpReceiver, count: number)
 function spansOf (receiver: OtlpReceiver): { server: ReceivedSpan, client: ReceivedSpan } {
   const server = receiver.spans.find((span) => span.kind === SERVER)
   const client = receiver.spans.find((span) => span.kind === CLIENT)
-  if (server === undefined || client === undefined) throw new Error(`expected a server and a client span, got ${JSON.stringify(receiver.spans)}`)
+  if (server === undefined || client === undefined) throw new Error(`expected a server and a client span, got ${receiver.spans.map((span) => `${span.kind} ${span.name}`).join(', ')}`)
   return { server, client }
 }
 
@@ -35,14 +35,17 @@ t.test('a server span and its client span reach the collector; an untrusted trac
   await exported(gw, receiver, 2)
 
   t.same(receiver.posts.map((post) => post.path), ['/v1/traces'], 'one export to /v1/traces')
-  t.equal(receiver.posts[0]!.contentType, 'application/json')
+  t.equal(receiver.posts[0]!.contentType, 'application/x-protobuf')
   t.equal(receiver.spans.length, 2)
   const { server, client } = spansOf(receiver)
   t.equal(server.serviceName, 'bookme-gateway')
   t.equal(server.name, 'GET /open')
   t.not(server.traceId, INBOUND_TRACE, 'a new trace: the client does not choose it')
   t.equal(server.parentSpanId, '', 'the server span is a root')
-  t.same(server.links, [{ traceId: INBOUND_TRACE, spanId: INBOUND_SPAN }], 'the inbound trace is kept as a link')
+  t.same(server.links, [{ traceId: INBOUND_TRACE, spanId: INBOUND_SPAN, flags: 0x301 }], 'the inbound trace is kept as a link (sampled, remote)')
+  t.equal(server.scopeName, 'bookme-gateway')
+  t.equal(server.flags, 0x101, 'sampled; a root, so no remote parent')
+  t.equal(server.traceState, '')
   t.match(server.attributes, {
     'http.request.method': 'GET',
     'url.path': '/open/bookings',
@@ -62,6 +65,10 @@ t.test('a server span and its client span reach the collector; an untrusted trac
   t.equal(client.name, 'GET')
   t.equal(client.traceId, server.traceId)
   t.equal(client.parentSpanId, server.spanId, 'the client span is the server span\'s child')
+  t.equal(client.flags, 0x101)
+  const now = BigInt(Date.now()) * 1_000_000n
+  t.ok(server.startTimeUnixNano > now - 60_000_000_000n && server.endTimeUnixNano <= now, 'unix nanoseconds, within the last minute')
+  t.ok(server.startTimeUnixNano <= client.startTimeUnixNano && client.endTimeUnixNano <= server.endTimeUnixNano, 'the client span lies within the server span')
   t.match(client.attributes, {
     'http.request.method': 'GET',
     'server.address': '127.0.0.1',
@@ -83,7 +90,7 @@ t.test('a trusted traceparent is continued', async (t) => {
     routes: [openRoute(upstream.url)],
     tracing: { endpoint: `${receiver.endpoint}/`, sampleRatio: 0, trustInboundTraceparent: true, serviceName: 'edge' }
   })
-  const response = await fetch(`${gw.proxyUrl}/open/x`, { method: 'POST', body: 'hello', headers: { traceparent: INBOUND } })
+  const response = await fetch(`${gw.proxyUrl}/open/x`, { method: 'POST', body: 'hello', headers: { traceparent: INBOUND, tracestate: 'vendor=client,bad key=x' } })
   await response.arrayBuffer()
   await exported(gw, receiver, 2)
   const { server, client } = spansOf(receiver)
@@ -92,8 +99,13 @@ t.test('a trusted traceparent is continued', async (t) => {
   t.equal(server.traceId, INBOUND_TRACE, 'the inbound trace goes on')
   t.equal(server.parentSpanId, INBOUND_SPAN, 'sampled by its parent even at sampleRatio 0')
   t.same(server.links, [])
+  t.equal(server.flags, 0x301, 'sampled, with a remote parent')
+  t.equal(server.traceState, 'vendor=client', 'the trace\'s tracestate, its invalid member dropped')
   t.equal(client.parentSpanId, server.spanId)
+  t.equal(client.flags, 0x101)
+  t.equal(client.traceState, 'vendor=client')
   t.equal(upstream.last().headers.traceparent, `00-${INBOUND_TRACE}-${client.spanId}-01`)
+  t.equal(upstream.last().headers.tracestate, 'vendor=client')
 })
 
 t.test('sampleRatio 0: nothing exported, the upstream still gets the gateway\'s unsampled context', async (t) => {

@@ -1,0 +1,147 @@
+/**
+ * OTLP/HTTP export in protobuf (https://opentelemetry.io/docs/specs/otlp/#otlphttp): ended spans
+ * are encoded straight into the pending batch; the batch is POSTed to `${endpoint}/v1/traces`
+ * once it holds BATCH_BYTES, or DELAY_MS after its first span. One export is in flight at a
+ * time; while it is, spans keep collecting, up to MAX_PENDING_BYTES, past which they are dropped
+ * (and that is logged): a slow collector costs traces, never memory or latency.
+ *
+ * Why not the SDK's TracerProvider, BatchSpanProcessor and OTLP exporter: each sampled request
+ * cost ~230,000 instructions through them (span objects kept until the batch is sent, then an
+ * object tree per attribute), enough to take ~10 % off the gateway's throughput at
+ * `sampleRatio: 0.1` (bench/README.md, "Tracing cost").
+ */
+import http from 'node:http'
+import https from 'node:https'
+import { createLogThrottle } from '../observability/log-throttle.js'
+import { ProtobufWriter, Wire } from './protobuf-writer.js'
+import { writeAttributes, writeSpan, type SampledSpan, type SpanSink } from './sampled-span.js'
+
+const BATCH_BYTES = 256 * 1024
+const MAX_PENDING_BYTES = 4 * 1024 * 1024
+const DELAY_MS = 2000
+const TIMEOUT_MS = 10_000
+
+export interface OtlpHttpExporterOptions {
+  /** `${endpoint}/v1/traces`. */
+  url: string
+  serviceName: string
+  logger: { warn (fields: object, message: string): void }
+}
+
+export class OtlpHttpExporter implements SpanSink {
+  private batch = new ProtobufWriter(BATCH_BYTES)
+  private spans = 0
+  private dropped = 0
+  private timer: NodeJS.Timeout | undefined
+  private inFlight: Promise<void> | undefined
+  private closed = false
+  private readonly url: URL
+  private readonly agent: http.Agent
+  /** ExportTraceServiceRequest's fields up to its spans: the resource, then the scope. */
+  private readonly resource: Buffer
+  private readonly scope: Buffer
+  private readonly shouldLog = createLogThrottle(30_000)
+
+  constructor (private readonly options: OtlpHttpExporterOptions) {
+    this.url = new URL(options.url)
+    this.agent = new (this.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 })
+    const resource = new ProtobufWriter(256)
+    writeAttributes(resource, 1, { 'service.name': options.serviceName })
+    this.resource = resource.take(0)
+    const scope = new ProtobufWriter(64)
+    scope.string(1, 'bookme-gateway')
+    this.scope = scope.take(0)
+  }
+
+  record (span: SampledSpan, endMs: number): void {
+    if (this.closed) return
+    if (this.batch.position >= MAX_PENDING_BYTES) {
+      this.dropped++
+      return
+    }
+    // ScopeSpans.spans is field 2.
+    writeSpan(this.batch, 2, span, endMs)
+    this.spans++
+    if (this.batch.position >= BATCH_BYTES) this.send()
+    else this.timer ??= setTimeout(() => { this.send() }, DELAY_MS).unref()
+  }
+
+  /** Sends what is pending now; resolves once that (and any export before it) has succeeded or failed. */
+  async flush (): Promise<void> {
+    while (this.inFlight !== undefined) await this.inFlight
+    if (this.spans > 0) this.send()
+    while (this.inFlight !== undefined) await this.inFlight
+  }
+
+  async close (): Promise<void> {
+    await this.flush()
+    this.closed = true
+    clearTimeout(this.timer)
+    this.agent.destroy()
+  }
+
+  /** Starts the export of the pending batch, unless one is in flight (which sends the rest when done). */
+  private send (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.inFlight !== undefined || this.spans === 0) return
+    const spans = this.spans
+    const dropped = this.dropped
+    const body = this.request(this.batch.take(BATCH_BYTES))
+    this.spans = 0
+    this.dropped = 0
+    if (dropped > 0 && this.shouldLog('dropped')) {
+      this.options.logger.warn({ url: this.options.url, dropped }, 'traces dropped: the collector is not keeping up')
+    }
+    this.inFlight = this.post(body).then((failure) => {
+      if (failure !== undefined && this.shouldLog('failed')) {
+        this.options.logger.warn({ url: this.options.url, spans, ...failure }, 'traces could not be exported')
+      }
+    }).finally(() => {
+      this.inFlight = undefined
+      if (this.batch.position >= BATCH_BYTES) this.send()
+      else if (this.spans > 0) this.timer ??= setTimeout(() => { this.send() }, DELAY_MS).unref()
+    })
+  }
+
+  /** ExportTraceServiceRequest { resource_spans: [{ resource, scope_spans: [{ scope, spans }] }] } around the encoded spans. */
+  private request (spans: Buffer): Buffer[] {
+    const scopeSpansLength = 1 + lengthOf(this.scope.length) + this.scope.length + spans.length
+    const resourceSpansLength = 1 + lengthOf(this.resource.length) + this.resource.length + 1 + lengthOf(scopeSpansLength) + scopeSpansLength
+    const head = new ProtobufWriter(64)
+    head.tag(1, Wire.LEN)
+    head.varint(resourceSpansLength)
+    head.bytes(1, this.resource)
+    head.tag(2, Wire.LEN)
+    head.varint(scopeSpansLength)
+    head.bytes(1, this.scope)
+    return [head.take(0), spans]
+  }
+
+  private async post (body: Buffer[]): Promise<{ status?: number, err?: Error } | undefined> {
+    const length = body[0]!.length + body[1]!.length
+    return await new Promise((resolve) => {
+      const request = (this.url.protocol === 'https:' ? https : http).request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        timeout: TIMEOUT_MS,
+        headers: { 'content-type': 'application/x-protobuf', 'content-length': length }
+      }, (response) => {
+        response.resume()
+        response.on('end', () => { resolve(response.statusCode !== undefined && response.statusCode < 300 ? undefined : { status: response.statusCode }) })
+        response.on('error', (err) => { resolve({ err }) })
+      })
+      request.on('timeout', () => { request.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)) })
+      request.on('error', (err) => { resolve({ err }) })
+      request.write(body[0])
+      request.end(body[1])
+    })
+  }
+}
+
+/** The bytes a varint takes. */
+function lengthOf (value: number): number {
+  let size = 1
+  for (let rest = value; rest > 0x7f; rest = Math.floor(rest / 0x80)) size++
+  return size
+}
