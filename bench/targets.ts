@@ -279,6 +279,8 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'everything-on-ttl300': async (origin) => await startEverythingOn(origin, thisBuild(), 'ttlSec: 300, '),
   'baseline-everything-on-ttl300': async (origin) => await startEverythingOn(origin, baselineBuild(), 'ttlSec: 300, '),
   'peer-fastify-jwt': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin),
+  // Its token cache off: every request verified, as gateway-auth-nocache.
+  'peer-fastify-jwt-nocache': async (origin) => await startPeer('bench/peers/fastify-jwt.ts', origin, { PEER_TOKEN_CACHE: 'off' }),
   'peer-express': async (origin) => await startPeer('bench/peers/express.ts', origin),
   'haproxy-jwt': async (origin) => await startHaproxyJwt(origin)
 }
@@ -295,9 +297,9 @@ async function startOpenGateway (origin: string, build = thisBuild()): Promise<S
 }
 
 /** A peer program with the same fixture (issuer, mappings, tokens) as the gateway targets. */
-async function startPeer (program: string, origin: string): Promise<Started> {
+async function startPeer (program: string, origin: string, env: Record<string, string> = {}): Promise<Started> {
   const { issuer, mappingsFile, requests } = await authFixture()
-  const started = await spawnServer(['--import', 'tsx', program], { UPSTREAM: origin, AUTHORITY: issuer.url, CLIENT_ID, MAPPINGS_FILE: mappingsFile }, 0)
+  const started = await spawnServer(['--import', 'tsx', program], { UPSTREAM: origin, AUTHORITY: issuer.url, CLIENT_ID, MAPPINGS_FILE: mappingsFile, ...env }, 0)
   return { ...started, requests }
 }
 

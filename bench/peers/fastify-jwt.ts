@@ -7,14 +7,15 @@ import { allowedIssuers, bankOfTenant, env, listening } from './common.js'
 /**
  * "The obvious Fastify alternative": fastify + @fastify/jwt + get-jwks + @fastify/http-proxy,
  * configured for the same checks (RS256 only, audience, issuer allowlist of mapped tenants,
- * exp, bank by tid, Employee role, identity headers), with @fastify/jwt's token cache on.
+ * exp, bank by tid, Employee role, identity headers), with @fastify/jwt's token cache on
+ * (`PEER_TOKEN_CACHE=off`: every request verified, the cold-token comparison).
  */
 const getJwks = buildGetJwks({ jwksPath: '/common/discovery/v2.0/keys', ttl: 3600_000 })
 const app = Fastify({ logger: false })
 await app.register(fastifyJwt, {
   decode: { complete: true },
   secret: async (_request: unknown, token: { header: { kid: string, alg: string } }) => await getJwks.getPublicKey({ kid: token.header.kid, alg: token.header.alg, domain: env.authority }),
-  verify: { algorithms: ['RS256'], allowedAud: env.clientId, allowedIss: allowedIssuers, cache: true, requiredClaims: ['exp'] }
+  verify: { algorithms: ['RS256'], allowedAud: env.clientId, allowedIss: allowedIssuers, cache: process.env.PEER_TOKEN_CACHE !== 'off', requiredClaims: ['exp'] }
 } as never)
 
 declare module 'fastify' { interface FastifyRequest { peerBank?: string } }
