@@ -4,7 +4,7 @@
  * a system client), the memory cache — then curl commands with freshly minted tokens that
  * work exactly as printed. Only this command loads the demo issuer.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -26,6 +26,7 @@ export async function runDemo (out: (line: string) => void, { port = 8080, admin
   const issuer = await startLocalIssuer()
   const echo = await startEchoUpstream()
   const dir = mkdtempSync(join(tmpdir(), 'bookme-demo-'))
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   writeFileSync(join(dir, 'mappings.yaml'), stringify({
     banks: [{ id: '1001', name: 'Demo Bank' }, { id: '2001', name: 'Northern Bank' }, { id: '2002', name: 'Southern Bank' }],
     tenants: [

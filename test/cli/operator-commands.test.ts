@@ -1,7 +1,7 @@
 import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { stringify } from 'yaml'
 import { runCommand } from '../helpers/command-line.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, MULTI_BANK_TENANT, startIssuer, UNMAPPED_TENANT } from '../helpers/issuer.js'
@@ -59,7 +59,7 @@ t.test('explain: decision JSON with route, code and the headers it would inject;
   t.match(JSON.parse(noRoute.stdout), { decision: 'deny', status: 404, code: 'ROUTE_NOT_FOUND' })
   t.notOk(allow.stdout.includes(token) || deny.stdout.includes(token), 'the token is not echoed')
 
-  const jwksFile = join(mkdtempSync(join(tmpdir(), 'bookme-jwks-')), 'keys.json')
+  const jwksFile = join(dirname(config), 'keys.json')
   writeFileSync(jwksFile, JSON.stringify(await (await fetch(`${issuer.url}/common/discovery/v2.0/keys`)).json()))
   await issuer.close()
   const offline = await runCommand(['explain', '--token', issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT }), '--path', '/api/meetings', '--jwks', jwksFile, '--config', config])
