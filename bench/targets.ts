@@ -275,6 +275,8 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'gateway-auth-tracing-all': async (origin) => await startAuthGateway(origin, [], [await tracing(1)]),
   'gateway-auth-tracing-none': async (origin) => await startAuthGateway(origin, [], [await tracing(0)]),
   'everything-on': async (origin) => await startEverythingOn(origin),
+  // The same with each pod counting from its own view, reconciled with Redis every 100 ms (rateLimits.syncMs).
+  'everything-on-sync': async (origin) => await startEverythingOn(origin, thisBuild(), '', ', syncMs: 100'),
   // For callgrind, whose run outlasts the assertion's default lifetime (see gateway-auth-assertion-ttl300); `baseline-` for an A/B of two builds.
   'everything-on-ttl300': async (origin) => await startEverythingOn(origin, thisBuild(), 'ttlSec: 300, '),
   'baseline-everything-on-ttl300': async (origin) => await startEverythingOn(origin, baselineBuild(), 'ttlSec: 300, '),
@@ -310,13 +312,14 @@ async function startPeer (program: string, origin: string, env: Record<string, s
  * refuses, the signed assertion, the decision log (on by default), tracing at 0.1 and a step-up
  * route (`authContext`). Its own key prefix keeps the block away from the other Redis targets.
  */
-async function startEverythingOn (origin: string, build = thisBuild(), assertionOptions = ''): Promise<Started> {
+async function startEverythingOn (origin: string, build = thisBuild(), assertionOptions = '', rateLimitOptions = ''): Promise<Started> {
   const cache = `cache: { store: redis, redis: { url: "${await benchRedis()}", keyPrefix: "bookme:bench-everything-on:" } }`
   const cacheFile = join(mkdtempSync(join(tmpdir(), 'bookme-bench-')), 'cache.yaml')
   writeFileSync(cacheFile, cache)
   const block = spawnSync(process.execPath, [join(build.dist, 'cli.js'), 'block', '--config', cacheFile, '--tenant', randomUUID(), '--for', '1d', '--reason', 'bench', '--by', 'bench'], { cwd: ROOT, encoding: 'utf8' })
   if (block.status !== 0) throw new Error(`block --tenant exited with ${block.status}: ${block.stderr}`)
-  return await startAuthGateway(origin, [], [cache, RATE_LIMIT, assertion(assertionOptions), await tracing()], { build, route: `authContext: ${AUTH_CONTEXT}` })
+  const rateLimits = RATE_LIMIT.replace(' }] }', ` }]${rateLimitOptions} }`)
+  return await startAuthGateway(origin, [], [cache, rateLimits, assertion(assertionOptions), await tracing()], { build, route: `authContext: ${AUTH_CONTEXT}` })
 }
 
 /** A target that cannot run on this machine (its program missing or refusing to start): the harness says why and goes on without it. */
