@@ -9,7 +9,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Tracing } from './create.js'
-import type { SampledSpan } from './sampled-span.js'
+import { setMethodAttributes } from './http-method.js'
+import type { SampledSpan, SpanAttributes } from './sampled-span.js'
 
 /** The hop's events the span follows (proxy/forward.ts `HopEvents`). */
 export interface FollowedEvents {
@@ -52,12 +53,12 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
     tracing.propagateUnsampled(parent, call.headers)
     return events
   }
-  const span = tracing.startClientSpan(parent, call.method, {
-    'http.request.method': call.method,
+  const attributes: SpanAttributes = {
     'server.address': target.address,
     'server.port': target.port,
     'url.full': target.origin + redactQuery(call.path)
-  })
+  }
+  const span = tracing.startClientSpan(parent, setMethodAttributes(attributes, call.method), attributes)
   tracing.propagate(span, call.headers)
   const end = (errorType?: string): void => {
     if (errorType !== undefined) {

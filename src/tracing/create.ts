@@ -64,14 +64,15 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
     },
     startServerSpan (name, inbound, attributes) {
       const parent = inboundParent(inbound)
+      const clockOffsetMs = Date.now() - performance.now()
       let start: SpanStart
-      if (parent === null) start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false }
-      else if (trusted) start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: true, traceState: inboundState(inbound) }
-      else start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, link: { traceId: parent.traceId, spanId: parent.spanId, sampled: (parent.traceFlags & SAMPLED) !== 0 } }
+      if (parent === null) start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs }
+      else if (trusted) start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: true, traceState: inboundState(inbound), clockOffsetMs }
+      else start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs, link: { traceId: parent.traceId, spanId: parent.spanId, sampled: (parent.traceFlags & SAMPLED) !== 0 } }
       return new SampledSpan(name, SpanKind.SERVER, start, attributes, exporter)
     },
     startClientSpan (parent, name, attributes) {
-      const start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: false, traceState: parent.start.traceState }
+      const start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: false, traceState: parent.start.traceState, clockOffsetMs: parent.start.clockOffsetMs }
       return new SampledSpan(name, SpanKind.CLIENT, start, attributes, exporter)
     },
     propagate (span, headers) {

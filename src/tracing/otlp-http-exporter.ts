@@ -3,7 +3,8 @@
  * are encoded straight into the pending batch; the batch is POSTed to `${endpoint}/v1/traces`
  * once it holds BATCH_BYTES, or DELAY_MS after its first span. One export is in flight at a
  * time; while it is, spans keep collecting, up to MAX_PENDING_BYTES, past which they are dropped
- * (and that is logged): a slow collector costs traces, never memory or latency.
+ * (and that is logged): a slow collector costs traces, never memory or latency. A failure the
+ * OTLP spec calls retryable (429, 502, 503, 504, or the connection lost) is retried once.
  *
  * Why not the SDK's TracerProvider, BatchSpanProcessor and OTLP exporter: each sampled request
  * cost ~230,000 instructions through them (span objects kept until the batch is sent, then an
@@ -19,13 +20,20 @@ import { writeAttributes, writeSpan, type SampledSpan, type SpanSink } from './s
 const BATCH_BYTES = 256 * 1024
 const MAX_PENDING_BYTES = 4 * 1024 * 1024
 const DELAY_MS = 2000
+/** The whole export, connection to the answer's last byte. */
 const TIMEOUT_MS = 10_000
+/** One retry of a failure the spec calls retryable, after Retry-After (capped) or this. */
+const RETRY_DELAY_MS = 1000
+const MAX_RETRY_DELAY_MS = 5000
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504])
 
 export interface OtlpHttpExporterOptions {
   /** `${endpoint}/v1/traces`. */
   url: string
   serviceName: string
   logger: { warn (fields: object, message: string): void }
+  /** The deadline of one export (default TIMEOUT_MS). */
+  timeoutMs?: number
 }
 
 export class OtlpHttpExporter implements SpanSink {
@@ -74,8 +82,9 @@ export class OtlpHttpExporter implements SpanSink {
   }
 
   async close (): Promise<void> {
-    await this.flush()
+    // Closed first: a span that ends while the last export is in flight is not left behind.
     this.closed = true
+    await this.flush()
     clearTimeout(this.timer)
     this.agent.destroy()
   }
@@ -86,17 +95,19 @@ export class OtlpHttpExporter implements SpanSink {
     this.timer = undefined
     if (this.inFlight !== undefined || this.spans === 0) return
     const spans = this.spans
-    const dropped = this.dropped
     const body = this.request(this.batch.take(BATCH_BYTES))
     this.spans = 0
-    this.dropped = 0
-    if (dropped > 0 && this.shouldLog('dropped')) {
-      this.options.logger.warn({ url: this.options.url, dropped }, 'traces dropped: the collector is not keeping up')
+    // Counted until a line says how many: a throttled line does not lose the count.
+    if (this.dropped > 0 && this.shouldLog('dropped')) {
+      this.options.logger.warn({ url: this.options.url, dropped: this.dropped }, 'traces dropped: the collector is not keeping up')
+      this.dropped = 0
     }
-    this.inFlight = this.post(body).then((failure) => {
+    this.inFlight = this.postWithRetry(body).then((failure) => {
       if (failure !== undefined && this.shouldLog('failed')) {
-        this.options.logger.warn({ url: this.options.url, spans, ...failure }, 'traces could not be exported')
+        this.options.logger.warn({ url: this.options.url, spans, status: failure.status, err: failure.err }, 'traces could not be exported')
       }
+    }).catch(() => {
+      // post() resolves every outcome; nothing to report here.
     }).finally(() => {
       this.inFlight = undefined
       if (this.batch.position >= BATCH_BYTES) this.send()
@@ -118,25 +129,51 @@ export class OtlpHttpExporter implements SpanSink {
     return [head.take(0), spans]
   }
 
-  private async post (body: Buffer[]): Promise<{ status?: number, err?: Error } | undefined> {
+  private async postWithRetry (body: Buffer[]): Promise<ExportFailure | undefined> {
+    const failure = await this.post(body)
+    if (failure === undefined || this.closed || !failure.retryable) return failure
+    await new Promise((resolve) => setTimeout(resolve, failure.retryAfterMs ?? RETRY_DELAY_MS).unref())
+    return await this.post(body)
+  }
+
+  private async post (body: Buffer[]): Promise<ExportFailure | undefined> {
     const length = body[0]!.length + body[1]!.length
     return await new Promise((resolve) => {
       const request = (this.url.protocol === 'https:' ? https : http).request(this.url, {
         method: 'POST',
         agent: this.agent,
-        timeout: TIMEOUT_MS,
         headers: { 'content-type': 'application/x-protobuf', 'content-length': length }
       }, (response) => {
         response.resume()
-        response.on('end', () => { resolve(response.statusCode !== undefined && response.statusCode < 300 ? undefined : { status: response.statusCode }) })
-        response.on('error', (err) => { resolve({ err }) })
+        response.on('end', () => {
+          const status = response.statusCode ?? 0
+          if (status >= 200 && status < 300) resolve(undefined)
+          else resolve({ status, retryable: RETRYABLE_STATUS.has(status), retryAfterMs: retryAfterMs(response.headers['retry-after']) })
+        })
+        response.on('error', (err) => { resolve({ err, retryable: true }) })
       })
-      request.on('timeout', () => { request.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)) })
-      request.on('error', (err) => { resolve({ err }) })
+      // A deadline for the whole export: a collector that trickles its answer holds no batch for long.
+      const timeoutMs = this.options.timeoutMs ?? TIMEOUT_MS
+      const deadline = setTimeout(() => { request.destroy(new Error(`no answer within ${timeoutMs} ms`)) }, timeoutMs).unref()
+      request.on('close', () => { clearTimeout(deadline) })
+      request.on('error', (err) => { resolve({ err, retryable: true }) })
       request.write(body[0])
       request.end(body[1])
     })
   }
+}
+
+interface ExportFailure {
+  status?: number
+  err?: Error
+  retryable: boolean
+  retryAfterMs?: number | undefined
+}
+
+/** `Retry-After` in seconds (the HTTP-date form is not used by collectors), capped. */
+function retryAfterMs (header: string | undefined): number | undefined {
+  const seconds = Number(header)
+  return header === undefined || !Number.isFinite(seconds) || seconds < 0 ? undefined : Math.min(seconds * 1000, MAX_RETRY_DELAY_MS)
 }
 
 /** The bytes a varint takes. */

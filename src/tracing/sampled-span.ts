@@ -27,6 +27,12 @@ export interface SpanStart {
   remoteParent: boolean
   /** The W3C `tracestate` that goes on with the trace, if any. */
   traceState?: string | undefined
+  /**
+   * Unix time in ms minus `performance.now()`, read once per trace in this process (a server span
+   * and its client spans share it): spans follow the wall clock as it is when the request
+   * arrives, while durations come from the monotonic clock.
+   */
+  clockOffsetMs: number
   link?: SpanLink | undefined
 }
 
@@ -74,7 +80,7 @@ export class SampledSpan {
  * Unix nanoseconds of a `performance.now()` reading, as a double: exact to 256 ns at today's
  * dates (2^61 ns), which is finer than a span needs and spares a BigInt per timestamp.
  */
-const unixNanos = (ms: number): number => Math.round((performance.timeOrigin + ms) * 1e6)
+const unixNanos = (clockOffsetMs: number, ms: number): number => Math.round((clockOffsetMs + ms) * 1e6)
 
 /** W3C trace flags: sampled. */
 const SAMPLED = 0x01
@@ -95,9 +101,9 @@ export function writeSpan (writer: ProtobufWriter, field: number, span: SampledS
   writer.tag(6, Wire.VARINT)
   writer.varint(span.kind)
   writer.tag(7, Wire.FIXED64)
-  writer.fixed64(unixNanos(span.startMs))
+  writer.fixed64(unixNanos(start.clockOffsetMs, span.startMs))
   writer.tag(8, Wire.FIXED64)
-  writer.fixed64(unixNanos(endMs))
+  writer.fixed64(unixNanos(start.clockOffsetMs, endMs))
   writeAttributes(writer, 9, span.attributes)
   if (start.link !== undefined) {
     writer.tag(13, Wire.LEN)
@@ -123,7 +129,9 @@ export function writeSpan (writer: ProtobufWriter, field: number, span: SampledS
 /** Each attribute as a `KeyValue` in field `field`; non-negative integers as `int_value`, other numbers as `double_value`. */
 export function writeAttributes (writer: ProtobufWriter, field: number, attributes: Readonly<SpanAttributes>): void {
   for (const key in attributes) {
-    const value = attributes[key]!
+    const value = attributes[key]
+    // A fact that was not there (a socket already gone) is left out, as the SDK did.
+    if (value === undefined) continue
     writer.tag(field, Wire.LEN)
     const pair = writer.begin(key.length + 16)
     writer.string(1, key)

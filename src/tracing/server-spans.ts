@@ -13,6 +13,7 @@ import type { RouteConfig } from '../config/schema.js'
 import { isGatewayError } from '../errors.js'
 import { pathOf } from '../http/index.js'
 import type { Tracing } from './create.js'
+import { setMethodAttributes } from './http-method.js'
 import type { SampledSpan, SpanAttributes } from './sampled-span.js'
 
 declare module 'fastify' {
@@ -29,9 +30,6 @@ declare module 'fastify' {
 
 /** The problem code a request was answered with, by its span (rare: only problem answers). */
 const codes = new WeakMap<SampledSpan, string>()
-
-/** Semantic conventions: a method outside the known set is reported as `_OTHER`. */
-const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'])
 
 export interface ServerSpanOptions {
   tracing: Tracing
@@ -57,16 +55,14 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
     const routeName = routeOptions.config.routeName
     const httpRoute = request.is404 ? undefined : (routeName === undefined ? routeOptions.url : prefixes.get(routeName))
     const bookmeRoute = routeName ?? (request.is404 ? '_unmatched' : '_gateway')
-    const method = KNOWN_METHODS.has(request.method) ? request.method : '_OTHER'
     const attributes: SpanAttributes = {
-      'http.request.method': method,
       'url.path': pathOf(request.url),
       'url.scheme': request.protocol,
       'server.address': request.hostname,
       'client.address': request.ip,
       'network.protocol.version': request.raw.httpVersion
     }
-    if (method === '_OTHER') attributes['http.request.method_original'] = request.method
+    const method = setMethodAttributes(attributes, request.method)
     if (request.port !== null) attributes['server.port'] = request.port
     if (httpRoute !== undefined) attributes['http.route'] = httpRoute
     const userAgent = request.headers['user-agent']

@@ -12,6 +12,8 @@ export interface ReceivedSpan {
   /** OTLP's SpanKind: 2 SERVER, 3 CLIENT. */
   kind: number
   attributes: Record<string, string | number | boolean>
+  /** Which of AnyValue's fields carried each attribute. */
+  attributeTypes: Record<string, 'string' | 'bool' | 'int' | 'double' | 'other'>
   links: Array<{ traceId: string, spanId: string, flags: number }>
   status: { code?: number }
   /** W3C trace flags in the low byte; 0x100 "whether the parent is remote is known", 0x200 "it is". */
@@ -87,6 +89,13 @@ function valueOf (value: AnyValue): string | number | boolean {
   return value.doubleValue ?? NaN
 }
 
+function typeOf (value: AnyValue): ReceivedSpan['attributeTypes'][string] {
+  if (value.stringValue !== undefined) return 'string'
+  if (value.intValue !== undefined) return 'int'
+  if (value.boolValue !== undefined) return 'bool'
+  return value.doubleValue !== undefined ? 'double' : 'other'
+}
+
 function attributesOf (attributes: OtlpAttribute[] = []): Record<string, string | number | boolean> {
   return Object.fromEntries(attributes.map((attribute) => [attribute.key, valueOf(attribute.value)]))
 }
@@ -110,6 +119,7 @@ export function decodeExport (body: Buffer): ReceivedSpan[] {
           name: span.name,
           kind: span.kind,
           attributes: attributesOf(span.attributes),
+          attributeTypes: Object.fromEntries((span.attributes ?? []).map((attribute) => [attribute.key, typeOf(attribute.value)])),
           links: (span.links ?? []).map((link) => ({ traceId: hex(link.traceId), spanId: hex(link.spanId), flags: link.flags ?? 0 })),
           status: span.status ?? {},
           flags: span.flags ?? 0,

@@ -155,7 +155,9 @@ t.test('an unreachable upstream: client span error.type, server span status erro
   t.equal(missing.status, 404)
   await missing.arrayBuffer()
   await exported(gw, receiver, 3)
-  const { server, client } = spansOf(receiver)
+  const { client } = spansOf(receiver)
+  // The refused request's, whichever of the two server spans ended first.
+  const server = receiver.spans.find((span) => span.kind === SERVER && span.spanId === client.parentSpanId)!
   t.equal(client.attributes['error.type'], 'ECONNREFUSED')
   t.equal(client.status.code, 2, 'client span status error')
   t.equal(server.attributes['http.response.status_code'], 502)
@@ -193,4 +195,41 @@ t.test('a collector that refuses the export: one warning naming the endpoint, re
   }, (lines) => lines.length > 0, 5000)
   t.match(warnings, [{ level: 40, url: `${receiver.endpoint}/elsewhere/v1/traces` }])
   t.same(receiver.spans, [])
+})
+
+t.test('the client span ends on the hop\'s own events: a bodiless answer, a client that leaves', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  let holdAnswer = false
+  const upstream = await startUpstream(t, (req, res) => {
+    // Head and a first chunk, then nothing until the client has gone.
+    if (holdAnswer) {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('partial')
+      return
+    }
+    res.writeHead(200, { 'content-length': '12345' })
+    res.end()
+  })
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 1 } })
+
+  const head = await fetch(`${gw.proxyUrl}/open/x`, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  await exported(gw, receiver, 2)
+  const headClient = receiver.spans.find((span) => span.kind === CLIENT && span.attributes['http.request.method'] === 'HEAD')
+  t.equal(headClient?.attributes['http.response.status_code'], 200, 'HEAD: ended though no body came')
+  t.equal(headClient?.attributes['error.type'], undefined)
+
+  holdAnswer = true
+  const controller = new AbortController()
+  const left = fetch(`${gw.proxyUrl}/open/slow`, { signal: controller.signal })
+  // The gateway holds the first chunk back (forward.ts), so the client has nothing yet: it leaves once the upstream has the request.
+  await eventually(() => upstream.requests.some((seen) => seen.url === '/open/slow'), Boolean, 5000)
+  controller.abort()
+  await t.rejects(left, { name: 'AbortError' })
+  await exported(gw, receiver, 4)
+  const leftClient = receiver.spans.find((span) => span.kind === CLIENT && String(span.attributes['url.full']).endsWith('/open/slow'))
+  t.equal(leftClient?.attributes['error.type'], 'client_closed', 'the client left before the answer was whole')
+  t.equal(leftClient?.status.code, 2)
+  const leftServer = receiver.spans.find((span) => span.kind === SERVER && span.spanId === leftClient?.parentSpanId)
+  t.equal(leftServer?.attributes['error.type'], 'client_closed')
 })

@@ -14,7 +14,7 @@ const warnings = (): { logger: { warn: (fields: Record<string, unknown>, msg: st
 }
 
 const span = (exporter: OtlpHttpExporter, attributes: SpanAttributes, name = 'GET /x'): SampledSpan =>
-  new SampledSpan(name, SpanKind.SERVER, { traceId: randomTraceId(), parentSpanId: '', remoteParent: false }, attributes, exporter)
+  new SampledSpan(name, SpanKind.SERVER, { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs: Date.now() - performance.now() }, attributes, exporter)
 
 t.test('every attribute type, long and multi-byte strings and lengths past one varint byte decode as sent', async (t) => {
   const receiver = await startOtlpReceiver(t)
@@ -23,7 +23,7 @@ t.test('every attribute type, long and multi-byte strings and lengths past one v
   t.teardown(() => exporter.close())
   const long = 'ä€😀x'.repeat(5000)
   const attributes = { short: 'a', long, empty: '', yes: true, no: false, zero: 0, big: 2 ** 40, negative: -3, fraction: 0.25 }
-  const sent = span(exporter, { ...attributes })
+  const sent = span(exporter, { ...attributes, gone: undefined as unknown as string })
   sent.setAttribute('later', 'set after the start')
   sent.setAttribute('short', 'replaced')
   sent.fail()
@@ -37,7 +37,10 @@ t.test('every attribute type, long and multi-byte strings and lengths past one v
   t.equal(got.spanId, sent.spanId)
   t.equal(got.kind, 2)
   t.equal(got.status.code, 2)
-  t.same(got.attributes, { ...attributes, short: 'replaced', later: 'set after the start' })
+  t.strictSame(got.attributes, { ...attributes, short: 'replaced', later: 'set after the start' })
+  t.strictSame(got.attributeTypes, {
+    short: 'string', long: 'string', empty: 'string', yes: 'bool', no: 'bool', zero: 'int', big: 'int', negative: 'double', fraction: 'double', later: 'string'
+  }, 'non-negative integers as int_value, other numbers as double_value')
   t.ok(got.endTimeUnixNano >= got.startTimeUnixNano)
   t.same(lines, [])
 })
@@ -92,22 +95,59 @@ t.test('a collector that does not answer: spans past the bound are dropped and l
   t.equal(dropped?.fields.dropped, total - received.length, 'the dropped count is logged')
 })
 
-t.test('a collector that refuses: one warning with the status, and the next export is tried', async (t) => {
-  let status = 503
-  const server = createServer((req, res) => { req.resume(); req.on('end', () => { res.statusCode = status; res.end() }) })
+t.test('a collector that refuses: a retryable status is tried once more, then one warning with the status', async (t) => {
+  const answers: number[] = []
+  const received: ReceivedSpan[] = []
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const status = answers.shift() ?? 200
+      if (status === 200) received.push(...decodeExport(Buffer.concat(chunks)))
+      res.statusCode = status
+      if (status === 503) res.setHeader('retry-after', '0')
+      res.end()
+    })
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const { logger, lines } = warnings()
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
   const exporter = new OtlpHttpExporter({ url, serviceName: 'svc', logger })
   t.teardown(() => exporter.close())
+
+  answers.push(503)
+  span(exporter, {}).end()
+  await exporter.flush()
+  t.equal(received.length, 1, 'delivered by the retry')
+  t.same(lines, [], 'a failure the retry made good is not reported')
+
+  answers.push(503, 503)
   span(exporter, {}).end()
   await exporter.flush()
   t.match(lines, [{ msg: 'traces could not be exported', fields: { url, spans: 1, status: 503 } }])
-  status = 200
+  t.equal(received.length, 1)
+
+  answers.push(400)
   span(exporter, {}).end()
   await exporter.flush()
-  t.equal(lines.length, 1)
+  t.equal(answers.length, 0, 'a 400 is not retried')
+  t.equal(lines.length, 1, 'and the next failure within 30 s is not logged again')
+})
+
+t.test('a collector that takes the export and never answers: the deadline ends it and the next export goes', async (t) => {
+  let requests = 0
+  const server = createServer((req) => { requests++; req.resume() })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { logger, lines } = warnings()
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
+  const exporter = new OtlpHttpExporter({ url, serviceName: 'svc', logger, timeoutMs: 200 })
+  t.teardown(() => exporter.close())
+  span(exporter, {}).end()
+  await exporter.flush()
+  t.equal(requests, 2, 'tried, and tried once more after the connection was cut')
+  t.match(lines, [{ msg: 'traces could not be exported', fields: { err: { message: 'no answer within 200 ms' } } }])
 })
 
 t.test('a closed exporter sends what it had and takes no more', async (t) => {
