@@ -14,7 +14,7 @@
  * The gateway runs with the chart's heap ceiling (`heapMaxMb` in helm values.yaml) and the
  * image's MALLOC_ARENA_MAX, as in a pod.
  *
- *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis] [--hot-tokens N] [--token-ttl-sec S]
+ *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis] [--hot-tokens N] [--token-ttl-sec S] [--banks N]
  */
 import { parseArgs } from 'node:util'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -36,11 +36,16 @@ const { values } = parseArgs({
     source: { type: 'string', default: 'file' },
     store: { type: 'string', default: 'memory' },
     'hot-tokens': { type: 'string' },
-    'token-ttl-sec': { type: 'string' }
+    'token-ttl-sec': { type: 'string' },
+    // The tenants spread over this many banks; default: a bank of its own for each tenant.
+    banks: { type: 'string' }
   }
 })
 const minutes = Number(values.minutes)
 const count = Number(values.tokens)
+const bankCount = values.banks === undefined ? count : Number(values.banks)
+/** The i-th tenant's bank: 100000 + i, or that modulo `--banks`. */
+const bankOf = (i: number): number => 100000 + (i % bankCount)
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
 const chartValues = parse(readFileSync(new URL('../helm/bookme-gateway/values.yaml', import.meta.url), 'utf8')) as { heapMaxMb: number }
 process.env.BENCH_NODE_OPTIONS ??= `--max-old-space-size=${chartValues.heapMaxMb}`
@@ -145,8 +150,8 @@ process.exit(0) // the in-process issuer would keep the harness alive
 function fileMappings (): string {
   const file = join(mkdtempSync(join(tmpdir(), 'bookme-soak-')), 'mappings.json') // JSON is YAML
   writeFileSync(file, JSON.stringify({
-    banks: tenants.map((_, i) => ({ id: String(100000 + i), name: `Bank ${i}` })),
-    tenants: tenants.map((tenantId, i) => ({ tenantId, banks: [String(100000 + i)] }))
+    banks: tenants.slice(0, bankCount).map((_, i) => ({ id: String(bankOf(i)), name: `Bank ${i}` })),
+    tenants: tenants.map((tenantId, i) => ({ tenantId, banks: [String(bankOf(i))] }))
   }))
   return `mappings: { source: file, file: "${file}" }`
 }
@@ -156,9 +161,10 @@ async function mysqlMappings (): Promise<string> {
   const db = await startOrganizationsDb({ teardown: (fn: () => unknown) => { cleanups.push(fn) } } as unknown as Test)
   for (let from = 0; from < tenants.length; from += 5000) {
     const batch = tenants.slice(from, from + 5000)
+    const banks = batch.map((_, i) => from + i).filter((i) => i < bankCount)
     db.sql([
-      `INSERT INTO Banks VALUES ${batch.map((_, i) => `('${100000 + from + i}', 'Bank ${from + i}', 1)`).join(',')};`,
-      `INSERT INTO TenantBanks VALUES ${batch.map((tenantId, i) => `('${tenantId}', '${100000 + from + i}', 0)`).join(',')};`
+      ...(banks.length === 0 ? [] : [`INSERT INTO Banks VALUES ${banks.map((i) => `('${bankOf(i)}', 'Bank ${i}', 1)`).join(',')};`]),
+      `INSERT INTO TenantBanks VALUES ${batch.map((tenantId, i) => `('${tenantId}', '${bankOf(from + i)}', 0)`).join(',')};`
     ].join('\n'), 'bp_organizations_db')
   }
   return `mappings: { source: mysql, mysql: { host: ${db.host}, port: ${db.port}, user: ${db.user}, password: ${db.password} } }`
