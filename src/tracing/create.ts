@@ -11,13 +11,10 @@ import { TraceState, parseTraceParent } from '@opentelemetry/core'
 import type { Config } from '../config/schema.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
 import { OtlpHttpExporter } from './otlp-http-exporter.js'
-import { SampledSpan, SpanKind, type SpanAttributes, type SpanStart } from './sampled-span.js'
+import { SAMPLED, SampledSpan, SpanKind, type SpanAttributes, type SpanStart } from './sampled-span.js'
 import { randomSpanId, randomTraceId } from './trace-ids.js'
 
 type Headers = Record<string, string | string[] | undefined>
-
-/** W3C trace flags: sampled. */
-const SAMPLED = 0x01
 
 export interface Tracing {
   /** The request's trace id when it is not sampled (then it gets no span), else undefined. */

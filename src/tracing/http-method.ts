@@ -7,14 +7,12 @@ import type { SpanAttributes } from './sampled-span.js'
 
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'QUERY', 'TRACE'])
 
-/** The method as the span names it. */
-export function spanMethod (method: string): string {
-  return KNOWN_METHODS.has(method) ? method : '_OTHER'
-}
-
-/** `http.request.method` (and `http.request.method_original` for an unknown one) into `attributes`. */
+/**
+ * `http.request.method` (and `http.request.method_original` for an unknown one) into
+ * `attributes`; answers the method as the span names it.
+ */
 export function setMethodAttributes (attributes: SpanAttributes, method: string): string {
-  const named = spanMethod(method)
+  const named = KNOWN_METHODS.has(method) ? method : '_OTHER'
   attributes['http.request.method'] = named
   if (named === '_OTHER') attributes['http.request.method_original'] = method
   return named

@@ -14,7 +14,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import { createLogThrottle } from '../observability/log-throttle.js'
-import { ProtobufWriter, Wire } from './protobuf-writer.js'
+import { ProtobufWriter, Wire, varintSize } from './protobuf-writer.js'
 import { writeAttributes, writeSpan, type SampledSpan, type SpanSink } from './sampled-span.js'
 
 const BATCH_BYTES = 256 * 1024
@@ -44,6 +44,7 @@ export class OtlpHttpExporter implements SpanSink {
   private inFlight: Promise<void> | undefined
   private closed = false
   private readonly url: URL
+  private readonly transport: typeof http | typeof https
   private readonly agent: http.Agent
   /** ExportTraceServiceRequest's fields up to its spans: the resource, then the scope. */
   private readonly resource: Buffer
@@ -52,7 +53,8 @@ export class OtlpHttpExporter implements SpanSink {
 
   constructor (private readonly options: OtlpHttpExporterOptions) {
     this.url = new URL(options.url)
-    this.agent = new (this.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 })
+    this.transport = this.url.protocol === 'https:' ? https : http
+    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 1 })
     const resource = new ProtobufWriter(256)
     writeAttributes(resource, 1, { 'service.name': options.serviceName })
     this.resource = resource.take(0)
@@ -71,7 +73,7 @@ export class OtlpHttpExporter implements SpanSink {
     writeSpan(this.batch, 2, span, endMs)
     this.spans++
     if (this.batch.position >= BATCH_BYTES) this.send()
-    else this.timer ??= setTimeout(() => { this.send() }, DELAY_MS).unref()
+    else this.schedule()
   }
 
   /** Sends what is pending now; resolves once that (and any export before it) has succeeded or failed. */
@@ -87,6 +89,11 @@ export class OtlpHttpExporter implements SpanSink {
     await this.flush()
     clearTimeout(this.timer)
     this.agent.destroy()
+  }
+
+  /** Sends the pending batch DELAY_MS after its first span, unless something sends it sooner. */
+  private schedule (): void {
+    this.timer ??= setTimeout(() => { this.send() }, DELAY_MS).unref()
   }
 
   /** Starts the export of the pending batch, unless one is in flight (which sends the rest when done). */
@@ -111,14 +118,14 @@ export class OtlpHttpExporter implements SpanSink {
     }).finally(() => {
       this.inFlight = undefined
       if (this.batch.position >= BATCH_BYTES) this.send()
-      else if (this.spans > 0) this.timer ??= setTimeout(() => { this.send() }, DELAY_MS).unref()
+      else if (this.spans > 0) this.schedule()
     })
   }
 
   /** ExportTraceServiceRequest { resource_spans: [{ resource, scope_spans: [{ scope, spans }] }] } around the encoded spans. */
   private request (spans: Buffer): Buffer[] {
-    const scopeSpansLength = 1 + lengthOf(this.scope.length) + this.scope.length + spans.length
-    const resourceSpansLength = 1 + lengthOf(this.resource.length) + this.resource.length + 1 + lengthOf(scopeSpansLength) + scopeSpansLength
+    const scopeSpansLength = 1 + varintSize(this.scope.length) + this.scope.length + spans.length
+    const resourceSpansLength = 1 + varintSize(this.resource.length) + this.resource.length + 1 + varintSize(scopeSpansLength) + scopeSpansLength
     const head = new ProtobufWriter(64)
     head.tag(1, Wire.LEN)
     head.varint(resourceSpansLength)
@@ -139,7 +146,7 @@ export class OtlpHttpExporter implements SpanSink {
   private async post (body: Buffer[]): Promise<ExportFailure | undefined> {
     const length = body[0]!.length + body[1]!.length
     return await new Promise((resolve) => {
-      const request = (this.url.protocol === 'https:' ? https : http).request(this.url, {
+      const request = this.transport.request(this.url, {
         method: 'POST',
         agent: this.agent,
         headers: { 'content-type': 'application/x-protobuf', 'content-length': length }
@@ -174,11 +181,4 @@ interface ExportFailure {
 function retryAfterMs (header: string | undefined): number | undefined {
   const seconds = Number(header)
   return header === undefined || !Number.isFinite(seconds) || seconds < 0 ? undefined : Math.min(seconds * 1000, MAX_RETRY_DELAY_MS)
-}
-
-/** The bytes a varint takes. */
-function lengthOf (value: number): number {
-  let size = 1
-  for (let rest = value; rest > 0x7f; rest = Math.floor(rest / 0x80)) size++
-  return size
 }

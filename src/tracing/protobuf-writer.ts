@@ -127,8 +127,7 @@ export class ProtobufWriter {
       this.buffer[start] = length
       return
     }
-    let size = 1
-    for (let rest = length; rest > 0x7f; rest = Math.floor(rest / 0x80)) size++
+    const size = varintSize(length)
     this.reserve(size - 1)
     this.buffer.copyWithin(start + size, start + 1, this.position)
     this.position += size - 1
@@ -145,6 +144,13 @@ export class ProtobufWriter {
     this.position = 0
     return written
   }
+}
+
+/** The bytes `value` takes as a varint. */
+export function varintSize (value: number): number {
+  let size = 1
+  for (let rest = value; rest > 0x7f; rest = Math.floor(rest / 0x80)) size++
+  return size
 }
 
 /** A lower-case hex digit's value (ids come from our own generator or a validated `traceparent`). */

@@ -83,7 +83,7 @@ export class SampledSpan {
 const unixNanos = (clockOffsetMs: number, ms: number): number => Math.round((clockOffsetMs + ms) * 1e6)
 
 /** W3C trace flags: sampled. */
-const SAMPLED = 0x01
+export const SAMPLED = 0x01
 /** OTLP `SpanFlags`: whether the parent is remote is known, and that it is. */
 const HAS_IS_REMOTE = 0x100
 const IS_REMOTE = 0x200
