@@ -1,6 +1,7 @@
 /** Every metric name carries this prefix (CONTRACT.md §8), runtime defaults included. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { TalliedHistogram, talliedCounter, type CounterTally, type TalliedCounter } from './metrics-tally.js'
+import { BankDecisions } from './bank-decisions.js'
 
 export const METRIC_PREFIX = 'bookme_gateway_'
 
@@ -29,7 +30,7 @@ export interface GatewayMetrics {
   blocksLost: Counter<'kind'>
   websocketSessions: Gauge<'route'>
   websocketClosed: Counter<'reason'>
-  decisions: TalliedCounter<'bank' | 'decision' | 'code'>
+  decisions: BankDecisions
   reportOnly: Counter<'route' | 'code'>
 }
 
@@ -73,7 +74,7 @@ export function createMetrics (registry: Registry, { defaults = true, readInFlig
     groupsLookups: counter('groups_lookups_total', 'Group lookups of groups-overage tokens: cached, graph (asked), stale (served while Graph failed), failed', ['result']),
     blocksLost: counter('blocks_lost_total', 'Blocks that disappeared from the shared store without an unblock, kept in force here until their expiry', ['kind']),
     websocketSessions: new Gauge({ name: `${METRIC_PREFIX}websocket_sessions`, help: 'Open WebSocket sessions, by route', labelNames: ['route'], registers: [registry] }),
-    decisions: tallied('decisions_total', 'Requests by the active BankId (none when unresolved), decision (allow, deny, report) and problem code (empty when allowed)', ['bank', 'decision', 'code']),
+    decisions: new BankDecisions(registry, `${METRIC_PREFIX}decisions_total`, 'Requests by the active BankId (none when unresolved; _other past the bound of banks with series), decision (allow, deny, report) and problem code (empty when allowed)'),
     reportOnly: counter('report_only_total', 'Refusals of routes in mode report, logged and forwarded instead of answered, by route and code', ['route', 'code']),
     websocketClosed: counter('websocket_closed_total', 'WebSocket sessions ended, by reason: token_expired, principal_blocked, token_revoked, message_too_large (closed by the gateway), peer (closed by the client or the upstream)', ['reason'])
   }

@@ -7,7 +7,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayMetrics, RequestRecorder } from './metrics.js'
-import type { CounterTally } from './metrics-tally.js'
 import type { DecisionFacts } from '../access/index.js'
 import type { InFlight } from './in-flight.js'
 import type { AccessLog } from './logger.js'
@@ -42,7 +41,6 @@ export interface ObservabilityOptions {
 async function observability (app: FastifyInstance, { metrics, inFlight, record, accessLog }: ObservabilityOptions): Promise<void> {
   app.decorateRequest('accessFacts', null)
   app.decorateRequest('refusal', null)
-  const countDecision = createDecisionCounter(metrics)
   app.addHook('onRequest', function trackInFlight (request, reply, done) {
     inFlight.enter()
     // Counted out on the response's 'close', which comes once per response whatever happened:
@@ -73,7 +71,7 @@ async function observability (app: FastifyInstance, { metrics, inFlight, record,
       code = reported[0]!.code
       for (const refusal of reported) metrics.reportOnly.inc({ route, code: refusal.code })
     }
-    countDecision(facts?.bankId ?? 'none', decision, code ?? '')
+    metrics.decisions.count(facts?.bankId ?? 'none', decision, code ?? '')
     accessLog({
       requestId: request.id,
       method: request.method,
@@ -88,28 +86,6 @@ async function observability (app: FastifyInstance, { metrics, inFlight, record,
     })
     done()
   })
-}
-
-/**
- * `decisions_total{bank, decision, code}`, each label set bound on first use: its series are
- * bounded by the mapped banks (an unresolved bank is `none`) times the codes.
- */
-function createDecisionCounter (metrics: Pick<GatewayMetrics, 'decisions'>): (bank: string, decision: string, code: string) => void {
-  const byBank = new Map<string, Map<string, CounterTally>>()
-  return function countDecision (bank, decision, code) {
-    let byOutcome = byBank.get(bank)
-    if (byOutcome === undefined) {
-      byOutcome = new Map()
-      byBank.set(bank, byOutcome)
-    }
-    const key = code === '' ? decision : `${decision} ${code}`
-    let tally = byOutcome.get(key)
-    if (tally === undefined) {
-      tally = metrics.decisions.tally({ bank, decision, code })
-      byOutcome.set(key, tally)
-    }
-    tally.inc()
-  }
 }
 
 export default fp(observability, { name: 'observability', fastify: '5.x' })
