@@ -11,7 +11,7 @@
  * `--source mysql` puts the tenants in a throwaway MariaDB (the production layout, with
  * `--store redis`); `file` keeps them in a mappings file, so the whole file is in the process too.
  *
- * The gateway runs with the chart's heap ceiling (`heapMaxMb` in helm values.yaml) and the
+ * The gateway runs with the chart's heap ceilings (`heapMaxMb`, `semiSpaceMb` in helm values.yaml) and the
  * image's MALLOC_ARENA_MAX, as in a pod.
  *
  *   npm run build && node --import tsx bench/soak.ts [--minutes 10] [--tokens 100000] [--source file|mysql] [--store memory|redis] [--hot-tokens N] [--token-ttl-sec S] [--banks N]
@@ -47,8 +47,8 @@ const bankCount = values.banks === undefined ? count : Number(values.banks)
 /** The i-th tenant's bank: 100000 + i, or that modulo `--banks`. */
 const bankOf = (i: number): number => 100000 + (i % bankCount)
 const CLIENT_ID = '00000000-0000-0000-0000-000000000001'
-const chartValues = parse(readFileSync(new URL('../helm/bookme-gateway/values.yaml', import.meta.url), 'utf8')) as { heapMaxMb: number }
-process.env.BENCH_NODE_OPTIONS ??= `--max-old-space-size=${chartValues.heapMaxMb}`
+const chartValues = parse(readFileSync(new URL('../helm/bookme-gateway/values.yaml', import.meta.url), 'utf8')) as { heapMaxMb: number, semiSpaceMb: number }
+process.env.BENCH_NODE_OPTIONS ??= `--max-old-space-size=${chartValues.heapMaxMb} --max-semi-space-size=${chartValues.semiSpaceMb}`
 process.env.MALLOC_ARENA_MAX ??= '2' // as the image (Dockerfile) sets it
 
 const issuer = await startLocalIssuer()

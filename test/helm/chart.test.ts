@@ -119,7 +119,7 @@ t.test('the V8 heap ceiling fits the memory limit, in the defaults and each exam
   }
   for (const [name, values] of cases) {
     const container = containerOf(rendered(values))
-    const heap = /^--max-old-space-size=(\d+)$/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')
+    const heap = /^--max-old-space-size=(\d+) --max-semi-space-size=(\d+)$/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')
     t.ok(heap, `${name}: NODE_OPTIONS sets the heap ceiling`)
     const limit = container.resources.limits.memory
     t.ok(mebibytes(limit) >= Number(heap?.[1]) + 160, `${name}: limits.memory ${limit} ≥ heap ${heap?.[1]} MB + 160Mi`)

@@ -143,10 +143,10 @@ tolerations:
 {{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) | quote }}
 {{- end -}}
 
-{{/* The container's env: the heap ceiling, the Secret's keys, extraEnv. */}}
+{{/* The container's env: the heap's ceilings, the Secret's keys, extraEnv. */}}
 {{- define "bookme-gateway.env" -}}
 - name: NODE_OPTIONS
-  value: "--max-old-space-size={{ .Values.heapMaxMb }}"
+  value: "--max-old-space-size={{ .Values.heapMaxMb }} --max-semi-space-size={{ .Values.semiSpaceMb }}"
 # The image's default (/etc/bookme-gateway/gateway.yaml) is not where the chart mounts the
 # config; this names configPath for a command run without --config.
 - name: BOOKME_GATEWAY_CONFIG
