@@ -5,11 +5,14 @@
  * that meets 100,000 banks holds 100,000 series: ~60 MB of heap, and each scrape writes 7.6 MB
  * of text in ~0.4 s of blocked event loop (bench/README.md, "100,000 tenants"). So at most
  * `BANK_SERIES_LIMIT` banks have series at once, the default cardinality limit of
- * OpenTelemetry's metrics SDK. A bank that has made no request for `BANK_SERIES_IDLE_MS` gives
- * its place up (Prometheus marks its series stale; when the bank comes back its series starts
+ * OpenTelemetry's metrics SDK. A bank gives its place up once its count has not moved for
+ * `BANK_SERIES_IDLE_MS` as seen by the looks taken at each scrape and, while the bound is full,
+ * at most once every 10 s (no clock is read per request, so idleness is known to within one
+ * look). Prometheus then marks its series stale; when the bank comes back its series starts
  * again from zero, which `rate()` and `increase()` read as a counter reset, as after a
- * restart). A bank that finds no place is counted under `bank="_other"`, so every request is
- * still counted and the overflow is visible on the dashboard.
+ * restart. A bank that finds no place is counted under `bank="_other"`, so every request is
+ * still counted and the overflow shows as a series of its own. `none` (no bank resolved) is
+ * never bounded or evicted: it is one series however many tenants are unmapped.
  *
  * Counts are plain numbers owned here and written straight into the exposition: no prom-client
  * label hashing per request, and no second copy of every series.
@@ -19,6 +22,8 @@ import type { Registry } from 'prom-client'
 export const BANK_SERIES_LIMIT = 2000
 export const BANK_SERIES_IDLE_MS = 15 * 60_000
 export const OTHER_BANKS = '_other'
+/** CONTRACT.md §14: the `bank` of a request whose bank was not resolved. */
+export const UNRESOLVED = 'none'
 
 /** How often, at most, a bank finding the bound full looks for idle places to free. */
 const FULL_SWEEP_INTERVAL_MS = 10_000
@@ -64,6 +69,7 @@ export class BankDecisions {
   readonly aggregator = 'sum'
   private readonly banks = new Map<string, BankSeries>()
   private readonly other: BankSeries
+  private readonly unresolved: BankSeries
   private readonly limit: number
   private readonly idleMs: number
   private readonly now: () => number
@@ -74,12 +80,13 @@ export class BankDecisions {
     this.idleMs = idleMs
     this.now = now
     this.other = new BankSeries(now())
+    this.unresolved = new BankSeries(now())
     registry.registerMetric(this as never)
   }
 
   /** Counts one request; `bank` is the active BankId or `none`. */
   count (bank: string, decision: string, code: string): void {
-    (this.banks.get(bank) ?? this.admit(bank)).count(decision, code)
+    (this.banks.get(bank) ?? (bank === UNRESOLVED ? this.unresolved : this.admit(bank))).count(decision, code)
   }
 
   private admit (bank: string): BankSeries {
@@ -109,15 +116,18 @@ export class BankDecisions {
   async get (): Promise<{ name: string, help: string, type: string, values: MetricLine[], aggregator: string }> {
     this.sweep(this.now())
     const values: MetricLine[] = []
+    lines(values, UNRESOLVED, this.unresolved)
     for (const [bank, series] of this.banks) lines(values, bank, series)
-    if (this.other.total > 0) lines(values, OTHER_BANKS, this.other)
+    lines(values, OTHER_BANKS, this.other)
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 
   reset (): void {
     this.banks.clear()
-    this.other.allowed = this.other.total = this.other.totalAtSweep = 0
-    this.other.outcomes = undefined
+    for (const series of [this.other, this.unresolved]) {
+      series.allowed = series.total = series.totalAtSweep = 0
+      series.outcomes = undefined
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import type { InFlight } from './in-flight.js'
 import type { AccessLog } from './logger.js'
 import { isAccessRefusal, isGatewayError } from '../errors.js'
 import { pathOf } from '../http/index.js'
+import { UNRESOLVED } from './bank-decisions.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -71,7 +72,7 @@ async function observability (app: FastifyInstance, { metrics, inFlight, record,
       code = reported[0]!.code
       for (const refusal of reported) metrics.reportOnly.inc({ route, code: refusal.code })
     }
-    metrics.decisions.count(facts?.bankId ?? 'none', decision, code ?? '')
+    metrics.decisions.count(facts?.bankId ?? UNRESOLVED, decision, code ?? '')
     accessLog({
       requestId: request.id,
       method: request.method,

@@ -42,7 +42,7 @@ export function chartValuesSchema (): Record<string, unknown> {
       extraVolumeMounts: anyArray,
       preStopSleepSeconds: int(0),
       heapMaxMb: int(64),
-      semiSpaceMb: { type: 'integer', minimum: 1, maximum: 256 },
+      semiSpaceMb: { type: 'integer', minimum: 1, maximum: 64 },
       resources: anyObject,
       extraEnv: anyArray,
       podAnnotations: anyObject,

@@ -28,68 +28,100 @@ t.test('the exposition is what prom-client\'s own counter writes', async (t) => 
   }
   t.same(seriesOf(await registry.metrics()), seriesOf(await reference.metrics()))
   t.match(await registry.metrics(), `# HELP ${NAME} h\n# TYPE ${NAME} counter\n`)
-  t.equal((await registry.getMetricsAsJSON())[0]!.values.length, 5, 'the JSON form lists every series')
+  const json = (await registry.getMetricsAsJSON())[0]!
+  const referenceJson = (await reference.getMetricsAsJSON())[0]!
+  const sorted = (values: Array<{ labels: object, value: number }>): string[] => values.map(({ labels, value }) => JSON.stringify([labels, value])).sort()
+  t.same(sorted(json.values), sorted(referenceJson.values), 'the JSON form: the same series and values')
+  t.same([json.name, json.type], [referenceJson.name, referenceJson.type])
 })
 
-t.test('past the bound, banks are counted under _other; nothing is lost', async (t) => {
+t.test('past the bound, banks are counted under _other; nothing is lost; none always has its own series', async (t) => {
   const registry = new Registry()
   const decisions = new BankDecisions(registry, NAME, 'h', { limit: 3 })
   for (let bank = 1; bank <= 5; bank++) decisions.count(String(bank), 'allow', '')
   decisions.count('5', 'deny', 'PRINCIPAL_BLOCKED')
   decisions.count('1', 'allow', '')
+  decisions.count('none', 'deny', 'TENANT_NOT_MAPPED')
   t.same(seriesOf(await registry.metrics()), [
     `${NAME}{bank="1",decision="allow",code=""} 2`,
     `${NAME}{bank="2",decision="allow",code=""} 1`,
     `${NAME}{bank="3",decision="allow",code=""} 1`,
+    `${NAME}{bank="none",decision="deny",code="TENANT_NOT_MAPPED"} 1`,
     `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 2`,
     `${NAME}{bank="${OTHER_BANKS}",decision="deny",code="PRINCIPAL_BLOCKED"} 1`
   ].sort())
 })
 
-t.test('a bank idle for the idle time gives its place up; a live one keeps it', async (t) => {
+t.test('a bank seen idle for the idle time gives its place up at a scrape; a live one keeps it; one that returns starts again', async (t) => {
+  let now = 0
+  const registry = new Registry()
+  const decisions = new BankDecisions(registry, NAME, 'h', { limit: 3, idleMs: 60_000, now: () => now })
+  decisions.count('live', 'allow', '')
+  decisions.count('idle', 'allow', '')
+  decisions.count('idle', 'allow', '')
+  await registry.metrics() // the first look: both seen moving at 0
+  now = 30_000
+  decisions.count('live', 'allow', '')
+  t.same(seriesOf(await registry.metrics()), [
+    `${NAME}{bank="idle",decision="allow",code=""} 2`,
+    `${NAME}{bank="live",decision="allow",code=""} 2`
+  ])
+  now = 59_999
+  t.same(seriesOf(await registry.metrics()), [
+    `${NAME}{bank="idle",decision="allow",code=""} 2`,
+    `${NAME}{bank="live",decision="allow",code=""} 2`
+  ], 'seen idle for just under 60 s: kept')
+  now = 60_000
+  t.same(seriesOf(await registry.metrics()), [
+    `${NAME}{bank="live",decision="allow",code=""} 2`
+  ], 'seen idle for 60 s: gone; live (seen moving at 30 s) kept')
+  now = 61_000
+  decisions.count('idle', 'deny', 'ROLE_REQUIRED')
+  t.same(seriesOf(await registry.metrics()), [
+    `${NAME}{bank="idle",decision="deny",code="ROLE_REQUIRED"} 1`,
+    `${NAME}{bank="live",decision="allow",code=""} 2`
+  ], 'back: its series starts again from its new requests')
+})
+
+t.test('a full bound frees idle places without a scrape, looking at most once every 10 s', async (t) => {
   let now = 0
   const registry = new Registry()
   const decisions = new BankDecisions(registry, NAME, 'h', { limit: 2, idleMs: 60_000, now: () => now })
-  decisions.count('live', 'allow', '')
-  decisions.count('idle', 'allow', '')
-  await registry.metrics() // a scrape notes where each count stands, and since when
-  now = 30_000
-  decisions.count('live', 'allow', '')
-  await registry.metrics()
-  now = 59_000
-  t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="idle",decision="allow",code=""} 1`,
-    `${NAME}{bank="live",decision="allow",code=""} 2`
-  ], 'idle for 59 s: kept')
-
+  decisions.count('a', 'allow', '')
+  await registry.metrics() // a seen moving at 0
+  now = 5_000
+  decisions.count('b', 'allow', '')
+  await registry.metrics() // b seen moving at 5 s
   now = 60_000
-  decisions.count('new', 'allow', '') // the bound is full: idle for 60 s, its place is freed
-  now = 61_000
-  decisions.count('later', 'allow', '') // full again, and no second look within 10 s
-  t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 1`,
-    `${NAME}{bank="live",decision="allow",code=""} 2`,
-    `${NAME}{bank="new",decision="allow",code=""} 1`
-  ], 'the newcomer took the idle bank\'s place; the next is counted under _other')
-
-  now = 100_000
-  decisions.count('new', 'allow', '')
-  now = 150_000
-  t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 1`,
-    `${NAME}{bank="new",decision="allow",code=""} 2`
-  ], 'a scrape frees the places of banks idle for 60 s (live: last counted at 30 s)')
-  decisions.count('later', 'allow', '')
-  t.match(await registry.metrics(), `${NAME}{bank="later",decision="allow",code=""} 1`, 'a freed place is taken at once')
+  decisions.count('c', 'allow', '') // full; a is idle for 60 s: its place is c's
+  now = 65_000
+  decisions.count('d', 'allow', '') // full; b is idle for 60 s, but the last look was 5 s ago
+  now = 69_999
+  decisions.count('d', 'allow', '') // still within 10 s of the last look
+  now = 70_000
+  decisions.count('e', 'allow', '') // a look: b's place is e's
+  const lines = seriesOf(await registry.metrics())
+  t.same(lines, [
+    `${NAME}{bank="c",decision="allow",code=""} 1`,
+    `${NAME}{bank="e",decision="allow",code=""} 1`,
+    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 2`
+  ].sort())
 })
 
-t.test('reset empties every series', async (t) => {
+t.test('reset empties every series, _other and none included', async (t) => {
   const registry = new Registry()
   const decisions = new BankDecisions(registry, NAME, 'h', { limit: 1 })
   decisions.count('1', 'allow', '')
   decisions.count('2', 'deny', 'BANK_DISABLED')
+  decisions.count('none', 'deny', 'TENANT_NOT_MAPPED')
   registry.resetMetrics()
   t.same(seriesOf(await registry.metrics()), [])
   decisions.count('2', 'allow', '')
-  t.same(seriesOf(await registry.metrics()), [`${NAME}{bank="2",decision="allow",code=""} 1`])
+  decisions.count('3', 'allow', '')
+  decisions.count('none', 'deny', 'TENANT_NOT_MAPPED')
+  t.same(seriesOf(await registry.metrics()), [
+    `${NAME}{bank="2",decision="allow",code=""} 1`,
+    `${NAME}{bank="none",decision="deny",code="TENANT_NOT_MAPPED"} 1`,
+    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 1`
+  ].sort())
 })
