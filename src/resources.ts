@@ -178,7 +178,10 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
       const value = createSigningKeys(config, deps, shared.options)
       return { value, close: () => { value.store.close() } }
     })
-    const authenticator = part('authenticator', [config.apis, config.entra.authority, config.entra.v1IssuerTemplate, config.entra.v2IssuerTemplate, config.entra.tokenCache], [keys.value], () => ({ value: createTokenAuthenticator(config, keys.value, deps) }))
+    const authenticator = part('authenticator', [config.apis, config.entra.authority, config.entra.v1IssuerTemplate, config.entra.v2IssuerTemplate, config.entra.tokenCache], [keys.value], () => {
+      const health = deps.health.owned()
+      return { value: createTokenAuthenticator(config, keys.value, { ...deps, health }), close: () => { health.release() } }
+    })
     const authRoutes = config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name])
     const counting = part('counting', [config.rateLimits.syncMs, config.rateLimits.replicas], [sharedCache.value], () => ({ value: createRateCounting(config, sharedCache.value, deps) }))
     const rateLimits = part('rateLimits', [config.rateLimits, authRoutes], [counting.value], () => ({ value: createRateLimits(config, sharedCache.value, deps, counting.value) }))

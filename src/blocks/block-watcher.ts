@@ -40,7 +40,7 @@ export interface EmergencyBlockOptions {
   pollMs?: number
 }
 
-export function watchBlocks (store: BlockStore, { logger, health, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
+export function watchBlocks (store: BlockStore, { logger, health: all, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
   const list = createBlockList({
     refused: (block) => { refused(block.kind) },
     expired: (block) => { logger.info(describe(block), 'block expired') }
@@ -50,7 +50,9 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
   // The memory block store keeps none (the commands refuse): nothing to watch.
   if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
 
-  // A gateway must know the blocks before it serves (readiness waits for one read).
+  // A gateway must know the blocks before it serves (readiness waits for one read). The entry
+  // leaves `/readyz` with this watcher (a reload to a memory store).
+  const health = all.owned()
   health.register('blocks')
   let reading: Promise<void> | undefined
   let again = false
@@ -144,7 +146,15 @@ export function watchBlocks (store: BlockStore, { logger, health, refused, lost,
   void refresh()
   const poll = setInterval(() => { void refresh() }, pollMs)
   poll.unref()
-  return { list, refresh, onAdded, close () { clearInterval(poll) } }
+  return {
+    list,
+    refresh,
+    onAdded,
+    close () {
+      clearInterval(poll)
+      health.release()
+    }
+  }
 }
 
 /** Who lifted a block and why (`unblock --by --reason`), and the `since` it lifted up to. */

@@ -26,7 +26,9 @@ export interface BackendReadinessOptions {
   usesMysql: boolean
 }
 
-export function watchBackendReadiness ({ health, logger, source, cache, usesMysql }: BackendReadinessOptions): { stop (): void } {
+export function watchBackendReadiness ({ health: all, logger, source, cache, usesMysql }: BackendReadinessOptions): { stop (): void } {
+  // Its entries leave `/readyz` with it: a reload to a file source or a memory cache shows no stale one.
+  const health = all.owned()
   health.register('mappings')
   if (usesMysql) health.register('source', 'verdict')
   if (cache.kind === 'redis') health.register('cache', 'verdict')
@@ -51,5 +53,10 @@ export function watchBackendReadiness ({ health, logger, source, cache, usesMysq
   void probe()
   const timer = setInterval(() => { void probe() }, PROBE_MS)
   timer.unref()
-  return { stop () { clearInterval(timer) } }
+  return {
+    stop () {
+      clearInterval(timer)
+      health.release()
+    }
+  }
 }

@@ -36,11 +36,24 @@ export interface Health {
   /** Whether the gateway has been ready once (draining aside): before that, nothing is decided (§8). */
   wasReady (): boolean
   snapshot (): { ready: boolean, draining: boolean, dependencies: Record<string, DependencyStatus> }
+  /**
+   * A view for one part of the gateway (a backend's probe, a revision's key profiles): what it
+   * registers is its own, and `release` removes it from readiness and the `/readyz` body — so a
+   * backend or an API profile that a reload takes away leaves no stale entry — unless a newer
+   * part has registered the same name since. Reports after `release` are ignored.
+   */
+  owned (): OwnedHealth
+}
+
+export interface OwnedHealth extends Health {
+  release (): void
 }
 
 export function createHealth (): Health {
   const dependencies = new Map<string, DependencyStatus>()
   const awaiting = new Map<string, Awaits>()
+  // Name → the owned view that registered it last.
+  const owners = new Map<string, object>()
   let draining = false
   // Once ready, a backend's later failure (of any kind) is an outage to ride out, not a reason to leave the Service.
   let readyOnce = false
@@ -60,13 +73,17 @@ export function createHealth (): Health {
     return true
   }
 
-  return {
+  function register (name: string, awaits: Awaits = 'answer', owner?: object): void {
+    awaiting.set(name, awaits)
+    if (owner === undefined) owners.delete(name)
+    else owners.set(name, owner)
+    if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, required: true, since: new Date().toISOString() })
+  }
+
+  const health: Health = {
     get draining () { return draining },
     startDraining () { draining = true },
-    register (name, awaits = 'answer') {
-      awaiting.set(name, awaits)
-      if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, required: true, since: new Date().toISOString() })
-    },
+    register (name, awaits) { register(name, awaits) },
     report (name, state, detail, cause) {
       const previous = dependencies.get(name)
       const answeredOnce = (previous?.answeredOnce ?? false) || state === 'up'
@@ -84,8 +101,29 @@ export function createHealth (): Health {
     wasReady,
     snapshot () {
       return { ready: isReady(), draining, dependencies: Object.fromEntries(dependencies) }
+    },
+    owned () {
+      const owner = {}
+      let released = false
+      const view: OwnedHealth = {
+        ...health,
+        get draining () { return draining },
+        register (name, awaits) { if (!released) register(name, awaits, owner) },
+        report (name, state, detail, cause) { if (!released) health.report(name, state, detail, cause) },
+        release () {
+          released = true
+          for (const [name, by] of owners) {
+            if (by !== owner) continue
+            owners.delete(name)
+            awaiting.delete(name)
+            dependencies.delete(name)
+          }
+        }
+      }
+      return view
     }
   }
+  return health
 }
 
 /**

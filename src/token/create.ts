@@ -70,7 +70,11 @@ export function createSigningKeys (config: Readonly<Config>, { logger, metrics, 
   return { store, profilesBySource }
 }
 
-/** One verifier per API profile behind the token cache, over `keys`; each profile's key readiness registered. */
+/**
+ * One verifier per API profile behind the token cache, over `keys`; each profile's key readiness
+ * registered through `health`, an owned view its revision releases (a profile a reload removes
+ * leaves `/readyz`).
+ */
 export function createTokenAuthenticator (config: Readonly<Config>, keys: SigningKeys, { metrics, health }: Pick<CapabilityDeps, 'metrics' | 'health'>): Authenticator {
   const profiles = tokenProfilesOf(config)
   const authority = config.entra.authority.replace(/\/+$/, '')

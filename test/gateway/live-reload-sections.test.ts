@@ -189,6 +189,41 @@ t.test('the MySQL pool and the Redis connections survive a reload that does not 
   t.same(mysqlThreads(), threadsBefore, 'the MySQL pool is still the same')
 })
 
+t.test('/readyz shows the backends and API profiles of the active config only', async (t) => {
+  const [issuer, upstream, redis] = await Promise.all([startIssuer(t), startUpstream(t), startRedis(t)])
+  const db = await startOrganizationsDb(t, `INSERT INTO Banks VALUES ('1001', 'Demo', 1); INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0);`)
+  const dir = tempDir(t)
+  const mappingsFile = join(dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  const shared = {
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
+    mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: db.password } },
+    cache: { store: 'redis', redis: { url: redis.url } }
+  }
+  const gw = await startReloadable(t, dir, shared)
+  const readyz = async (): Promise<{ status: number, names: string[] }> => {
+    const res = await fetch(`${gw.gw.adminUrl}/readyz`)
+    const body = await res.json() as { dependencies: Record<string, unknown> }
+    return { status: res.status, names: Object.keys(body.dependencies).sort() }
+  }
+  await eventually(readyz, (r) => r.names.includes('source') && r.names.includes('cache'), 10_000)
+  t.same((await readyz()).names, ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'])
+
+  // A file source, a memory cache and one API profile fewer: their entries leave with them.
+  const { system: _system, ...managementOnly } = shared.apis as Record<string, unknown>
+  const local = { ...shared, apis: managementOnly, mappings: { source: 'file', file: mappingsFile }, cache: { store: 'memory' } }
+  t.equal(await gw.apply(local), 'ok')
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  t.equal((await call(`${gw.gw.proxyUrl}/api/meetings/x`, token)).status, 200)
+  const after = await eventually(readyz, (r) => !r.names.includes('cache'), 10_000)
+  t.same(after, { status: 200, names: ['keys:management', 'mappings'] }, 'no stale source, cache, blocks or keys:system entry; still ready')
+
+  // And back: the entries return with the backends that make them.
+  t.equal(await gw.apply(shared), 'ok')
+  const back = await eventually(readyz, (r) => r.names.includes('cache') && r.names.includes('source'), 10_000)
+  t.same(back, { status: 200, names: ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'] })
+})
+
 t.test('a WebSocket route\'s handshake is decided by the config active when it arrives', async (t) => {
   const issuer = await startIssuer(t)
   const echo = new WebSocketServer({ host: '127.0.0.1', port: 0 })
