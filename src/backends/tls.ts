@@ -42,6 +42,11 @@ export function redisTlsMode (url: string | undefined, tls: TlsConfig | undefine
   return url?.startsWith('rediss://') === true ? 'verify-full' : 'disabled'
 }
 
+/** The files `tls` names: what a reload watches, and whose contents make a new backend connection. */
+export function tlsFilesOf (tls: TlsConfig | undefined): string[] {
+  return [tls?.caFile, tls?.certFile, tls?.keyFile].filter((file): file is string => file !== undefined)
+}
+
 /** Reads and checks the PEM files of `tls`; every problem at once, as a ConfigError. */
 export function loadBackendTls (at: string, mode: TlsMode, tls: TlsConfig | undefined): BackendTls {
   const problems: string[] = []

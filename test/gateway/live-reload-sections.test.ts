@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -22,6 +22,7 @@ import { createLogger } from '../../src/observability/logger.js'
 import { startGateway, type RunningGateway } from '../../src/server.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { eventually } from '../helpers/eventually.js'
+import { makeCertificates } from '../helpers/certs.js'
 import { freePort, startOrganizationsDb, startRedis } from '../helpers/services.js'
 import { echoes, openSocket } from '../helpers/websocket-client.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
@@ -210,7 +211,7 @@ t.test('/readyz shows the backends and API profiles of the active config only', 
   t.same((await readyz()).names, ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'])
 
   // A file source, a memory cache and one API profile fewer: their entries leave with them.
-  const { system: _system, ...managementOnly } = shared.apis as Record<string, unknown>
+  const { system: _system, ...managementOnly } = (shared as Record<string, unknown>).apis as Record<string, unknown>
   const local = { ...shared, apis: managementOnly, mappings: { source: 'file', file: mappingsFile }, cache: { store: 'memory' } }
   t.equal(await gw.apply(local), 'ok')
   const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
@@ -222,6 +223,59 @@ t.test('/readyz shows the backends and API profiles of the active config only', 
   t.equal(await gw.apply(shared), 'ok')
   const back = await eventually(readyz, (r) => r.names.includes('cache') && r.names.includes('source'), 10_000)
   t.same(back, { status: 200, names: ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'] })
+})
+
+t.test('the Redis TLS files are watched: a rotated CA makes new connections, a certificate the server refuses changes nothing', async (t) => {
+  const [issuer, upstream] = await Promise.all([startIssuer(t), startUpstream(t)])
+  const certs = makeCertificates(t)
+  const redis = await startRedis(t, { tls: certs.server, clientCaFile: certs.caFile })
+  const dir = tempDir(t)
+  const tlsDir = join(dir, 'tls')
+  mkdirSync(tlsDir)
+  const files = { caFile: join(tlsDir, 'ca.pem'), certFile: join(tlsDir, 'client.pem'), keyFile: join(tlsDir, 'client.key') }
+  const ca = readFileSync(certs.caFile, 'utf8')
+  writeFileSync(files.caFile, ca)
+  writeFileSync(files.certFile, certs.client.cert)
+  writeFileSync(files.keyFile, certs.client.key)
+  const mappingsFile = join(dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  const config = {
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
+    mappings: { source: 'file', file: mappingsFile },
+    cache: { store: 'redis', redis: { url: `rediss://127.0.0.1:${redis.port}`, tls: files, connectTimeoutMs: 2000 } }
+  }
+  const gw = await startReloadable(t, dir, config)
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const url = `${gw.gw.proxyUrl}/api/meetings/x`
+  t.equal((await call(url, token)).status, 200)
+  const probe = new Redis(`rediss://127.0.0.1:${redis.port}`, { tls: { ca, cert: certs.client.cert, key: certs.client.key } })
+  t.teardown(() => probe.disconnect())
+  const redisClients = async (): Promise<string[]> => {
+    const own = String(await probe.client('ID'))
+    return String(await probe.client('LIST')).split('\n').filter(Boolean).map((line) => /id=(\d+)/.exec(line)![1]!).filter((id) => id !== own).sort()
+  }
+  const reloads = async (result: string): Promise<number> => {
+    const line = (await (await fetch(`${gw.gw.adminUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith(`bookme_gateway_config_reloads_total{result="${result}"}`))
+    return Number(line?.split(' ')[1] ?? 0)
+  }
+  const before = await redisClients()
+  t.ok(before.length > 0)
+
+  // A client certificate no CA of the server's vouches for: the new connection fails, the reload is refused.
+  writeFileSync(files.keyFile, certs.selfSigned.key)
+  writeFileSync(files.certFile, certs.selfSigned.cert)
+  t.ok(await eventually(async () => await reloads('invalid'), (n) => n >= 1, 15_000) >= 1, 'the reload is refused')
+  t.equal((await call(url, token)).status, 200, 'the active config keeps serving')
+  t.same(await redisClients(), before, 'on the same connections')
+
+  // The good certificate back, and the CA file rewritten (a bundle that still holds the CA): new connections, the old closed.
+  writeFileSync(files.keyFile, certs.client.key)
+  writeFileSync(files.certFile, certs.client.cert)
+  writeFileSync(files.caFile, `${ca}\n${ca}`)
+  const after = await eventually(redisClients, (ids) => ids.length > 0 && ids.every((id) => !before.includes(id)), 15_000)
+  t.ok(after.length > 0 && after.every((id) => !before.includes(id)), `new connections, made with the rotated files; the old ones closed (before ${before.join(',')}, after ${after.join(',')})`)
+  t.ok(await reloads('ok') >= 1)
+  t.equal((await call(url, token)).status, 200)
 })
 
 t.test('a WebSocket route\'s handshake is decided by the config active when it arrives', async (t) => {
