@@ -171,9 +171,8 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
       return { value: { lookups: createMappingLookups(config, source.value, sharedCache.value, deps, epoch), epoch } }
     })
     const blocks = part('blocks', null, [sharedCache.value], () => {
-      const value = createBlocks(sharedCache.value, deps)
-      // Blocks known to the replaced watcher stay in force: missing from a new cache, they are written back to it.
-      if (previous !== undefined) value.watcher.list.replace(previous.blocks.value.watcher.list.list())
+      // Blocks known to the replaced watcher stay in force: missing from a new cache, they are written to it.
+      const value = createBlocks(sharedCache.value, deps, previous?.blocks.value.watcher.list.list() ?? [])
       value.watcher.onAdded((added) => { shared.sessions.endCovered(added) })
       return { value, close: () => { value.watcher.close() } }
     })

@@ -38,9 +38,15 @@ export interface EmergencyBlockOptions {
   /** A block that disappeared from the store without an unblock (`bookme_gateway_blocks_lost_total`). */
   lost?: (kind: BlockKind) => void
   pollMs?: number
+  /**
+   * The blocks of the watcher this one replaces (a reload to another shared cache): in force at
+   * once, and those the new store lacks are written to it without being counted or logged as
+   * lost — the store changed, nothing vanished.
+   */
+  carried?: readonly Block[]
 }
 
-export function watchBlocks (store: BlockStore, { logger, health: all, refused, lost, pollMs = BLOCKS_POLL_MS }: EmergencyBlockOptions): EmergencyBlocks {
+export function watchBlocks (store: BlockStore, { logger, health: all, refused, lost, pollMs = BLOCKS_POLL_MS, carried = [] }: EmergencyBlockOptions): EmergencyBlocks {
   const list = createBlockList({
     refused: (block) => { refused(block.kind) },
     expired: (block) => { logger.info(describe(block), 'block expired') }
@@ -48,7 +54,10 @@ export function watchBlocks (store: BlockStore, { logger, health: all, refused, 
   const addedListeners: Array<(blocks: readonly Block[]) => void> = []
   const onAdded = (listener: (blocks: readonly Block[]) => void): void => { addedListeners.push(listener) }
   // The memory block store keeps none (the commands refuse): nothing to watch.
+  list.replace(carried)
   if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
+  // Until the first read of the new store has written them to it.
+  const carriedOver = new Set(carried.map((block) => blockField(block.kind, block.id)))
 
   // A gateway must know the blocks before it serves (readiness waits for one read). The entry
   // leaves `/readyz` with this watcher (a reload to a memory store).
@@ -100,9 +109,14 @@ export function watchBlocks (store: BlockStore, { logger, health: all, refused, 
       if (added.length > 0) for (const listener of addedListeners) listener(added)
       for (const block of removed) logger.info(describeLifted(block, lifted.get(blockField(block.kind, block.id))), 'block lifted')
       for (const block of vanished) {
+        if (carriedOver.has(blockField(block.kind, block.id))) {
+          logger.info(describe(block), 'block carried over from the replaced shared cache')
+          continue
+        }
         logger.error(describe(block), 'block disappeared from the shared cache without an unblock; kept in force until its expiry')
         lost?.(block.kind)
       }
+      carriedOver.clear()
       const kept = list.lost()
       health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force${kept.length > 0 ? ` (${kept.length} kept from memory: gone from the shared cache without an unblock)` : ''}`)
       if (kept.length > 0) await restore(kept)

@@ -7,17 +7,20 @@ import type { SharedCache } from '../backends/shared-cache.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
 import { createBlockStore, type BlockStore } from './block-store.js'
 import { watchBlocks, type EmergencyBlocks } from './block-watcher.js'
+import type { Block } from './block-records.js'
 
 export interface Blocks {
   store: BlockStore
   watcher: EmergencyBlocks
 }
 
-export function createBlocks (cache: SharedCache, { logger, metrics, health }: CapabilityDeps): Blocks {
+/** `carried`: the blocks of the watcher this one replaces (block-watcher.ts). */
+export function createBlocks (cache: SharedCache, { logger, metrics, health }: CapabilityDeps, carried: readonly Block[] = []): Blocks {
   const store = createBlockStore(cache)
   const watcher = watchBlocks(store, {
     logger,
     health,
+    carried,
     refused: (kind) => metrics.blockedRequests.inc({ kind }),
     lost: (kind) => metrics.blocksLost.inc({ kind })
   })

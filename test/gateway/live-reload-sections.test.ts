@@ -23,6 +23,7 @@ import { startGateway, type RunningGateway } from '../../src/server.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { eventually } from '../helpers/eventually.js'
 import { makeCertificates } from '../helpers/certs.js'
+import { runCommand } from '../helpers/command-line.js'
 import { freePort, startOrganizationsDb, startRedis } from '../helpers/services.js'
 import { echoes, openSocket } from '../helpers/websocket-client.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
@@ -276,6 +277,38 @@ t.test('the Redis TLS files are watched: a rotated CA makes new connections, a c
   t.ok(after.length > 0 && after.every((id) => !before.includes(id)), `new connections, made with the rotated files; the old ones closed (before ${before.join(',')}, after ${after.join(',')})`)
   t.ok(await reloads('ok') >= 1)
   t.equal((await call(url, token)).status, 200)
+})
+
+t.test('a reload to another Redis carries the blocks over: in force at once, written to the new store, not counted as lost', async (t) => {
+  const [issuer, upstream, first, second] = await Promise.all([startIssuer(t), startUpstream(t), startRedis(t), startRedis(t)])
+  const dir = tempDir(t)
+  const mappingsFile = join(dir, 'mappings.yaml')
+  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
+  const on = (redis: { url: string }): Record<string, unknown> => ({
+    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
+    mappings: { source: 'file', file: mappingsFile },
+    cache: { store: 'redis', redis: { url: redis.url } }
+  })
+  const gw = await startReloadable(t, dir, on(first))
+  const cliConfig = (redis: { url: string }): string => {
+    const path = join(dir, `cli-${redis.url.replace(/\W/g, '')}.yaml`)
+    writeFileSync(path, stringify({ cache: { store: 'redis', redis: { url: redis.url } } }))
+    return path
+  }
+  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
+  const url = `${gw.gw.proxyUrl}/api/meetings/x`
+  t.equal((await runCommand(['block', '--tenant', BANK_TENANT, '--reason', 'incident 4711', '--by', 'alice', '--config', cliConfig(first)])).code, 0)
+  t.equal((await eventually(async () => await call(url, token), (r) => r.status === 403, 10_000)).code, 'PRINCIPAL_BLOCKED')
+
+  t.equal(await gw.apply(on(second)), 'ok')
+  t.equal((await call(url, token)).code, 'PRINCIPAL_BLOCKED', 'in force from the first request on the new store')
+  const listed = await eventually(async () => (await runCommand(['blocks', '--config', cliConfig(second)])).stdout, (out) => out.includes(BANK_TENANT), 10_000)
+  t.match(listed, BANK_TENANT, 'written to the new store')
+  t.match(listed, 'incident 4711')
+  const metrics = await (await fetch(`${gw.gw.adminUrl}/metrics`)).text()
+  t.notMatch(metrics, /^bookme_gateway_blocks_lost_total\{kind="tenant"\} [1-9]/m, 'a planned switch loses no block')
+  t.notOk(gw.lines.some((line) => line.includes('without an unblock')), 'and logs none as lost')
+  t.ok(gw.lines.some((line) => line.includes('block carried over from the replaced shared cache')))
 })
 
 t.test('a WebSocket route\'s handshake is decided by the config active when it arrives', async (t) => {
