@@ -39,8 +39,9 @@ export interface Health {
   /**
    * A view for one part of the gateway (a backend's probe, a revision's key profiles): what it
    * registers is its own, and `release` removes it from readiness and the `/readyz` body — so a
-   * backend or an API profile that a reload takes away leaves no stale entry — unless a newer
-   * part has registered the same name since. Reports after `release` are ignored.
+   * backend or an API profile that a reload takes away leaves no stale entry — unless another
+   * part holds the same name too (the active revision's, or the next one's). Reports after
+   * `release` are ignored.
    */
   owned (): OwnedHealth
 }
@@ -49,11 +50,14 @@ export interface OwnedHealth extends Health {
   release (): void
 }
 
+const PERMANENT = Object.freeze({})
+
 export function createHealth (): Health {
   const dependencies = new Map<string, DependencyStatus>()
   const awaiting = new Map<string, Awaits>()
-  // Name → the owned view that registered it last.
-  const owners = new Map<string, object>()
+  // Name → every part that registered it (a revision being built and the active one may both
+  // hold it); PERMANENT for a registration of no part's. An entry goes when its last owner does.
+  const owners = new Map<string, Set<object>>()
   let draining = false
   // Once ready, a backend's later failure (of any kind) is an outage to ride out, not a reason to leave the Service.
   let readyOnce = false
@@ -73,10 +77,11 @@ export function createHealth (): Health {
     return true
   }
 
-  function register (name: string, awaits: Awaits = 'answer', owner?: object): void {
+  function register (name: string, awaits: Awaits = 'answer', owner: object = PERMANENT): void {
     awaiting.set(name, awaits)
-    if (owner === undefined) owners.delete(name)
-    else owners.set(name, owner)
+    let byOwner = owners.get(name)
+    if (byOwner === undefined) owners.set(name, byOwner = new Set())
+    byOwner.add(owner)
     if (!dependencies.has(name)) dependencies.set(name, { state: 'pending', answeredOnce: false, required: true, since: new Date().toISOString() })
   }
 
@@ -112,8 +117,8 @@ export function createHealth (): Health {
         report (name, state, detail, cause) { if (!released) health.report(name, state, detail, cause) },
         release () {
           released = true
-          for (const [name, by] of owners) {
-            if (by !== owner) continue
+          for (const [name, byOwner] of owners) {
+            if (!byOwner.delete(owner) || byOwner.size > 0) continue
             owners.delete(name)
             awaiting.delete(name)
             dependencies.delete(name)

@@ -268,6 +268,8 @@ t.test('the Redis TLS files are watched: a rotated CA makes new connections, a c
   t.ok(await eventually(async () => await reloads('invalid'), (n) => n >= 1, 15_000) >= 1, 'the reload is refused')
   t.equal((await call(url, token)).status, 200, 'the active config keeps serving')
   t.same(await redisClients(), before, 'on the same connections')
+  const readiness = await (await fetch(`${gw.gw.adminUrl}/readyz`)).json() as { dependencies: Record<string, { required: boolean }> }
+  t.match(readiness.dependencies, { cache: { required: true }, blocks: { required: true } }, 'the refused revision took none of the active one\'s /readyz entries with it')
 
   // The good certificate back, and the CA file rewritten (a bundle that still holds the CA): new connections, the old closed.
   writeFileSync(files.keyFile, certs.client.key)

@@ -18,7 +18,7 @@ t.test('a released part\'s entries leave readiness and the body', async (t) => {
   t.same(Object.keys(health.snapshot().dependencies), [], 'a report after release is ignored')
 })
 
-t.test('a name registered again by a newer part stays when the older one is released', async (t) => {
+t.test('a name another part holds stays when one of them is released', async (t) => {
   const health = createHealth()
   const older = health.owned()
   const newer = health.owned()
@@ -42,4 +42,19 @@ t.test('entries registered without an owner are never released by one', async (t
   health.register('mappings')
   part.release()
   t.same(Object.keys(health.snapshot().dependencies), ['mappings'])
+})
+
+t.test('a revision built and thrown away leaves the active one\'s entries as they were', async (t) => {
+  const health = createHealth()
+  const active = health.owned()
+  active.register('cache', 'verdict')
+  active.report('cache', 'up', 'redis 10.0.0.1:6379')
+  const refused = health.owned()
+  refused.register('cache', 'verdict')
+  refused.release()
+  t.match(health.snapshot().dependencies.cache, { state: 'up', detail: 'redis 10.0.0.1:6379', required: true })
+  active.report('cache', 'down', 'connection refused')
+  t.match(health.snapshot().dependencies.cache, { state: 'down', required: true })
+  active.release()
+  t.same(health.snapshot().dependencies, {})
 })
