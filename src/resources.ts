@@ -36,6 +36,8 @@ import { createAssertion } from './assertion/create.js'
 import type { AssertionSigner } from './assertion/signer.js'
 import { createWebSocketSessions, type WebSocketSessions } from './proxy/websocket-sessions.js'
 import { createTracing, type Tracing } from './tracing/index.js'
+import { ConfigError } from './config/validation.js'
+import { failureReason } from './backends/failure-reason.js'
 
 export interface Resources extends TokenVerification {
   logger: Logger
@@ -178,11 +180,11 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
     })
     const keys = part('keys', [config.entra.jwks, config.entra.clockToleranceSec], [], () => {
       const value = createSigningKeys(config, deps, shared.options)
-      return { value, close: () => { value.store.close() } }
+      return { value, close: () => { value.close() } }
     })
     const authenticator = part('authenticator', [config.apis, config.entra.authority, config.entra.v1IssuerTemplate, config.entra.v2IssuerTemplate, config.entra.tokenCache], [keys.value], () => {
-      const health = deps.health.owned()
-      return { value: createTokenAuthenticator(config, keys.value, { ...deps, health }), close: () => { health.release() } }
+      const value = createTokenAuthenticator(config, keys.value, { metrics: deps.metrics, health: deps.health.owned() })
+      return { value, close: () => { value.close() } }
     })
     const authRoutes = config.routes.flatMap((route) => route.auth === 'none' ? [] : [route.name])
     const counting = part('counting', [config.rateLimits.syncMs, config.rateLimits.replicas], [sharedCache.value], () => ({ value: createRateCounting(config, sharedCache.value, deps) }))
@@ -240,6 +242,10 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
         if (nextParts.sharedCache !== parts.sharedCache) {
           await nextParts.sharedCache.value.ready()
           await nextParts.blocks.value.watcher.refresh()
+        }
+        // So must a new MySQL pool (another server, credentials or TLS files): the old one is closed once it is retired.
+        if (nextParts.source !== parts.source && nextParts.source.value.kind === 'mysql' && Object.keys(next.apis).length > 0) {
+          await nextParts.source.value.ping().catch((err: unknown) => { throw new ConfigError([`mappings.mysql: the new connection does not answer (${failureReason(err)})`]) })
         }
       } catch (err) {
         await discard()

@@ -108,28 +108,32 @@ export function watchBlocks (store: BlockStore, { logger, health: all, refused, 
       for (const block of added) logger.warn(describe(block), 'block in force')
       if (added.length > 0) for (const listener of addedListeners) listener(added)
       for (const block of removed) logger.info(describeLifted(block, lifted.get(blockField(block.kind, block.id))), 'block lifted')
+      const carriedNow = new Set(carriedOver)
+      carriedOver.clear()
       for (const block of vanished) {
-        if (carriedOver.has(blockField(block.kind, block.id))) {
-          logger.info(describe(block), 'block carried over from the replaced shared cache')
-          continue
-        }
+        if (carriedNow.has(blockField(block.kind, block.id))) continue
         logger.error(describe(block), 'block disappeared from the shared cache without an unblock; kept in force until its expiry')
         lost?.(block.kind)
       }
-      carriedOver.clear()
       const kept = list.lost()
-      health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force${kept.length > 0 ? ` (${kept.length} kept from memory: gone from the shared cache without an unblock)` : ''}`)
-      if (kept.length > 0) await restore(kept)
+      const gone = kept.filter((block) => !carriedNow.has(blockField(block.kind, block.id))).length
+      health.report('blocks', 'up', `${list.size} block${list.size === 1 ? '' : 's'} in force${gone > 0 ? ` (${gone} kept from memory: gone from the shared cache without an unblock)` : ''}`)
+      if (kept.length > 0) await restore(kept, carriedNow)
     } catch (err) {
       health.report('blocks', 'down', `the shared cache could not be read; the ${list.size} block${list.size === 1 ? '' : 's'} already known stay in force (${failureReason(err)})`)
     }
   }
   let restoreFailure: string | undefined
-  const restore = async (kept: Block[]): Promise<void> => {
+  /** Writes `kept` to the store; `carried` names those of the replaced cache (not lost: carried over). */
+  const restore = async (kept: Block[], carried: ReadonlySet<string>): Promise<void> => {
     try {
       const written = await store.restoreBlocks(kept.map((block) => ({ field: blockField(block.kind, block.id), value: encodeBlock(block), liftedField: liftedField(block.kind, block.id), since: block.since })))
       restoreFailure = undefined
-      kept.forEach((block, i) => { if (written[i] === true) logger.warn(describe(block), 'lost block written back to the shared cache') })
+      kept.forEach((block, i) => {
+        if (written[i] !== true) return
+        if (carried.has(blockField(block.kind, block.id))) logger.info(describe(block), 'block carried over from the replaced shared cache, written to this one')
+        else logger.warn(describe(block), 'lost block written back to the shared cache')
+      })
     } catch (err) {
       // Tried again after each read (an ACL without scripting refuses it every time: said once);
       // the block is in force here meanwhile.

@@ -6,6 +6,7 @@
 import { Gauge } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
+import type { Health, OwnedHealth } from '../observability/health.js'
 import { METRIC_PREFIX } from '../observability/metrics.js'
 import { failureReason } from '../backends/failure-reason.js'
 import { createJwksStore, type JwksStore } from './jwks-store.js'
@@ -27,16 +28,29 @@ export interface TokenVerificationOptions {
 /** The JWKS store with the profiles each discovery URL serves (a fetch's outcome is their readiness). */
 export interface SigningKeys {
   store: JwksStore
-  /** Discovery URL → the API profiles whose readiness its fetches report; set by each authenticator built over it. */
-  readonly profilesBySource: Map<string, string[]>
+  /**
+   * One per authenticator built over the store (the active revision's, and a reload's while it is
+   * built): each reports its own profiles through its own health view, and leaves with its
+   * revision, so a refused reload's profiles never take the active ones' place.
+   */
+  readonly reporters: Set<KeyReadinessReporter>
+  /** Closes the store; a fetch still in flight then reports to no one. */
+  close (): void
+}
+
+export interface KeyReadinessReporter {
+  /** Discovery URL → the API profiles whose readiness its fetches report. */
+  profilesBySource: ReadonlyMap<string, readonly string[]>
+  health: Health
 }
 
 /**
  * The JWKS store as `entra.jwks` asks for it, and the key-set age gauge. Kept across reloads that
  * leave `entra.jwks` and the clock tolerance alone: the keys already fetched stay.
  */
-export function createSigningKeys (config: Readonly<Config>, { logger, metrics, health }: CapabilityDeps, options: TokenVerificationOptions = {}): SigningKeys {
-  const profilesBySource = new Map<string, string[]>()
+export function createSigningKeys (config: Readonly<Config>, { logger, metrics }: CapabilityDeps, options: TokenVerificationOptions = {}): SigningKeys {
+  const reporters = new Set<KeyReadinessReporter>()
+  let closed = false
   const store = createJwksStore({
     ...config.entra.jwks,
     clockToleranceSec: config.entra.clockToleranceSec,
@@ -44,8 +58,12 @@ export function createSigningKeys (config: Readonly<Config>, { logger, metrics, 
     ...(options.verifyAt !== undefined ? { verifyAt: options.verifyAt } : {}),
     onFetch: (result, keySource) => {
       metrics.jwksFetches.inc({ result })
-      for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {
-        health.report(`keys:${profile}`, result === 'ok' ? 'up' : 'down', result === 'ok' ? undefined : failureReason(keySource.lastError))
+      // A fetch that ends after its store was replaced reports nothing.
+      if (closed) return
+      for (const { profilesBySource, health } of reporters) {
+        for (const profile of profilesBySource.get(keySource.discoveryUrl) ?? []) {
+          health.report(`keys:${profile}`, result === 'ok' ? 'up' : 'down', result === 'ok' ? undefined : failureReason(keySource.lastError))
+        }
       }
     },
     onRefetch: (outcome) => metrics.unknownKidRefetches.inc({ outcome }),
@@ -67,7 +85,14 @@ export function createSigningKeys (config: Readonly<Config>, { logger, metrics, 
       }
     }
   })
-  return { store, profilesBySource }
+  return {
+    store,
+    reporters,
+    close () {
+      closed = true
+      store.close()
+    }
+  }
 }
 
 /**
@@ -75,13 +100,15 @@ export function createSigningKeys (config: Readonly<Config>, { logger, metrics, 
  * registered through `health`, an owned view its revision releases (a profile a reload removes
  * leaves `/readyz`).
  */
-export function createTokenAuthenticator (config: Readonly<Config>, keys: SigningKeys, { metrics, health }: Pick<CapabilityDeps, 'metrics' | 'health'>): Authenticator {
+export function createTokenAuthenticator (config: Readonly<Config>, keys: SigningKeys, { metrics, health }: { metrics: CapabilityDeps['metrics'], health: OwnedHealth }): Authenticator & { close (): void } {
   const profiles = tokenProfilesOf(config)
   const authority = config.entra.authority.replace(/\/+$/, '')
-  keys.profilesBySource.clear()
+  const profilesBySource = new Map<string, string[]>()
+  const reporter: KeyReadinessReporter = { profilesBySource, health }
+  keys.reporters.add(reporter)
   for (const [name, profile] of Object.entries(profiles)) {
     const url = discoveryUrl(authority, profile)
-    keys.profilesBySource.set(url, [...(keys.profilesBySource.get(url) ?? []), name])
+    profilesBySource.set(url, [...(profilesBySource.get(url) ?? []), name])
     health.register(`keys:${name}`)
     // Keys already fetched for this URL (a reload that kept the store) count at once.
     const known = keys.store.sources().find((source) => source.discoveryUrl === url)
@@ -89,7 +116,7 @@ export function createTokenAuthenticator (config: Readonly<Config>, keys: Signin
   }
   // Tallies bound once: a token-cache lookup happens on every request.
   const lookups = { hit: metrics.tokenCache.tally({ result: 'hit' }), miss: metrics.tokenCache.tally({ result: 'miss' }) }
-  return createAuthenticator({
+  const authenticator = createAuthenticator({
     profiles,
     authority: config.entra.authority,
     v2IssuerTemplate: config.entra.v2IssuerTemplate,
@@ -97,6 +124,13 @@ export function createTokenAuthenticator (config: Readonly<Config>, keys: Signin
     store: keys.store,
     tokenCache: config.entra.tokenCache,
     onCacheLookup: (result) => lookups[result].inc()
+  })
+  return Object.assign(authenticator, {
+    /** Its revision is retired or refused: its profiles' readiness leaves with it. */
+    close () {
+      keys.reporters.delete(reporter)
+      health.release()
+    }
   })
 }
 

@@ -5,66 +5,22 @@
  * same server threads) and the Redis connections (the same client ids). A new part that cannot
  * be built or reached refuses the reload and the active config keeps serving.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import { stringify } from 'yaml'
 import { Redis } from 'ioredis'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
-import { loadConfigFile } from '../../src/config/load.js'
-import { createLogger } from '../../src/observability/logger.js'
-import { startGateway, type RunningGateway } from '../../src/server.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { eventually } from '../helpers/eventually.js'
-import { makeCertificates } from '../helpers/certs.js'
-import { runCommand } from '../helpers/command-line.js'
+import { call, startReloadable, tempDir } from '../helpers/reloadable.js'
 import { freePort, startOrganizationsDb, startRedis } from '../helpers/services.js'
 import { echoes, openSocket } from '../helpers/websocket-client.js'
 import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
-
-interface Reloadable {
-  gw: RunningGateway
-  lines: string[]
-  /** Writes the config file and reloads; resolves to the reload's result. */
-  apply (raw: Record<string, unknown>): Promise<'ok' | 'invalid'>
-}
-
-async function startReloadable (t: Test, dir: string, raw: Record<string, unknown>, server: Record<string, unknown> = {}): Promise<Reloadable> {
-  const path = join(dir, 'gateway.yaml')
-  const write = (next: Record<string, unknown>): void => { writeFileSync(path, stringify({ ...next, server: { host: '127.0.0.1', port: 0, adminPort: 0, ...server } })) }
-  write(raw)
-  const lines: string[] = []
-  const destination = new Writable({ write (chunk: Buffer, _e, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done() } })
-  const gw = await startGateway(loadConfigFile(path, {}), { configPath: path, env: {}, logger: createLogger({ level: 'info', destination }) })
-  t.teardown(() => gw.shutdown())
-  await eventually(() => gw.resources.health.wasReady(), Boolean, 10_000)
-  return {
-    gw,
-    lines,
-    async apply (next) {
-      write(next)
-      return await gw.reload!.reload()
-    }
-  }
-}
-
-function tempDir (t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bookme-reload-sections-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function call (url: string, token: string): Promise<{ status: number, code?: string, headers: Headers }> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
-  const body = await res.text()
-  return { status: res.status, headers: res.headers, ...(res.status >= 400 ? { code: (JSON.parse(body) as { code: string }).code } : {}) }
-}
 
 t.test('roles, the mappings file, rate limits and the assertion keys apply live; the JWKS store is kept', async (t) => {
   const issuer = await startIssuer(t)
@@ -181,6 +137,11 @@ t.test('the MySQL pool and the Redis connections survive a reload that does not 
   const nowhere = { ...managers, cache: { ...base.cache, redis: { url: `redis://127.0.0.1:${await freePort()}`, connectTimeoutMs: 200 } } }
   t.equal(await gw.apply(nowhere), 'invalid', 'a new shared cache that does not answer refuses the reload')
   t.equal((await call(url, token)).code, 'ROLE_REQUIRED', 'the active config stays')
+  // So does a new MySQL pool the server refuses (a rotated password or certificate it does not take).
+  const refusedPassword = { ...managers, mappings: { source: 'mysql', mysql: { ...base.mappings.mysql, password: 'not-the-password' } } }
+  t.equal(await gw.apply(refusedPassword), 'invalid', 'a new MySQL pool that does not answer refuses the reload')
+  t.ok(gw.lines.some((line) => line.includes('mappings.mysql: the new connection does not answer')))
+  t.same(mysqlThreads(), threadsBefore, 'the active pool serves on')
 
   // A second Redis: new connections there, the first one's closed once nothing uses them.
   const second = await startRedis(t)
@@ -189,128 +150,6 @@ t.test('the MySQL pool and the Redis connections survive a reload that does not 
   await eventually(async () => await redisClients(), (ids) => ids.length === 0, 10_000)
   t.pass('the replaced Redis connections are closed')
   t.same(mysqlThreads(), threadsBefore, 'the MySQL pool is still the same')
-})
-
-t.test('/readyz shows the backends and API profiles of the active config only', async (t) => {
-  const [issuer, upstream, redis] = await Promise.all([startIssuer(t), startUpstream(t), startRedis(t)])
-  const db = await startOrganizationsDb(t, `INSERT INTO Banks VALUES ('1001', 'Demo', 1); INSERT INTO TenantBanks VALUES ('${BANK_TENANT}', '1001', 0);`)
-  const dir = tempDir(t)
-  const mappingsFile = join(dir, 'mappings.yaml')
-  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
-  const shared = {
-    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
-    mappings: { source: 'mysql', mysql: { host: db.host, port: db.port, user: db.user, password: db.password } },
-    cache: { store: 'redis', redis: { url: redis.url } }
-  }
-  const gw = await startReloadable(t, dir, shared)
-  const readyz = async (): Promise<{ status: number, names: string[] }> => {
-    const res = await fetch(`${gw.gw.adminUrl}/readyz`)
-    const body = await res.json() as { dependencies: Record<string, unknown> }
-    return { status: res.status, names: Object.keys(body.dependencies).sort() }
-  }
-  await eventually(readyz, (r) => r.names.includes('source') && r.names.includes('cache'), 10_000)
-  t.same((await readyz()).names, ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'])
-
-  // A file source, a memory cache and one API profile fewer: their entries leave with them.
-  const { system: _system, ...managementOnly } = (shared as Record<string, unknown>).apis as Record<string, unknown>
-  const local = { ...shared, apis: managementOnly, mappings: { source: 'file', file: mappingsFile }, cache: { store: 'memory' } }
-  t.equal(await gw.apply(local), 'ok')
-  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
-  t.equal((await call(`${gw.gw.proxyUrl}/api/meetings/x`, token)).status, 200)
-  const after = await eventually(readyz, (r) => !r.names.includes('cache'), 10_000)
-  t.same(after, { status: 200, names: ['keys:management', 'mappings'] }, 'no stale source, cache, blocks or keys:system entry; still ready')
-
-  // And back: the entries return with the backends that make them.
-  t.equal(await gw.apply(shared), 'ok')
-  const back = await eventually(readyz, (r) => r.names.includes('cache') && r.names.includes('source'), 10_000)
-  t.same(back, { status: 200, names: ['blocks', 'cache', 'keys:management', 'keys:system', 'mappings', 'source'] })
-})
-
-t.test('the Redis TLS files are watched: a rotated CA makes new connections, a certificate the server refuses changes nothing', async (t) => {
-  const [issuer, upstream] = await Promise.all([startIssuer(t), startUpstream(t)])
-  const certs = makeCertificates(t)
-  const redis = await startRedis(t, { tls: certs.server, clientCaFile: certs.caFile })
-  const dir = tempDir(t)
-  const tlsDir = join(dir, 'tls')
-  mkdirSync(tlsDir)
-  const files = { caFile: join(tlsDir, 'ca.pem'), certFile: join(tlsDir, 'client.pem'), keyFile: join(tlsDir, 'client.key') }
-  const ca = readFileSync(certs.caFile, 'utf8')
-  writeFileSync(files.caFile, ca)
-  writeFileSync(files.certFile, certs.client.cert)
-  writeFileSync(files.keyFile, certs.client.key)
-  const mappingsFile = join(dir, 'mappings.yaml')
-  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
-  const config = {
-    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
-    mappings: { source: 'file', file: mappingsFile },
-    cache: { store: 'redis', redis: { url: `rediss://127.0.0.1:${redis.port}`, tls: files, connectTimeoutMs: 2000 } }
-  }
-  const gw = await startReloadable(t, dir, config)
-  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
-  const url = `${gw.gw.proxyUrl}/api/meetings/x`
-  t.equal((await call(url, token)).status, 200)
-  const probe = new Redis(`rediss://127.0.0.1:${redis.port}`, { tls: { ca, cert: certs.client.cert, key: certs.client.key } })
-  t.teardown(() => probe.disconnect())
-  const redisClients = async (): Promise<string[]> => {
-    const own = String(await probe.client('ID'))
-    return String(await probe.client('LIST')).split('\n').filter(Boolean).map((line) => /id=(\d+)/.exec(line)![1]!).filter((id) => id !== own).sort()
-  }
-  const reloads = async (result: string): Promise<number> => {
-    const line = (await (await fetch(`${gw.gw.adminUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith(`bookme_gateway_config_reloads_total{result="${result}"}`))
-    return Number(line?.split(' ')[1] ?? 0)
-  }
-  const before = await redisClients()
-  t.ok(before.length > 0)
-
-  // A client certificate no CA of the server's vouches for: the new connection fails, the reload is refused.
-  writeFileSync(files.keyFile, certs.selfSigned.key)
-  writeFileSync(files.certFile, certs.selfSigned.cert)
-  t.ok(await eventually(async () => await reloads('invalid'), (n) => n >= 1, 15_000) >= 1, 'the reload is refused')
-  t.equal((await call(url, token)).status, 200, 'the active config keeps serving')
-  t.same(await redisClients(), before, 'on the same connections')
-  const readiness = await (await fetch(`${gw.gw.adminUrl}/readyz`)).json() as { dependencies: Record<string, { required: boolean }> }
-  t.match(readiness.dependencies, { cache: { required: true }, blocks: { required: true } }, 'the refused revision took none of the active one\'s /readyz entries with it')
-
-  // The good certificate back, and the CA file rewritten (a bundle that still holds the CA): new connections, the old closed.
-  writeFileSync(files.keyFile, certs.client.key)
-  writeFileSync(files.certFile, certs.client.cert)
-  writeFileSync(files.caFile, `${ca}\n${ca}`)
-  const after = await eventually(redisClients, (ids) => ids.length > 0 && ids.every((id) => !before.includes(id)), 15_000)
-  t.ok(after.length > 0 && after.every((id) => !before.includes(id)), `new connections, made with the rotated files; the old ones closed (before ${before.join(',')}, after ${after.join(',')})`)
-  t.ok(await reloads('ok') >= 1)
-  t.equal((await call(url, token)).status, 200)
-})
-
-t.test('a reload to another Redis carries the blocks over: in force at once, written to the new store, not counted as lost', async (t) => {
-  const [issuer, upstream, first, second] = await Promise.all([startIssuer(t), startUpstream(t), startRedis(t), startRedis(t)])
-  const dir = tempDir(t)
-  const mappingsFile = join(dir, 'mappings.yaml')
-  writeFileSync(mappingsFile, stringify(DEFAULT_MAPPINGS))
-  const on = (redis: { url: string }): Record<string, unknown> => ({
-    ...authConfig(issuer, upstream.url, { routes: [{ name: 'meetings', prefix: '/api/meetings', upstream: upstream.url, api: 'management', roles: ['Employee'] }] }),
-    mappings: { source: 'file', file: mappingsFile },
-    cache: { store: 'redis', redis: { url: redis.url } }
-  })
-  const gw = await startReloadable(t, dir, on(first))
-  const cliConfig = (redis: { url: string }): string => {
-    const path = join(dir, `cli-${redis.url.replace(/\W/g, '')}.yaml`)
-    writeFileSync(path, stringify({ cache: { store: 'redis', redis: { url: redis.url } } }))
-    return path
-  }
-  const token = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
-  const url = `${gw.gw.proxyUrl}/api/meetings/x`
-  t.equal((await runCommand(['block', '--tenant', BANK_TENANT, '--reason', 'incident 4711', '--by', 'alice', '--config', cliConfig(first)])).code, 0)
-  t.equal((await eventually(async () => await call(url, token), (r) => r.status === 403, 10_000)).code, 'PRINCIPAL_BLOCKED')
-
-  t.equal(await gw.apply(on(second)), 'ok')
-  t.equal((await call(url, token)).code, 'PRINCIPAL_BLOCKED', 'in force from the first request on the new store')
-  const listed = await eventually(async () => (await runCommand(['blocks', '--config', cliConfig(second)])).stdout, (out) => out.includes(BANK_TENANT), 10_000)
-  t.match(listed, BANK_TENANT, 'written to the new store')
-  t.match(listed, 'incident 4711')
-  const metrics = await (await fetch(`${gw.gw.adminUrl}/metrics`)).text()
-  t.notMatch(metrics, /^bookme_gateway_blocks_lost_total\{kind="tenant"\} [1-9]/m, 'a planned switch loses no block')
-  t.notOk(gw.lines.some((line) => line.includes('without an unblock')), 'and logs none as lost')
-  t.ok(gw.lines.some((line) => line.includes('block carried over from the replaced shared cache')))
 })
 
 t.test('a WebSocket route\'s handshake is decided by the config active when it arrives', async (t) => {
