@@ -21,7 +21,7 @@ import { createHealth, type Health } from './observability/health.js'
 import { createInFlight, type InFlight } from './observability/in-flight.js'
 import { watchBackendReadiness } from './observability/backend-readiness.js'
 import { createSharedCache, type SharedCache } from './backends/shared-cache.js'
-import { tlsFilesOf } from './backends/tls.js'
+import { backendTlsFiles } from './backends/tls.js'
 import { createSigningKeys, createTokenAuthenticator, type SigningKeys, type TokenVerification, type TokenVerificationOptions } from './token/create.js'
 import type { Authenticator } from './token/authenticator.js'
 import { createMappingLookups, followPurges, openMappingSource, type OpenMappingSource } from './mappings/create.js'
@@ -149,7 +149,8 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
   try {
     const hasApis = Object.keys(config.apis).length > 0
     // The TLS files' contents too: a rotated certificate or CA is a new connection's.
-    const sharedCache = part('sharedCache', [config.cache, config.cache.store === 'redis' ? tlsFilesOf(config.cache.redis?.tls).map(contentHash) : []], [], () => {
+    const tls = backendTlsFiles(config)
+    const sharedCache = part('sharedCache', [config.cache, tls.redis.map(contentHash)], [], () => {
       const cache = createSharedCache(config.cache, shared.logger)
       followPurges(cache, shared.logger, () => shared.latest.lookups.value.lookups)
       return { value: cache, close: async () => { await cache.close() } }
@@ -162,8 +163,7 @@ function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: P
     const assertion = part('assertion', [config.assertion, config.entra.clockToleranceSec, config.assertion.keys.map((key) => contentHash(key.privateKeyFile))], [], () => ({ value: createAssertion(config) }))
     // The mappings file's content too: an edit of it is a new source.
     const mappingsFile = config.mappings.source === 'file' && hasApis ? contentHash(config.mappings.file) : undefined
-    const mysqlTls = config.mappings.source === 'mysql' && hasApis ? tlsFilesOf(config.mappings.mysql?.tls).map(contentHash) : []
-    const source = part('source', [config.mappings, hasApis, mappingsFile, mysqlTls], [], () => {
+    const source = part('source', [config.mappings, hasApis, mappingsFile, hasApis ? tls.mysql.map(contentHash) : []], [], () => {
       const opened: OpenMappingSource = openMappingSource(config, deps)
       return { value: opened.source, close: opened.close }
     })

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
 import { connect as connectTls, type ConnectionOptions } from 'node:tls'
-import type { TlsConfig, TlsMode } from '../config/schema.js'
+import type { Config, TlsConfig, TlsMode } from '../config/schema.js'
 import { ConfigError } from '../config/validation.js'
 
 export interface BackendTls {
@@ -42,9 +42,16 @@ export function redisTlsMode (url: string | undefined, tls: TlsConfig | undefine
   return url?.startsWith('rediss://') === true ? 'verify-full' : 'disabled'
 }
 
-/** The files `tls` names: what a reload watches, and whose contents make a new backend connection. */
-export function tlsFilesOf (tls: TlsConfig | undefined): string[] {
-  return [tls?.caFile, tls?.certFile, tls?.keyFile].filter((file): file is string => file !== undefined)
+/**
+ * The TLS files of the backends `config` uses (MySQL when it is the mapping source, Redis when it
+ * is the store): what a reload watches, and whose contents make new connections.
+ */
+export function backendTlsFiles (config: Readonly<Config>): { mysql: string[], redis: string[] } {
+  const filesOf = (tls: TlsConfig | undefined): string[] => [tls?.caFile, tls?.certFile, tls?.keyFile].filter((file): file is string => file !== undefined)
+  return {
+    mysql: config.mappings.source === 'mysql' ? filesOf(config.mappings.mysql?.tls) : [],
+    redis: config.cache.store === 'redis' ? filesOf(config.cache.redis?.tls) : []
+  }
 }
 
 /** Reads and checks the PEM files of `tls`; every problem at once, as a ConfigError. */

@@ -56,8 +56,8 @@ export function watchBlocks (store: BlockStore, { logger, health: all, refused, 
   // The memory block store keeps none (the commands refuse): nothing to watch.
   list.replace(carried)
   if (store.kind === 'memory') return { list, async refresh () {}, onAdded, close () {} }
-  // Until the first read of the new store has written them to it.
-  const carriedOver = new Set(carried.map((block) => blockField(block.kind, block.id)))
+  // Until the first read of the new store, which takes them over.
+  let carriedOver: ReadonlySet<string> = new Set(carried.map((block) => blockField(block.kind, block.id)))
 
   // A gateway must know the blocks before it serves (readiness waits for one read). The entry
   // leaves `/readyz` with this watcher (a reload to a memory store).
@@ -108,8 +108,8 @@ export function watchBlocks (store: BlockStore, { logger, health: all, refused, 
       for (const block of added) logger.warn(describe(block), 'block in force')
       if (added.length > 0) for (const listener of addedListeners) listener(added)
       for (const block of removed) logger.info(describeLifted(block, lifted.get(blockField(block.kind, block.id))), 'block lifted')
-      const carriedNow = new Set(carriedOver)
-      carriedOver.clear()
+      const carriedNow = carriedOver
+      carriedOver = new Set()
       for (const block of vanished) {
         if (carriedNow.has(blockField(block.kind, block.id))) continue
         logger.error(describe(block), 'block disappeared from the shared cache without an unblock; kept in force until its expiry')

@@ -68,8 +68,8 @@ export class BankDecisions {
   readonly type = 'counter'
   readonly aggregator = 'sum'
   private readonly banks = new Map<string, BankSeries>()
-  private readonly other: BankSeries
-  private readonly unresolved: BankSeries
+  private other: BankSeries
+  private unresolved: BankSeries
   private readonly limit: number
   private readonly idleMs: number
   private readonly now: () => number
@@ -124,10 +124,8 @@ export class BankDecisions {
 
   reset (): void {
     this.banks.clear()
-    for (const series of [this.other, this.unresolved]) {
-      series.allowed = series.total = series.totalAtSweep = 0
-      series.outcomes = undefined
-    }
+    this.other = new BankSeries(this.now())
+    this.unresolved = new BankSeries(this.now())
   }
 }
 

@@ -24,7 +24,7 @@ import { failureReason } from '../backends/failure-reason.js'
 import type { RequestSwitch } from './request-switch.js'
 import { createReloadMetrics } from './reload-metrics.js'
 import { watchFolders } from './file-watch.js'
-import { tlsFilesOf } from '../backends/tls.js'
+import { backendTlsFiles } from '../backends/tls.js'
 
 /** Sections read only when the process starts: the sockets and the server's own limits. */
 const RESTART_SECTIONS = new Set(['server'])
@@ -194,8 +194,8 @@ async function closeUnlistened (app: FastifyInstance): Promise<void> {
  */
 function watchedFiles (config: Readonly<Config>): string[] {
   const files = [config.mappings.source === 'file' ? config.mappings.file : undefined, config.mappings.mysql?.passwordFile, config.cache.redis?.passwordFile, config.cache.redis?.sentinel?.passwordFile, config.entra.graph?.clientSecretFile, ...config.assertion.keys.map((key) => key.privateKeyFile)]
-  if (config.mappings.source === 'mysql') files.push(...tlsFilesOf(config.mappings.mysql?.tls))
-  if (config.cache.store === 'redis') files.push(...tlsFilesOf(config.cache.redis?.tls))
+  const tls = backendTlsFiles(config)
+  files.push(...tls.mysql, ...tls.redis)
   return files.filter((file): file is string => file !== undefined)
 }
 

@@ -9,6 +9,11 @@ import { BankDecisions, OTHER_BANKS } from '../../src/observability/bank-decisio
 
 const NAME = 'bookme_gateway_decisions_total'
 
+/** One line of the exposition, as prom-client writes it. */
+function line (bank: string, count: number, decision = 'allow', code = ''): string {
+  return `${NAME}{bank="${bank}",decision="${decision}",code="${code}"} ${count}`
+}
+
 function seriesOf (text: string): string[] {
   return text.split('\n').filter((line) => line.startsWith(`${NAME}{`)).sort()
 }
@@ -43,12 +48,12 @@ t.test('past the bound, banks are counted under _other; nothing is lost; none al
   decisions.count('1', 'allow', '')
   decisions.count('none', 'deny', 'TENANT_NOT_MAPPED')
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="1",decision="allow",code=""} 2`,
-    `${NAME}{bank="2",decision="allow",code=""} 1`,
-    `${NAME}{bank="3",decision="allow",code=""} 1`,
-    `${NAME}{bank="none",decision="deny",code="TENANT_NOT_MAPPED"} 1`,
-    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 2`,
-    `${NAME}{bank="${OTHER_BANKS}",decision="deny",code="PRINCIPAL_BLOCKED"} 1`
+    line('1', 2),
+    line('2', 1),
+    line('3', 1),
+    line('none', 1, 'deny', 'TENANT_NOT_MAPPED'),
+    line(OTHER_BANKS, 2),
+    line(OTHER_BANKS, 1, 'deny', 'PRINCIPAL_BLOCKED')
   ].sort())
 })
 
@@ -63,23 +68,23 @@ t.test('a bank seen idle for the idle time gives its place up at a scrape; a liv
   now = 30_000
   decisions.count('live', 'allow', '')
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="idle",decision="allow",code=""} 2`,
-    `${NAME}{bank="live",decision="allow",code=""} 2`
+    line('idle', 2),
+    line('live', 2)
   ])
   now = 59_999
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="idle",decision="allow",code=""} 2`,
-    `${NAME}{bank="live",decision="allow",code=""} 2`
+    line('idle', 2),
+    line('live', 2)
   ], 'seen idle for just under 60 s: kept')
   now = 60_000
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="live",decision="allow",code=""} 2`
+    line('live', 2)
   ], 'seen idle for 60 s: gone; live (seen moving at 30 s) kept')
   now = 61_000
   decisions.count('idle', 'deny', 'ROLE_REQUIRED')
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="idle",decision="deny",code="ROLE_REQUIRED"} 1`,
-    `${NAME}{bank="live",decision="allow",code=""} 2`
+    line('idle', 1, 'deny', 'ROLE_REQUIRED'),
+    line('live', 2)
   ], 'back: its series starts again from its new requests')
 })
 
@@ -102,9 +107,9 @@ t.test('a full bound frees idle places without a scrape, looking at most once ev
   decisions.count('e', 'allow', '') // a look: b's place is e's
   const lines = seriesOf(await registry.metrics())
   t.same(lines, [
-    `${NAME}{bank="c",decision="allow",code=""} 1`,
-    `${NAME}{bank="e",decision="allow",code=""} 1`,
-    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 2`
+    line('c', 1),
+    line('e', 1),
+    line(OTHER_BANKS, 2)
   ].sort())
 })
 
@@ -120,8 +125,8 @@ t.test('reset empties every series, _other and none included', async (t) => {
   decisions.count('3', 'allow', '')
   decisions.count('none', 'deny', 'TENANT_NOT_MAPPED')
   t.same(seriesOf(await registry.metrics()), [
-    `${NAME}{bank="2",decision="allow",code=""} 1`,
-    `${NAME}{bank="none",decision="deny",code="TENANT_NOT_MAPPED"} 1`,
-    `${NAME}{bank="${OTHER_BANKS}",decision="allow",code=""} 1`
+    line('2', 1),
+    line('none', 1, 'deny', 'TENANT_NOT_MAPPED'),
+    line(OTHER_BANKS, 1)
   ].sort())
 })
