@@ -126,7 +126,7 @@ export async function createResources (config: Readonly<Config>, options: Resour
   const inFlight = createInFlight()
   const shared = { logger, inFlight, health: createHealth(), metrics: createMetrics(options.registry ?? new Registry(), { readInFlight: () => inFlight.count }), options } as ProcessParts
   shared.sessions = createWebSocketSessions({ blockOf: (principal) => shared.latest.blocks.value.watcher.list.find(principal) })
-  const parts = buildParts(config, shared, undefined)
+  const parts = buildParts(config, shared, undefined, shared.health)
   shared.latest = parts
   return resourcesOf(parts, shared)
 }
@@ -135,8 +135,8 @@ export async function createResources (config: Readonly<Config>, options: Resour
  * The parts of `config`, each kept from `previous` when it reads the same sections and uses
  * the same parts, in dependency order. Throws (closing what it built) when one cannot be built.
  */
-function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: Parts | undefined): Parts {
-  const deps = { logger: shared.logger, metrics: shared.metrics, health: shared.health }
+function buildParts (config: Readonly<Config>, shared: ProcessParts, previous: Parts | undefined, health: Health): Parts {
+  const deps = { logger: shared.logger, metrics: shared.metrics, health }
   const built: Array<Part<unknown>> = []
   const part = <T>(name: keyof Parts, reads: unknown, uses: readonly unknown[], build: () => { value: T, close?: () => Promise<void> | void }, force = false): Part<T> => {
     const kept = previous?.[name] as Part<T> | undefined
@@ -234,7 +234,9 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
     counterStore: parts.rateLimits.value.counterStore,
     rateLimits: parts.rateLimits.value.plan,
     async revise (next) {
-      const nextParts = buildParts(next, shared, parts)
+      // Its parts' probes and first reads stay out of /readyz until it is taken.
+      const stage = shared.health.staged()
+      const nextParts = buildParts(next, shared, parts, stage.health)
       const fresh = Object.entries(nextParts).filter(([name, part]) => parts[name as keyof Parts] !== part)
       const discard = async (): Promise<void> => { await closeParts(fresh.map(([, part]) => part as Part<unknown>)) }
       try {
@@ -257,6 +259,7 @@ function resourcesOf (parts: Parts, shared: ProcessParts): Resources {
         rebuilt: fresh.map(([name]) => name).filter((name) => name !== 'decider'),
         activate () {
           shared.latest = nextParts
+          stage.activate()
           if (nextParts.lookups === parts.lookups) return
           // From now on only the new source's answers go into the shared cache, and only those stored from now count.
           parts.lookups.value.epoch.writes = false

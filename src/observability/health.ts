@@ -44,10 +44,22 @@ export interface Health {
    * `release` are ignored.
    */
   owned (): OwnedHealth
+  /**
+   * What a revision being built for a reload reports through: the views it owns hold their
+   * registrations and reports until `activate`, so a reload refused after its parts were built
+   * (a new Redis that does not answer) leaves `/readyz` as the active revision reports it.
+   */
+  staged (): HealthStage
 }
 
 export interface OwnedHealth extends Health {
   release (): void
+}
+
+export interface HealthStage {
+  readonly health: Health
+  /** The revision is taken: what its parts registered and reported so far applies, and from now on as it comes. */
+  activate (): void
 }
 
 const PERMANENT = Object.freeze({})
@@ -126,6 +138,26 @@ export function createHealth (): Health {
         }
       }
       return view
+    },
+    staged () {
+      let active = false
+      const held: Array<() => void> = []
+      // A view released before activation drops what it held: its ops are ignored once replayed.
+      const hold = (op: () => void): void => { if (active) op(); else held.push(op) }
+      const holding = <T extends Health>(view: T): T => ({
+        ...view,
+        get draining () { return draining },
+        register (name: string, awaits?: Awaits) { hold(() => { view.register(name, awaits) }) },
+        report (name: string, state: Exclude<DependencyState, 'pending'>, detail?: string, cause?: { misconfigured: boolean }) { hold(() => { view.report(name, state, detail, cause) }) }
+      })
+      const stagedHealth: Health = { ...holding(health), owned: () => holding(health.owned()) }
+      return {
+        health: stagedHealth,
+        activate () {
+          active = true
+          for (const op of held.splice(0)) op()
+        }
+      }
     }
   }
   return health

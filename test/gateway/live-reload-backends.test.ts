@@ -98,8 +98,9 @@ t.test('the Redis TLS files are watched: a rotated CA makes new connections, a c
   await gw.apply(config)
   t.equal((await call(url, token)).status, 200, 'the active config keeps serving')
   t.same(await redisClients(), before, 'on the same connections')
-  const readiness = await (await fetch(`${gw.gw.adminUrl}/readyz`)).json() as { dependencies: Record<string, { required: boolean }> }
+  const readiness = await (await fetch(`${gw.gw.adminUrl}/readyz`)).json() as { dependencies: Record<string, { required: boolean, state: string }> }
   t.match(readiness.dependencies, { cache: { required: true }, blocks: { required: true } }, 'the refused revision took none of the active one\'s /readyz entries with it')
+  t.match(readiness.dependencies, { cache: { state: 'up' }, blocks: { state: 'up' } }, 'nor reported its failed connection into them')
 
   // The CA file rewritten in place (a bundle that still holds the CA): new connections, the old closed.
   writeFileSync(files.caFile, `${ca}\n${ca}`)
