@@ -9,7 +9,7 @@
 import { GatewayError, type ErrorCode } from '../errors.js'
 import type { KeySource, SigningKey } from './jwks-store.js'
 import { countTopLevelKey } from './json-keys.js'
-import { decode, VerifiedEntraToken, type PrincipalType, type VerifiedToken } from './verified-token.js'
+import { VerifiedEntraToken, type PrincipalType, type VerifiedToken } from './verified-token.js'
 import { GUID } from '../config/validation.js'
 
 export type { PrincipalType, VerifiedToken } from './verified-token.js'
@@ -48,7 +48,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
   const pinnedTenant = profile.tenantId?.toLowerCase()
 
   return async function verifyEntraToken (token: string): Promise<VerifiedToken> {
-    const { header, payload } = decodeToken(token)
+    const { header, payload, payloadText } = decodeToken(token)
 
     if (header.alg !== 'RS256') fail('TOKEN_ALGORITHM_NOT_ALLOWED', 'Only RS256-signed tokens are accepted')
     // A header nonce marks a Microsoft Graph token, meant for another resource (ENTRA.md §4.5).
@@ -58,7 +58,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
     if (payload.scp === undefined && payload.roles === undefined) fail('TOKEN_MALFORMED', 'The token carries neither scp nor roles')
     if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) fail('TOKEN_MALFORMED', 'The token has no numeric exp')
 
-    const tenantId = readTenant(token, payload)
+    const tenantId = readTenant(payloadText, payload)
     if (tenantId === CONSUMER_TENANT) fail('TOKEN_ISSUER_INVALID', 'Consumer (personal) Microsoft accounts are not accepted')
     const version = issuerVersion(payload, tenantId, v2IssuerTemplate, v1IssuerTemplate)
     if (pinnedTenant !== undefined && tenantId !== pinnedTenant) fail('TOKEN_ISSUER_INVALID', 'The token was issued by another tenant')
@@ -86,7 +86,7 @@ export function createTokenVerifier ({ profile, keys, v2IssuerTemplate, v1Issuer
 
     const verified = verifySignature(key, token)
     // Authorize on the object whose bytes were verified (ENTRA.md §4.12): the claims read
-    // before the signature came from the same text, by the same decoder; re-check the ones
+    // before the signature came from the same text, decoded the same way; re-check the ones
     // every later step keys on.
     if (verified.tid !== payload.tid || verified.iss !== payload.iss) fail('TOKEN_MALFORMED', 'The token changed under verification')
     checkKeyScope(key, keys, tenantId, version, v2IssuerTemplate, payload.iss as string)
@@ -109,28 +109,42 @@ export function acceptedV1Audiences (profile: Pick<TokenProfile, 'clientId' | 'a
   return accepted
 }
 
-function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown> } {
-  const parts = token.split('.')
-  if (parts.length !== 3 || parts[0] === '' || parts[1] === '') fail('TOKEN_MALFORMED', 'The token is not a compact JWS')
-  let decoded: { header: unknown, payload: unknown }
+/**
+ * The header and claims as fast-jwt's decoder reads them (the base64url alphabet only, then
+ * base64 and JSON.parse: the same bytes, the same objects), and the payload's text, which
+ * `readTenant` scans for a second `tid`: the token's text is decoded once before the signature.
+ */
+function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown>, payloadText: string } {
+  const first = token.indexOf('.')
+  const last = token.lastIndexOf('.')
+  if (first <= 0 || last <= first + 1 || token.indexOf('.', first + 1) !== last) fail('TOKEN_MALFORMED', 'The token is not a compact JWS')
+  const headerSegment = token.slice(0, first)
+  const payloadSegment = token.slice(first + 1, last)
+  if (!BASE64URL.test(headerSegment) || !BASE64URL.test(payloadSegment) || !BASE64URL.test(token.slice(last + 1))) fail('TOKEN_MALFORMED', 'The token cannot be decoded')
+  const payloadText = Buffer.from(payloadSegment, 'base64').toString('utf8')
+  let header: unknown
+  let payload: unknown
   try {
-    decoded = decode(token) as { header: unknown, payload: unknown }
+    header = JSON.parse(Buffer.from(headerSegment, 'base64').toString('utf8'))
+    payload = JSON.parse(payloadText)
   } catch {
     fail('TOKEN_MALFORMED', 'The token cannot be decoded')
   }
-  const { header, payload } = decoded
   if (!isPlainObject(header)) fail('TOKEN_MALFORMED', 'The token header is not a JSON object')
   // fast-jwt CVE-2026-107723: an array payload skipped every claim check.
   if (!isPlainObject(payload)) fail('TOKEN_MALFORMED', 'The token payload is not a JSON object')
-  return { header, payload }
+  return { header, payload, payloadText }
 }
+
+// RFC 7515 allows no padding, whitespace or other characters, which Buffer.from would skip.
+const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 /** Exactly one `tid`, a GUID (IdentityModel IDX40009/IDX40011). */
-function readTenant (token: string, payload: Record<string, unknown>): string {
+function readTenant (payloadText: string, payload: Record<string, unknown>): string {
   const tid = payload.tid
   if (typeof tid !== 'string' || !GUID.test(tid)) fail('TOKEN_MALFORMED', 'The token has no tid GUID')
   for (const name of Object.keys(payload)) {
@@ -138,8 +152,7 @@ function readTenant (token: string, payload: Record<string, unknown>): string {
   }
   // JSON.parse keeps the last of two equal keys silently, escaped spellings (`t\u0069d`)
   // included: count the top-level keys of the payload text once unescaped.
-  const text = Buffer.from(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')), 'base64url').toString('utf8')
-  if (countTopLevelKey(text, 'tid') !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
+  if (countTopLevelKey(payloadText, 'tid') !== 1) fail('TOKEN_MALFORMED', 'The token carries more than one tid')
   return tid.toLowerCase()
 }
 

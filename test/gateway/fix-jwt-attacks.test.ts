@@ -40,6 +40,11 @@ t.test('forged tokens are refused and the upstream never sees them', async (t) =
     ['kid with a URL', issuer.signRaw({ ...header, kid: 'http://127.0.0.1:1/k' }, payload, { key }), 'SIGNING_KEY_NOT_FOUND'],
     ['no kid nor x5t', issuer.signRaw({ typ: 'JWT', alg: 'RS256' }, payload, { key }), 'SIGNING_KEY_NOT_FOUND'],
     ['array payload', issuer.signRaw(header, [payload], { key }), 'TOKEN_MALFORMED'],
+    // Outside the base64url alphabet (RFC 7515): Buffer.from would skip padding and read '+' as '-'.
+    ['padding after the payload', `${h}.${p}=.${good.split('.')[2]}`, 'TOKEN_MALFORMED'],
+    ['the standard alphabet in the header', `${h.replace(/-|$/, '+')}.${p}.${good.split('.')[2]}`, 'TOKEN_MALFORMED'],
+    ['padding after the signature', `${good}=`, 'TOKEN_MALFORMED'],
+    ['four segments', `${good}.${p}`, 'TOKEN_MALFORMED'],
     ['duplicate tid in the payload text', `${h}.${Buffer.from(JSON.stringify(payload).replace('"tid":', `"tid":"${'0'.repeat(8)}-0000-0000-0000-000000000000","tid":`)).toString('base64url')}.x`, 'TOKEN_MALFORMED']
   ]
   for (const [name, token, code] of cases) {
