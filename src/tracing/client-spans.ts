@@ -8,7 +8,7 @@
  * hop's events; a span ends once, so the first of them decides).
  */
 import type { ServerResponse } from 'node:http'
-import type { Tracing } from './create.js'
+import { UnsampledTrace, type Tracing } from './create.js'
 import { setMethodAttributes } from './http-method.js'
 import type { SampledSpan, SpanAttributes } from './sampled-span.js'
 
@@ -43,13 +43,12 @@ export function upstreamTarget (upstream: string): UpstreamTarget {
 
 /**
  * Starts the call's span under `parent`, writes its `traceparent` into `call.headers` and returns
- * `events` wrapped to end it. For a request not sampled (`parent` is its trace id) only the
- * `traceparent` is written.
+ * `events` wrapped to end it. For a request not sampled only the `traceparent` is written.
  */
-export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: SampledSpan | string | undefined, target: UpstreamTarget,
+export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: SampledSpan | UnsampledTrace | undefined, target: UpstreamTarget,
   call: UpstreamCall, res: ServerResponse, events: E): E {
   if (parent === undefined) return events
-  if (typeof parent === 'string') {
+  if (parent instanceof UnsampledTrace) {
     tracing.propagateUnsampled(parent, call.headers)
     return events
   }

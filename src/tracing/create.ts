@@ -7,6 +7,7 @@
  * trusted inbound trace; otherwise it opens a new trace and links the inbound one, so a client
  * can neither choose our trace ids nor force sampling. Nothing is registered globally.
  */
+import type { SpanContext } from '@opentelemetry/api'
 import { TraceState, parseTraceParent } from '@opentelemetry/core'
 import type { Config } from '../config/schema.js'
 import type { CapabilityDeps } from '../observability/capability-deps.js'
@@ -16,17 +17,33 @@ import { randomSpanId, randomTraceId } from './trace-ids.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
+/** Unix time in ms minus `performance.now()`: a trace's anchor to the wall clock (SpanStart.clockOffsetMs). */
+const wallClockOffset = (): number => Date.now() - performance.now()
+
+/** A request not sampled: it gets no span, only a trace id. */
+export class UnsampledTrace {
+  constructor (
+    readonly traceId: string,
+    /** The trusted inbound trace goes on (and its `tracestate` with it); else the id is the gateway's own. */
+    readonly continued: boolean
+  ) {}
+}
+
 export interface Tracing {
-  /** The request's trace id when it is not sampled (then it gets no span), else undefined. */
-  unsampledTraceId (inbound: Readonly<Headers>): string | undefined
-  /** A sampled request's SERVER span, continuing or linking the inbound `traceparent` as configured. */
-  startServerSpan (name: string, inbound: Readonly<Headers>, attributes: SpanAttributes): SampledSpan
+  /**
+   * Samples the request, reading its inbound `traceparent` at most once: a request not sampled
+   * gets an UnsampledTrace; a sampled one, its SERVER span's start, continuing or linking the
+   * inbound trace as configured.
+   */
+  sample (inbound: Readonly<Headers>): UnsampledTrace | SpanStart
+  /** A sampled request's SERVER span, from the start `sample` decided. */
+  startServerSpan (name: string, start: SpanStart, attributes: SpanAttributes): SampledSpan
   /** A CLIENT span, child of `parent`. */
   startClientSpan (parent: SampledSpan, name: string, attributes: SpanAttributes): SampledSpan
   /** Replaces `traceparent` (and drops `tracestate` unless the trace carries one) with `span`'s context. */
   propagate (span: SampledSpan, headers: Headers): void
-  /** For a request not sampled: `traceparent` in `traceId` with a new span id and flags 00. */
-  propagateUnsampled (traceId: string, headers: Headers): void
+  /** For a request not sampled: `traceparent` in its trace with a new span id and flags 00. */
+  propagateUnsampled (trace: UnsampledTrace, headers: Headers): void
   /** Exports what is queued now; resolves once the export has succeeded or failed. */
   flush (): Promise<void>
   /** Flushes, then stops exporting. */
@@ -41,7 +58,7 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
   const trusted = settings.trustInboundTraceparent
 
   /** The inbound `traceparent`, when valid. */
-  const inboundParent = (inbound: Readonly<Headers>): ReturnType<typeof parseTraceParent> => {
+  const inboundParent = (inbound: Readonly<Headers>): SpanContext | null => {
     const header = inbound.traceparent
     if (header === undefined) return null
     return parseTraceParent(Array.isArray(header) ? header[0] ?? '' : header)
@@ -53,19 +70,28 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
     return new TraceState(Array.isArray(state) ? state.join(',') : state).serialize() || undefined
   }
 
+  /** The trusted inbound trace, going on sampled or not as its parent decided. */
+  const continuedTrace = (parent: SpanContext, inbound: Readonly<Headers>): UnsampledTrace | SpanStart => {
+    if ((parent.traceFlags & SAMPLED) === 0) return new UnsampledTrace(parent.traceId, true)
+    return { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: true, traceState: inboundState(inbound), clockOffsetMs: wallClockOffset() }
+  }
+  /** A sampled request's own new trace, linking the inbound one it does not continue. */
+  const newTrace = (linked: SpanContext | null): SpanStart => {
+    if (linked === null) return { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs: wallClockOffset() }
+    const link = { traceId: linked.traceId, spanId: linked.spanId, sampled: (linked.traceFlags & SAMPLED) !== 0 }
+    return { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs: wallClockOffset(), link }
+  }
+
   return {
-    unsampledTraceId (inbound) {
+    sample (inbound) {
+      // Read once, and only where it decides something: a trusted parent decides sampling, an
+      // untrusted one is only linked, by a sampled request.
       const parent = trusted ? inboundParent(inbound) : null
-      if (parent !== null) return (parent.traceFlags & SAMPLED) === 0 ? parent.traceId : undefined
-      return Math.random() < ratio ? undefined : randomTraceId()
+      if (parent !== null) return continuedTrace(parent, inbound)
+      if (Math.random() >= ratio) return new UnsampledTrace(randomTraceId(), false)
+      return newTrace(trusted ? null : inboundParent(inbound))
     },
-    startServerSpan (name, inbound, attributes) {
-      const parent = inboundParent(inbound)
-      const clockOffsetMs = Date.now() - performance.now()
-      let start: SpanStart
-      if (parent === null) start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs }
-      else if (trusted) start = { traceId: parent.traceId, parentSpanId: parent.spanId, remoteParent: true, traceState: inboundState(inbound), clockOffsetMs }
-      else start = { traceId: randomTraceId(), parentSpanId: '', remoteParent: false, clockOffsetMs, link: { traceId: parent.traceId, spanId: parent.spanId, sampled: (parent.traceFlags & SAMPLED) !== 0 } }
+    startServerSpan (name, start, attributes) {
       return new SampledSpan(name, SpanKind.SERVER, start, attributes, exporter)
     },
     startClientSpan (parent, name, attributes) {
@@ -78,11 +104,10 @@ export function createTracing (config: Readonly<Config>, { logger }: Pick<Capabi
       if (state !== undefined) headers.tracestate = state
       else if (headers.tracestate !== undefined) delete headers.tracestate
     },
-    propagateUnsampled (traceId, headers) {
+    propagateUnsampled (trace, headers) {
       // The inbound `tracestate` belongs to the inbound trace: it goes on only with that trace.
-      const continued = trusted && inboundParent(headers)?.traceId === traceId
-      const state = continued ? inboundState(headers) : undefined
-      headers.traceparent = `00-${traceId}-${randomSpanId()}-00`
+      const state = trace.continued ? inboundState(headers) : undefined
+      headers.traceparent = `00-${trace.traceId}-${randomSpanId()}-00`
       if (state !== undefined) headers.tracestate = state
       // Only when there is one: `delete` turns the object into a slow dictionary.
       else if (headers.tracestate !== undefined) delete headers.tracestate

@@ -12,17 +12,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteConfig } from '../config/schema.js'
 import { isGatewayError } from '../errors.js'
 import { pathOf } from '../http/index.js'
-import type { Tracing } from './create.js'
+import { UnsampledTrace, type Tracing } from './create.js'
 import { setMethodAttributes } from './http-method.js'
-import type { SampledSpan, SpanAttributes } from './sampled-span.js'
+import { SampledSpan, type SpanAttributes } from './sampled-span.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * The request's SERVER span when it is sampled; when not, its trace id alone (no span is
-     * made for it). Only present when tracing is on.
+     * The request's SERVER span when it is sampled; when not, its trace alone (no span is made
+     * for it). Only present when tracing is on.
      */
-    traceSpan?: SampledSpan | string
+    traceSpan?: SampledSpan | UnsampledTrace
     /** Its trace id, for the request's log line; only present when tracing is on. */
     traceId?: string
   }
@@ -43,10 +43,10 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
   app.decorateRequest('traceId', undefined)
 
   app.addHook('onRequest', function startServerSpan (request, reply, done) {
-    const unsampled = tracing.unsampledTraceId(request.headers)
-    if (unsampled !== undefined) {
-      request.traceSpan = unsampled
-      request.traceId = unsampled
+    const trace = tracing.sample(request.headers)
+    if (trace instanceof UnsampledTrace) {
+      request.traceSpan = trace
+      request.traceId = trace.traceId
       done()
       return
     }
@@ -67,7 +67,7 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
     if (httpRoute !== undefined) attributes['http.route'] = httpRoute
     const userAgent = request.headers['user-agent']
     if (userAgent !== undefined) attributes['user_agent.original'] = userAgent
-    const span = tracing.startServerSpan(httpRoute === undefined ? method : `${method} ${httpRoute}`, request.headers, attributes)
+    const span = tracing.startServerSpan(httpRoute === undefined ? method : `${method} ${httpRoute}`, trace, attributes)
     request.traceSpan = span
     request.traceId = span.traceId
     // Emitted once per response: `on` spares the once-wrapper and its removal.
@@ -76,7 +76,7 @@ async function serverSpans (app: FastifyInstance, { tracing, routes }: ServerSpa
   })
 
   app.addHook('onError', function recordCode (request, _reply, err, done) {
-    if (isGatewayError(err) && typeof request.traceSpan === 'object') codes.set(request.traceSpan, err.code)
+    if (isGatewayError(err) && request.traceSpan instanceof SampledSpan) codes.set(request.traceSpan, err.code)
     done()
   })
 }
