@@ -64,6 +64,7 @@ export class ProtobufWriter {
   string (field: number, value: string): void {
     this.tag(field, Wire.LEN)
     const length = value.length
+    // Room for the most it can take, once: 3 UTF-8 bytes a UTF-16 unit, and a length of up to 5.
     this.reserve(length * 3 + 5)
     const start = this.position
     if (length < 0x80 && this.ascii(value)) {
@@ -72,7 +73,8 @@ export class ProtobufWriter {
       this.buffer[start] = length
       return
     }
-    this.begin(length * 3)
+    // A one-byte length placeholder, as begin() leaves, without reserving the room again.
+    this.position = start + 1
     this.position += this.buffer.write(value, this.position, 'utf8')
     this.end(start)
   }
