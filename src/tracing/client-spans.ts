@@ -4,8 +4,8 @@
  * name `{method}`, the upstream's address and port, `url.full` with every query value replaced
  * by `REDACTED` (a query may carry a token: its names stay, its values never leave), the status,
  * and `error.type` on failure. The `traceparent` the upstream receives is this span's context.
- * The span ends when the answer has been passed on whole, has failed, or the client left (the
- * hop's events; a span ends once, so the first of them decides).
+ * The span ends when the answer has been passed on whole or has failed (the hop's events), or
+ * when the client leaves: a span ends once, so the first of them decides.
  */
 import type { ServerResponse } from 'node:http'
 import { UnsampledTrace, type Tracing } from './create.js'
@@ -18,7 +18,6 @@ export interface FollowedEvents {
   failedBeforeResponse (error: Error): void
   failedDuringResponse (error: Error): void
   completed?: () => void
-  clientLeft?: () => void
 }
 
 export interface UpstreamCall {
@@ -60,13 +59,18 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
   const span = tracing.startClientSpan(parent, setMethodAttributes(attributes, call.method), attributes)
   tracing.propagate(span, call.headers)
   const end = (errorType?: string): void => {
+    if (span.ended) return
     if (errorType !== undefined) {
       span.setAttribute('error.type', errorType)
       span.fail()
     }
     span.end()
   }
-  // The hop reports its end (forward.ts): no listener on the response is needed.
+  // The client leaving is seen on the response's 'close' itself, ahead of every other listener:
+  // the server span ends on that event, and the hop's own report of it comes from a listener
+  // added after the server span's, so a child span ended there would outlast its parent.
+  res.prependListener('close', () => { end('client_closed') })
+  // Every other end is the hop's to report (forward.ts): each comes before the 'close'.
   return {
     ...events,
     responseStarted () {
@@ -90,10 +94,6 @@ export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, p
     completed () {
       end()
       events.completed?.()
-    },
-    clientLeft () {
-      end('client_closed')
-      events.clientLeft?.()
     }
   }
 }

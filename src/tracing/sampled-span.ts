@@ -45,7 +45,7 @@ export class SampledSpan {
   readonly spanId = randomSpanId()
   readonly startMs = performance.now()
   failed = false
-  private ended = false
+  private endCalled = false
 
   constructor (
     readonly name: string,
@@ -68,10 +68,15 @@ export class SampledSpan {
     this.failed = true
   }
 
+  /** Whether it has ended: it is recorded, and nothing set on it from now on goes anywhere. */
+  get ended (): boolean {
+    return this.endCalled
+  }
+
   /** Ends the span once; later calls do nothing. */
   end (): void {
-    if (this.ended) return
-    this.ended = true
+    if (this.endCalled) return
+    this.endCalled = true
     this.sink.record(this, performance.now())
   }
 }

@@ -197,39 +197,47 @@ t.test('a collector that refuses the export: one warning naming the endpoint, re
   t.same(receiver.spans, [])
 })
 
-t.test('the client span ends on the hop\'s own events: a bodiless answer, a client that leaves', async (t) => {
+t.test('the client span of a bodiless answer ends at its head', async (t) => {
   const receiver = await startOtlpReceiver(t)
-  let holdAnswer = false
-  const upstream = await startUpstream(t, (req, res) => {
-    // Head and a first chunk, then nothing until the client has gone.
-    if (holdAnswer) {
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      res.write('partial')
-      return
-    }
+  const upstream = await startUpstream(t, (_req, res) => {
     res.writeHead(200, { 'content-length': '12345' })
     res.end()
   })
   const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 1 } })
-
   const head = await fetch(`${gw.proxyUrl}/open/x`, { method: 'HEAD' })
   t.equal(head.status, 200)
   await exported(gw, receiver, 2)
-  const headClient = receiver.spans.find((span) => span.kind === CLIENT && span.attributes['http.request.method'] === 'HEAD')
-  t.equal(headClient?.attributes['http.response.status_code'], 200, 'HEAD: ended though no body came')
-  t.equal(headClient?.attributes['error.type'], undefined)
+  const { client } = spansOf(receiver)
+  t.equal(client.attributes['http.request.method'], 'HEAD')
+  t.equal(client.attributes['http.response.status_code'], 200, 'ended though no body came')
+  t.equal(client.attributes['error.type'], undefined)
+})
 
-  holdAnswer = true
-  const controller = new AbortController()
-  const left = fetch(`${gw.proxyUrl}/open/slow`, { signal: controller.signal })
-  // The gateway holds the first chunk back (forward.ts), so the client has nothing yet: it leaves once the upstream has the request.
-  await eventually(() => upstream.requests.some((seen) => seen.url === '/open/slow'), Boolean, 5000)
-  controller.abort()
-  await t.rejects(left, { name: 'AbortError' })
-  await exported(gw, receiver, 4)
-  const leftClient = receiver.spans.find((span) => span.kind === CLIENT && String(span.attributes['url.full']).endsWith('/open/slow'))
-  t.equal(leftClient?.attributes['error.type'], 'client_closed', 'the client left before the answer was whole')
-  t.equal(leftClient?.status.code, 2)
-  const leftServer = receiver.spans.find((span) => span.kind === SERVER && span.spanId === leftClient?.parentSpanId)
-  t.equal(leftServer?.attributes['error.type'], 'client_closed')
+t.test('a client that aborts a proxied request: the client span ends, as client_closed, no later than its server span', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  // /silent: nothing at all; /started: the head and a first chunk, which the gateway holds back. Neither ends.
+  const upstream = await startUpstream(t, (req, res) => {
+    if (req.url === '/open/started') {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('partial')
+    }
+  })
+  const gw = await startTestGateway(t, { routes: [openRoute(upstream.url)], tracing: { endpoint: receiver.endpoint, sampleRatio: 1 } })
+
+  for (const path of ['/open/silent', '/open/started']) {
+    receiver.spans.length = 0
+    const controller = new AbortController()
+    const aborted = fetch(`${gw.proxyUrl}${path}`, { signal: controller.signal })
+    await eventually(() => upstream.requests.some((seen) => seen.url === path), Boolean, 5000)
+    controller.abort()
+    await t.rejects(aborted, { name: 'AbortError' })
+    await exported(gw, receiver, 2)
+    const { server, client } = spansOf(receiver)
+    t.equal(client.parentSpanId, server.spanId, `${path}: one request's spans`)
+    t.ok(client.endTimeUnixNano <= server.endTimeUnixNano, `${path}: the client span ends no later than its parent`,
+      { clientEnd: String(client.endTimeUnixNano), serverEnd: String(server.endTimeUnixNano) })
+    t.equal(client.attributes['error.type'], 'client_closed', `${path}: the client span says why it ended`)
+    t.equal(client.status.code, 2, `${path}: client span status error`)
+    t.equal(server.attributes['error.type'], 'client_closed', `${path}: so does the server span`)
+  }
 })
