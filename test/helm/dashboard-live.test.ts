@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
+import { BANK_SERIES_LIMIT, OTHER_BANKS, UNRESOLVED } from '../../src/observability/bank-decisions.js'
 import { eventually } from '../helpers/eventually.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { chartPath } from '../helpers/helm-render.js'
@@ -32,6 +33,15 @@ const EVENTS_NOT_CAUSED = new Set([
   'bookme_gateway_blocks_lost_total', 'bookme_gateway_config_reloads_total'
 ])
 const FALLBACK = ' or on() vector(0)'
+/**
+ * Tenants of one bank each, OVERFLOW more than the places left once bank 1001 has one: past the
+ * bound of banks with series, so `bank="_other"` has a series as it would in production.
+ */
+const OVERFLOW = 10
+const MANY_BANKS = Array.from({ length: BANK_SERIES_LIMIT - 1 + OVERFLOW }, (_, i) => ({
+  tenantId: `aaaaaaaa-aaaa-4aaa-8aaa-${String(i).padStart(12, '0')}`,
+  bankId: String(100_000 + i)
+}))
 
 interface QueryAnswer { status: string, error?: string, data?: { result: Array<{ metric: Record<string, string>, value: [number, string] }> } }
 interface RulesAnswer { data: { groups: Array<{ rules: Array<{ name: string, query: string, health: string, lastError?: string, lastEvaluation: string }> }> } }
@@ -55,7 +65,13 @@ t.test('a real Prometheus scraping a live gateway: every panel has data, every a
   const gw = await startTestGateway(t, {
     ...authConfig(issuer, upstream.url, { routes }),
     rateLimits: { policies: [{ name: 'tight', routes: ['limited'], limit: 2, windowSec: 3600 }] }
-  }, { mappings: DEFAULT_MAPPINGS })
+  }, {
+    mappings: {
+      banks: [...DEFAULT_MAPPINGS.banks, ...MANY_BANKS.map(({ bankId }) => ({ id: bankId, name: `Bank ${bankId}` }))],
+      tenants: [...DEFAULT_MAPPINGS.tenants, ...MANY_BANKS.map(({ tenantId, bankId }) => ({ tenantId, banks: [bankId] }))],
+      clients: DEFAULT_MAPPINGS.clients
+    }
+  })
 
   const employee = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT })
   const noRole = issuer.mint({ tenantId: BANK_TENANT, audience: MGMT_CLIENT, claims: { roles: ['Visitor'] } })
@@ -76,7 +92,16 @@ t.test('a real Prometheus scraping a live gateway: every panel has data, every a
     send('/api/meetings/fail', employee),
     send('/api/gone/x', employee)
   ])
+  // A request from each of the many banks, after the load: bank 1001 has its place, and the last
+  // OVERFLOW banks find none.
+  const manyBanks = MANY_BANKS.map(({ tenantId }) => issuer.mint({ tenantId, audience: MGMT_CLIENT }))
+  const overflow = async (): Promise<number[]> => {
+    const statuses: number[] = []
+    for (let i = 0; i < manyBanks.length; i += 100) statuses.push(...await Promise.all(manyBanks.slice(i, i + 100).map(async (token) => await send('/api/meetings/x', token))))
+    return statuses
+  }
   t.same([...new Set(await load())].sort(), [200, 401, 403, 404, 429, 500, 502], 'the load answers every class')
+  t.same([...new Set(await overflow())], [200], `${manyBanks.length} more banks answered`)
 
   // The exported metric names, to tell a misspelt name from a series that has no data yet.
   const exposition = await (await fetch(`${gw.adminUrl}/metrics`)).text()
@@ -125,15 +150,17 @@ t.test('a real Prometheus scraping a live gateway: every panel has data, every a
   t.equal(up.data?.result[0]?.value[1], '1', 'the gateway is scraped')
   // A second wave after the first scrape, so rates and quantiles have something to show.
   await load()
+  await overflow()
   const fiveXx = await eventually(async () => await query(`sum(increase(bookme_gateway_requests_total{job="${JOB}", status_class="5xx"}[1m]))`), (a) => Number(a.data?.result[0]?.value[1] ?? 0) > 0, 15_000)
   t.ok(Number(fiveXx.data?.result[0]?.value[1] ?? 0) > 0, 'the second wave is scraped')
 
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard
+  const substitute = (expr: string): string => expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$namespace', NAMESPACE)
+    .replaceAll('$job', JOB)
+
   t.test('every dashboard panel\'s query returns a series', async (t) => {
-    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard
-    const substitute = (expr: string): string => expr
-      .replaceAll('$__rate_interval', '1m')
-      .replaceAll('$namespace', NAMESPACE)
-      .replaceAll('$job', JOB)
     for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
       for (const target of panel.targets ?? []) {
         const expr = substitute(target.expr)
@@ -154,6 +181,29 @@ t.test('a real Prometheus scraping a live gateway: every panel has data, every a
       ((await (await fetch(`${api}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`)).json()) as { data: string[] }).data
     t.ok((await values('namespace', 'bookme_gateway_requests_total')).includes(NAMESPACE), '$namespace lists the namespace')
     t.ok((await values('job', `bookme_gateway_requests_total{namespace="${NAMESPACE}"}`)).includes(JOB), '$job lists the release')
+  })
+
+  t.test('the Banks row shows the load\'s banks, their refusals by code and the banks past the bound', async (t) => {
+    const panel = (title: string): string => substitute(dashboard.panels.find((p) => p.title === title)?.targets?.[0]?.expr ?? `no panel ${title}`)
+    const labels = async (title: string, done: (found: string[]) => boolean): Promise<string[]> => {
+      const answer = await eventually(async () => await query(panel(title)),
+        (a) => done((a.data?.result ?? []).map(({ metric }) => Object.values(metric).join(' '))), 15_000)
+      t.equal(answer.status, 'success', `${title}: ${answer.error ?? ''}`)
+      return (answer.data?.result ?? []).map(({ metric }) => Object.values(metric).join(' '))
+    }
+    // Bank 1001 (16 requests a wave), the unresolved (4) and the overflow (OVERFLOW) lead the
+    // banks of one request a wave.
+    const busiest = await labels('Requests by bank', (found) => found.length === 10 && ['1001', UNRESOLVED, OTHER_BANKS].every((b) => found.includes(b)))
+    t.equal(busiest.length, 10, `the 10 busiest banks: ${busiest.join(', ')}`)
+    for (const bank of ['1001', UNRESOLVED, OTHER_BANKS]) t.ok(busiest.includes(bank), `Requests by bank: ${bank}`)
+    // Every refusal of the load (the gateway's own 502 among them), by the bank it was refused
+    // for; no allowed request among them.
+    const refused = ['1001 NO_ROLE', '1001 RATE_LIMITED', '1001 UPSTREAM_UNAVAILABLE', `${UNRESOLVED} TOKEN_MISSING`, `${UNRESOLVED} TOKEN_MALFORMED`, `${UNRESOLVED} TENANT_NOT_MAPPED`, `${UNRESOLVED} ROUTE_NOT_FOUND`]
+    const denials = await labels('Denials by bank and code', (found) => refused.every((pair) => found.includes(pair)))
+    t.same([...denials].sort(), [...refused].sort(), 'Denials by bank and code: every refusal of the load')
+    const other = await eventually(async () => await query(panel('Requests under _other')), (a) => Number(a.data?.result[0]?.value[1] ?? 0) > 0, 15_000)
+    t.same(other.data?.result.map(({ metric }) => metric), [{ pod: 'ci-bookme-gateway-0' }], 'Requests under _other: the pod past the bound')
+    t.ok(Number(other.data?.result[0]?.value[1] ?? 0) > 0, 'Requests under _other: its requests')
   })
 
   t.test('every alert rule is loaded and evaluates without error', async (t) => {
