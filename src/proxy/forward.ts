@@ -34,8 +34,6 @@ export interface HopEvents {
   failedDuringResponse (error: Error): void
   /** The answer was passed on whole (a span's end); absent means nobody asks. */
   completed?: () => void
-  /** The client left before the answer was whole. */
-  clientLeft?: () => void
   /** Rewrites an upstream `Location` value (prefix rewriting); absent means kept as is. */
   rewriteLocation?: (location: string) => string
 }
@@ -61,7 +59,6 @@ export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage,
     if (finished) return
     clientGone = true
     abort?.(new Error('the client closed the connection'))
-    events.clientLeft?.()
   }
   res.on('close', onClientGone) // emitted once; `on` spares the once-wrapper's removal
 
