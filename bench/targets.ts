@@ -249,6 +249,7 @@ export const TARGETS: Record<string, (origin: string) => Promise<Started>> = {
   'gateway-open': async (origin) => await startOpenGateway(origin),
   'baseline-open': async (origin) => await startOpenGateway(origin, baselineBuild()),
   'baseline-auth': async (origin) => await startAuthGateway(origin, [], [], { build: baselineBuild() }),
+  'baseline-auth-nocache': async (origin) => await startAuthGateway(origin, ['tokenCache: { maxEntries: 0 }'], [], { build: baselineBuild() }),
   'gateway-auth': async (origin) => await startAuthGateway(origin, []),
   'gateway-auth-assertion': async (origin) => await startAuthGateway(origin, [], [assertion()]),
   // Under callgrind a run outlasts the default 60 s lifetime, so every token is signed again within it: the longest lifetime shows the warm path alone.
