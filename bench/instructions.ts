@@ -77,7 +77,7 @@ async function instructionsPerRequest (name: string, originUrl: string): Promise
     const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dir, dump!)], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout
     const compiling = /^\s*([\d,]+) .*(?:OptimizingCompileDispatcher::CompileTask::RunInternal|TurbofanCompilationJob::ExecuteJobImpl|PipelineCompilationJob::ExecuteJobImpl)/m.exec(annotated)
     const share = compiling ? Number(compiling[1]!.replaceAll(',', '')) / Number(totals![1]) : 0
-    process.stderr.write(`${name}: ${(share * 100).toFixed(1)} % of the counted instructions were TurboFan compiling (left out)\n`)
+    process.stderr.write(`${name}: ${(share * 100).toFixed(1)} % of the counted instructions were TurboFan compiling (left out); the dump: ${join(dir, dump!)}\n`)
     return Number(totals![1]) * (1 - share) / requests
   } finally { target.stop() }
 }

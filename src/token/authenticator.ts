@@ -41,12 +41,23 @@ export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'te
   return `${authority}/${tenant}/v2.0/.well-known/openid-configuration${appKeys}`
 }
 
+/**
+ * The last 43 characters, 256 bits of an RS256 signature: no two tokens a client holds share
+ * them, unless one copied the other's signature, which then does not verify. Hashing the whole
+ * ~1 KB token, or finding and hashing the whole signature, was the costliest lookup on the
+ * request path.
+ */
+const CACHE_KEY_LENGTH = 43
+
+function cacheKeyOf (token: string): string {
+  return token.length <= CACHE_KEY_LENGTH ? token : token.slice(-CACHE_KEY_LENGTH)
+}
+
 export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
   const authority = options.authority.replace(/\/+$/, '')
   const v2IssuerTemplate = options.v2IssuerTemplate.replace('{authority}', authority)
   const v1IssuerTemplate = options.v1IssuerTemplate.replace('{authority}', authority)
-  // Keyed by the signature segment alone (a third of the token: hashing the whole ~1 KB string
-  // was the costliest lookup on the request path); a hit still needs the whole token and the
+  // Keyed by the token's last characters (cacheKeyOf); a hit still needs the whole token and the
   // profile to match, so it means exactly what a whole-token key would.
   const cache = createTokenCache<{ token: string, profileName: string, verified: VerifiedToken }>(options.tokenCache)
   const verifiers = new Map<string, (token: string) => Promise<VerifiedToken>>()
@@ -72,21 +83,21 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
 
   return {
     verify (profileName, token) {
-      const signature = token.slice(token.lastIndexOf('.') + 1)
-      const entry = cache.get(signature)
+      const key = cacheKeyOf(token)
+      const entry = cache.get(key)
       const cached = entry !== undefined && entry.token === token && entry.profileName === profileName ? entry.verified : undefined
       options.onCacheLookup?.(cached ? 'hit' : 'miss')
       if (cached) return cached
-      const key = `${profileName}\u0000${token}`
-      const pending = verifying.get(key)
+      const verifyingKey = `${profileName}\u0000${token}`
+      const pending = verifying.get(verifyingKey)
       if (pending) return pending
       const verify = verifiers.get(profileName)
       if (!verify) return Promise.reject(new Error(`no API profile "${profileName}"`))
       const verification = verify(token).then((verified) => {
-        cache.set(signature, { token, profileName, verified }, verified.expiresAt)
+        cache.set(key, { token, profileName, verified }, verified.expiresAt)
         return verified
-      }).finally(() => verifying.delete(key))
-      verifying.set(key, verification)
+      }).finally(() => verifying.delete(verifyingKey))
+      verifying.set(verifyingKey, verification)
       return verification
     },
     profileForAudience (aud) {
