@@ -49,6 +49,9 @@ const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connecti
 const MAX_QUEUED_BYTES = 128 * 1024
 
 export function forwardToUpstream (dispatcher: Dispatcher, req: IncomingMessage, res: ServerResponse, request: UpstreamRequest, events: HopEvents): void {
+  // The client left while its request was being decided (a key fetch, a Graph lookup): its
+  // 'close' has come and gone, nobody is left to answer, and the upstream is not called.
+  if (res.destroyed) return
   let abort: ((reason?: Error) => void) | null = null
   let answered = false
   let finished = false

@@ -46,7 +46,8 @@ export function upstreamTarget (upstream: string): UpstreamTarget {
  */
 export function traceUpstreamCall<E extends FollowedEvents> (tracing: Tracing, parent: SampledSpan | UnsampledTrace | undefined, target: UpstreamTarget,
   call: UpstreamCall, res: ServerResponse, events: E): E {
-  if (parent === undefined) return events
+  // No parent, or no call: the client already left, so forward.ts sends nothing upstream.
+  if (parent === undefined || res.destroyed) return events
   if (parent instanceof UnsampledTrace) {
     tracing.propagateUnsampled(parent, call.headers)
     return events

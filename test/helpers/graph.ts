@@ -39,6 +39,8 @@ export interface FakeGraph {
   nextAnswers: CannedAnswer[]
   /** While true Graph never answers (a hung connection). */
   hang: boolean
+  /** When set, each Graph call is answered once it resolves (a slow Graph the test releases). */
+  held: Promise<void> | undefined
   /** The app registration the token endpoint authenticates against; change it to rotate or revoke. */
   app: EntraApp
   /** `expires_in` of the tokens issued: at most 60 makes the gateway ask for a new one every time. */
@@ -74,6 +76,7 @@ export async function startFakeGraph (t: Test, issuer: LocalIssuer, options: Fak
       const tenant = issued.get((req.headers.authorization ?? '').replace(/^Bearer /, ''))
       const groupIds = (JSON.parse(text) as { groupIds: string[] }).groupIds
       graph.calls.push({ tenant, objectId: decodeURIComponent(match[1]!), groupIds })
+      if (graph.held !== undefined) await graph.held
       const canned = graph.nextAnswers.shift()
       if (canned) return send(res, canned)
       if (tenant === undefined) return send(res, { status: 401, body: { error: { code: 'InvalidAuthenticationToken' } } })
@@ -94,6 +97,7 @@ export async function startFakeGraph (t: Test, issuer: LocalIssuer, options: Fak
     tokenAnswers: new Map(),
     nextAnswers: [],
     hang: false,
+    held: undefined,
     app: { clientId: GRAPH_APP, secrets: [GRAPH_SECRET], certificates: [], federated: [], ...options.app },
     expiresInSec: options.expiresInSec ?? 3599,
     async close () {
