@@ -111,16 +111,19 @@ export function acceptedV1Audiences (profile: Pick<TokenProfile, 'clientId' | 'a
 
 /**
  * The header and claims as fast-jwt's decoder reads them (the base64url alphabet only, then
- * base64 and JSON.parse: the same bytes, the same objects), and the payload's text, which
- * `readTenant` scans for a second `tid`: the token's text is decoded once before the signature.
+ * base64 and JSON.parse: the same bytes, the same objects; test/token/decode-token.test.ts holds
+ * the two to it), and the payload's text, which `readTenant` scans for a second `tid`: the
+ * token's text is decoded once before the signature.
  */
-function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown>, payloadText: string } {
+export function decodeToken (token: string): { header: Record<string, unknown>, payload: Record<string, unknown>, payloadText: string } {
   const first = token.indexOf('.')
   const last = token.lastIndexOf('.')
   if (first <= 0 || last <= first + 1 || token.indexOf('.', first + 1) !== last) fail('TOKEN_MALFORMED', 'The token is not a compact JWS')
   const headerSegment = token.slice(0, first)
   const payloadSegment = token.slice(first + 1, last)
-  if (!BASE64URL.test(headerSegment) || !BASE64URL.test(payloadSegment) || !BASE64URL.test(token.slice(last + 1))) fail('TOKEN_MALFORMED', 'The token cannot be decoded')
+  const signatureSegment = token.slice(last + 1)
+  if (!BASE64URL.test(headerSegment) || !BASE64URL.test(payloadSegment) || !BASE64URL.test(signatureSegment)) fail('TOKEN_MALFORMED', 'The token cannot be decoded')
+  if (!endsCanonically(signatureSegment)) fail('TOKEN_MALFORMED', 'The token signature is not canonical base64url')
   const payloadText = Buffer.from(payloadSegment, 'base64').toString('utf8')
   let header: unknown
   let payload: unknown
@@ -138,6 +141,19 @@ function decodeToken (token: string): { header: Record<string, unknown>, payload
 
 // RFC 7515 allows no padding, whitespace or other characters, which Buffer.from would skip.
 const BASE64URL = /^[A-Za-z0-9_-]*$/
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * The bits a segment's last character holds past its last byte are zero (RFC 4648 §3.5).
+ * Buffer.from ignores them, so without this one signature had 16 spellings (4 spare bits of an
+ * RSA-2048 signature) that all verify, each its own verified-token cache entry.
+ */
+function endsCanonically (segment: string): boolean {
+  const spare = segment.length % 4
+  if (spare === 0) return true
+  if (spare === 1) return false
+  return (ALPHABET.indexOf(segment[segment.length - 1]!) & (spare === 2 ? 0x0f : 0x03)) === 0
+}
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)

@@ -122,5 +122,5 @@ function claimString (claims: Claims, ...names: string[]): string | undefined {
   return undefined
 }
 
-// The decoder the verifier uses too: the same bytes decode to the same claims.
+// fast-jwt's decoder, the one its verifier uses: the same bytes decode to the same claims.
 export const decode = createDecoder({ complete: true })

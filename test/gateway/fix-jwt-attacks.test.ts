@@ -7,6 +7,14 @@ import { authConfig, BANK_TENANT, DEFAULT_MAPPINGS, MGMT_CLIENT, startIssuer } f
 // fast-jwt CVE-2023-48223 / CVE-2026-34950 / CVE-2026-107722 / CVE-2026-107724 / CVE-2026-107723,
 // jsonwebtoken CVE-2015-9235 / CVE-2022-23540, express-jwt CVE-2020-15084, Authlib CVE-2026-27962,
 // get-jwks CVE-2025-59936, fast-jwt CVE-2025-30144, Storm-0558 (ENTRA.md §2.3).
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/** The segment's last character with its lowest spare bit set: other text, the same decoded bytes. */
+function spareBitSet (segment: string): string {
+  const last = BASE64URL_ALPHABET.indexOf(segment.at(-1)!)
+  return segment.slice(0, -1) + BASE64URL_ALPHABET[last | 1]!
+}
+
 t.test('forged tokens are refused and the upstream never sees them', async (t) => {
   const issuer = await startIssuer(t)
   const upstream = await startUpstream(t)
@@ -21,6 +29,9 @@ t.test('forged tokens are refused and the upstream never sees them', async (t) =
   const foreign = issuer.addKey({ publish: false })
   const attacker = issuer.addKey({ publish: false })
   const evilJwk = attacker.publicKey.export({ format: 'jwk' })
+
+  const unpublished = issuer.signRaw({ ...header, kid: 'kid-nobody-publishes' }, payload, { key })
+  const [uh, up, us] = unpublished.split('.') as [string, string, string]
 
   const cases: Array<[string, string, string]> = [
     ['alg none', issuer.signRaw({ ...header, alg: 'none' }, payload), 'TOKEN_ALGORITHM_NOT_ALLOWED'],
@@ -41,10 +52,13 @@ t.test('forged tokens are refused and the upstream never sees them', async (t) =
     ['no kid nor x5t', issuer.signRaw({ typ: 'JWT', alg: 'RS256' }, payload, { key }), 'SIGNING_KEY_NOT_FOUND'],
     ['array payload', issuer.signRaw(header, [payload], { key }), 'TOKEN_MALFORMED'],
     // Outside the base64url alphabet (RFC 7515): Buffer.from would skip padding and read '+' as '-'.
-    ['padding after the payload', `${h}.${p}=.${good.split('.')[2]}`, 'TOKEN_MALFORMED'],
-    ['the standard alphabet in the header', `${h.replace(/-|$/, '+')}.${p}.${good.split('.')[2]}`, 'TOKEN_MALFORMED'],
-    ['padding after the signature', `${good}=`, 'TOKEN_MALFORMED'],
-    ['four segments', `${good}.${p}`, 'TOKEN_MALFORMED'],
+    // Signed under a kid nobody publishes: refused before any key is looked for, or the code would be SIGNING_KEY_NOT_FOUND.
+    ['padding after the payload', `${uh}.${up}=.${us}`, 'TOKEN_MALFORMED'],
+    ['the standard alphabet in the header', `${uh.replace(/-|$/, '+')}.${up}.${us}`, 'TOKEN_MALFORMED'],
+    ['padding after the signature', `${unpublished}=`, 'TOKEN_MALFORMED'],
+    ['four segments', `${unpublished}.${up}`, 'TOKEN_MALFORMED'],
+    // The same signature bytes spelled with a spare bit set: it would verify (Buffer.from ignores the bit).
+    ['a signature whose spare bits are set', `${h}.${p}.${spareBitSet(good.split('.')[2]!)}`, 'TOKEN_MALFORMED'],
     ['duplicate tid in the payload text', `${h}.${Buffer.from(JSON.stringify(payload).replace('"tid":', `"tid":"${'0'.repeat(8)}-0000-0000-0000-000000000000","tid":`)).toString('base64url')}.x`, 'TOKEN_MALFORMED']
   ]
   for (const [name, token, code] of cases) {
