@@ -144,20 +144,24 @@ export function createHealth (): Health {
       const held: Array<() => void> = []
       // A view released before activation drops what it held: its ops are ignored once replayed.
       const hold = (op: () => void): void => { if (active) op(); else held.push(op) }
+      // Every view handed out from here holds, the views it hands out in turn included. A held
+      // report takes its `since` from its activation.
       const holding = <T extends Health>(view: T): T => ({
         ...view,
         get draining () { return draining },
         register (name: string, awaits?: Awaits) { hold(() => { view.register(name, awaits) }) },
-        report (name: string, state: Exclude<DependencyState, 'pending'>, detail?: string, cause?: { misconfigured: boolean }) { hold(() => { view.report(name, state, detail, cause) }) }
+        report (name: string, state: Exclude<DependencyState, 'pending'>, detail?: string, cause?: { misconfigured: boolean }) { hold(() => { view.report(name, state, detail, cause) }) },
+        owned: () => holding(health.owned()),
+        staged: () => stage
       })
-      const stagedHealth: Health = { ...holding(health), owned: () => holding(health.owned()) }
-      return {
-        health: stagedHealth,
+      const stage: HealthStage = {
+        health: holding(health),
         activate () {
           active = true
           for (const op of held.splice(0)) op()
         }
       }
+      return stage
     }
   }
   return health
