@@ -19,6 +19,7 @@ import { writeAttributes, writeSpan, type SampledSpan, type SpanSink } from './s
 
 const BATCH_BYTES = 256 * 1024
 const MAX_PENDING_BYTES = 4 * 1024 * 1024
+const LAST_SPAN_ROOM = 64 * 1024
 const DELAY_MS = 2000
 /** The whole export, connection to the answer's last byte. */
 const TIMEOUT_MS = 10_000
@@ -37,7 +38,8 @@ export interface OtlpHttpExporterOptions {
 }
 
 export class OtlpHttpExporter implements SpanSink {
-  private batch = new ProtobufWriter(BATCH_BYTES)
+  // Spans stop being added at MAX_PENDING_BYTES: the buffer need not double past it for the last one.
+  private batch = new ProtobufWriter(BATCH_BYTES, MAX_PENDING_BYTES + LAST_SPAN_ROOM)
   private spans = 0
   private dropped = 0
   private timer: NodeJS.Timeout | undefined

@@ -13,7 +13,11 @@ export class ProtobufWriter {
   buffer: Buffer
   position = 0
 
-  constructor (size: number) {
+  /**
+   * `growthLimit`: doubling stops there, and past it the buffer grows only by what is needed, for
+   * a caller that stops writing once it reaches the limit (the exporter's pending batch).
+   */
+  constructor (size: number, private readonly growthLimit = Infinity) {
     this.buffer = Buffer.allocUnsafe(size)
   }
 
@@ -21,7 +25,7 @@ export class ProtobufWriter {
   reserve (bytes: number): void {
     const needed = this.position + bytes
     if (needed <= this.buffer.length) return
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2))
+    const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(this.buffer.length * 2, this.growthLimit)))
     this.buffer.copy(grown, 0, 0, this.position)
     this.buffer = grown
   }

@@ -57,3 +57,27 @@ t.test('a string past the fast ASCII path reserves its room once', async (t) => 
     t.equal(reserved.filter((bytes) => bytes > 8).length, 1, `${name}: one reservation for the string`)
   }
 })
+
+t.test('a writer whose caller stops at its growth limit never doubles past it, and keeps every string', async (t) => {
+  const limit = 1000
+  const writer = new ProtobufWriter(64, limit)
+  const value = 'y'.repeat(100)
+  const sizes: number[] = []
+  // As the exporter does: no more once the limit is reached.
+  while (writer.position < limit) {
+    writer.string(1, value)
+    if (sizes.at(-1) !== writer.buffer.length) sizes.push(writer.buffer.length)
+  }
+  t.ok(sizes.includes(limit), `grew to the limit: ${sizes.join(', ')}`)
+  // One string's reservation past the limit at most (3 bytes a character and a 5-byte length, its tag).
+  t.ok(writer.buffer.length <= limit + value.length * 3 + 5 + 8, `not doubled past it: ${sizes.join(', ')}`)
+  const bytes = writer.take(0)
+  const reader = protobuf.Reader.create(bytes)
+  let strings = 0
+  while (reader.pos < reader.len) {
+    reader.uint32()
+    t.equal(reader.string(), value)
+    strings++
+  }
+  t.equal(strings, Math.ceil(limit / (value.length + 2)), 'every string kept')
+})
