@@ -1,25 +1,27 @@
-import t, { type Test } from 'tap'
+import type { Test } from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { startUpstream } from '../helpers/upstream.js'
-import { startTestGateway, untilReady } from '../helpers/gateway.js'
-import { startOrganizationsDb } from '../helpers/services.js'
-import { redisCli, startCluster, startSentinel } from '../helpers/redis-topologies.js'
-import { runCli } from '../helpers/cli.js'
-import { eventually } from '../helpers/eventually.js'
-import { makeCertificates } from '../helpers/certs.js'
-import { authConfig, MGMT_CLIENT, startIssuer } from '../helpers/issuer.js'
+import { startUpstream } from './upstream.js'
+import { startTestGateway, untilReady } from './gateway.js'
+import { startOrganizationsDb } from './services.js'
+import { redisCli } from './redis-topologies.js'
+import { runCli } from './cli.js'
+import { eventually } from './eventually.js'
+import { authConfig, MGMT_CLIENT, startIssuer } from './issuer.js'
 
-// Sentinel and Cluster as the shared cache (CONTRACT.md §10), each with two gateways: answers
-// cached and read back, `check`'s line, and `cache purge` reaching every primary's keys and
-// every gateway's process layer.
-const TENANTS = Array.from({ length: 20 }, (_, i) => `aaaaaaaa-0000-4000-8000-${String(i).padStart(12, '0')}`)
+/**
+ * Sentinel and Cluster as the shared cache (CONTRACT.md §10), each with two gateways: answers
+ * cached and read back, `check`'s line, and `cache purge` reaching every primary's keys and
+ * every gateway's process layer. One scenario, run by redis-sentinel.test.ts and
+ * redis-cluster.test.ts against each topology.
+ */
+export const TENANTS = Array.from({ length: 20 }, (_, i) => `aaaaaaaa-0000-4000-8000-${String(i).padStart(12, '0')}`)
 const SEED = `INSERT INTO Banks VALUES ('1001', 'Demo', 1), ('1002', 'Second', 1);
   INSERT INTO TenantBanks VALUES ${TENANTS.map((id) => `('${id}', '1001', 1)`).join(', ')};`
 
-async function purgeScenario (t: Test, redis: Record<string, unknown>, keysOn: () => number[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+export async function purgeScenario (t: Test, redis: Record<string, unknown>, keysOn: () => number[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const [issuer, upstream, db] = await Promise.all([startIssuer(t), startUpstream(t), startOrganizationsDb(t, SEED)])
   const raw = {
     ...authConfig(issuer, upstream.url),
@@ -62,35 +64,4 @@ async function purgeScenario (t: Test, redis: Record<string, unknown>, keysOn: (
   return /^ok cache: (.*)$/m.exec(check.stdout)?.[1] ?? check.stdout
 }
 
-const dbsize = (port: number, tls?: { caFile: string }, password?: string): number => Number(redisCli(port, tls, password, ['DBSIZE']).trim() || -1)
-
-t.test('Sentinel: answers, purge to every gateway, check names the primary', async (t) => {
-  const sentinel = await startSentinel(t, { password: 'data-pw', sentinelPassword: 'sentinel-pw' })
-  const line = await purgeScenario(t, {
-    sentinel: { masterName: sentinel.masterName, nodes: sentinel.nodes, password: '${SENTINEL_PASSWORD}' },
-    password: '${REDIS_PASSWORD}'
-  }, () => [dbsize(sentinel.primary.port, undefined, 'data-pw')], { SENTINEL_PASSWORD: 'sentinel-pw', REDIS_PASSWORD: 'data-pw' })
-  t.equal(line, `redis sentinel bookme → 127.0.0.1:${sentinel.primary.port} (primary), TLS off`)
-})
-
-t.test('Sentinel over TLS: the sentinels and the servers alike', async (t) => {
-  const certs = makeCertificates(t)
-  const tls = { ...certs.server, caFile: certs.caFile }
-  const sentinel = await startSentinel(t, { tls })
-  const line = await purgeScenario(t, { sentinel: { masterName: sentinel.masterName, nodes: sentinel.nodes }, tls: { caFile: certs.caFile } },
-    () => [dbsize(sentinel.primary.port, tls)])
-  t.equal(line, `redis sentinel bookme → 127.0.0.1:${sentinel.primary.port} (primary), TLS verified (TLSv1.3)`)
-})
-
-t.test('Cluster: keys spread over the primaries, purge --all scans each, check lists them', async (t) => {
-  const cluster = await startCluster(t, { password: 'cluster-pw' })
-  let spreadOver = 0
-  const line = await purgeScenario(t, { cluster: { nodes: cluster.nodes.slice(0, 1) }, password: 'cluster-pw' }, () => {
-    const sizes = cluster.primaries.map((p) => dbsize(p.port, undefined, 'cluster-pw'))
-    spreadOver = Math.max(spreadOver, sizes.filter((n) => n > 0).length)
-    return sizes
-  })
-  t.equal(spreadOver, 3, 'the answers sat on every primary')
-  const spread = cluster.primaries.map((p) => `127.0.0.1:${p.port}`).sort().join(', ')
-  t.equal(line, `redis cluster, 3 of 3 primaries answer (${spread}), TLS off`, 'one seed node was enough to find all three')
-})
+export const dbsize = (port: number, tls?: { caFile: string }, password?: string): number => Number(redisCli(port, tls, password, ['DBSIZE']).trim() || -1)
