@@ -44,9 +44,8 @@ export function discoveryUrl (authority: string, profile: Pick<TokenProfile, 'te
 /**
  * The last 43 characters, the last ~254 bits of an RS256 signature (its spelling is canonical:
  * entra-token.ts): no two tokens share them unless one copied the other's signature, which then
- * does not verify. Hashing the whole
- * ~1 KB token, or finding and hashing the whole signature, was the costliest lookup on the
- * request path.
+ * does not verify. Hashing the whole ~1 KB token, or finding and hashing the whole signature,
+ * was the costliest lookup on the request path.
  */
 const CACHE_KEY_LENGTH = 43
 

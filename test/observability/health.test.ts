@@ -3,7 +3,16 @@
  * part registered the same name since; reports after release change nothing.
  */
 import t from 'tap'
-import { createHealth } from '../../src/observability/health.js'
+import { createHealth, type Awaits } from '../../src/observability/health.js'
+
+/** A health whose active revision holds `name`, reported up with `detail`. */
+function activeRevision (name: string, detail: string, awaits?: Awaits) {
+  const health = createHealth()
+  const active = health.owned()
+  active.register(name, awaits)
+  active.report(name, 'up', detail)
+  return { health, active }
+}
 
 t.test('a released part\'s entries leave readiness and the body', async (t) => {
   const health = createHealth()
@@ -45,10 +54,7 @@ t.test('entries registered without an owner are never released by one', async (t
 })
 
 t.test('a revision built and thrown away leaves the active one\'s entries as they were', async (t) => {
-  const health = createHealth()
-  const active = health.owned()
-  active.register('cache', 'verdict')
-  active.report('cache', 'up', 'redis 10.0.0.1:6379')
+  const { health, active } = activeRevision('cache', 'redis 10.0.0.1:6379', 'verdict')
   const refused = health.owned()
   refused.register('cache', 'verdict')
   refused.release()
@@ -60,10 +66,7 @@ t.test('a revision built and thrown away leaves the active one\'s entries as the
 })
 
 t.test('a staged revision\'s registrations and reports wait for its activation', async (t) => {
-  const health = createHealth()
-  const active = health.owned()
-  active.register('cache', 'verdict')
-  active.report('cache', 'up', 'PONG from the active Redis')
+  const { health, active } = activeRevision('cache', 'PONG from the active Redis', 'verdict')
   const stage = health.staged()
   const probe = stage.health.owned()
   probe.register('cache', 'verdict')
@@ -82,10 +85,7 @@ t.test('a staged revision\'s registrations and reports wait for its activation',
 })
 
 t.test('a staged revision discarded before activation leaves readiness as it was', async (t) => {
-  const health = createHealth()
-  const active = health.owned()
-  active.register('blocks')
-  active.report('blocks', 'up', '1 block in force')
+  const { health, active } = activeRevision('blocks', '1 block in force')
   const stage = health.staged()
   const watcher = stage.health.owned()
   watcher.register('blocks')
